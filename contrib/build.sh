@@ -1,0 +1,16 @@
+#!/bin/sh
+# contrib/build.sh [DIR [configure options...]]: configure and build
+# financebee out of tree in DIR (default build/), warnings as errors.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+dir=${1:-build}
+[ $# -gt 0 ] && shift
+cd "$top"
+[ -x configure ] && [ configure -nt configure.ac ] && [ Makefile.in -nt Makefile.am ] ||
+    autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
+mkdir -p "$dir"
+cd "$dir"
+if [ ! -f Makefile ] || [ Makefile -ot "$top/Makefile.in" ]; then
+	"$top/configure" --enable-werror "$@" >/dev/null
+fi
+make -j"$(nproc)" all check-programs >/dev/null

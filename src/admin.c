@@ -1,0 +1,2 @@
+/* admin.c: placeholder until written. */
+#include "financebee.h"

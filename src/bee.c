@@ -1,0 +1,2 @@
+/* bee.c: placeholder until written. */
+#include "financebee.h"

@@ -1,0 +1,2 @@
+/* colonies.c: placeholder until written. */
+#include "financebee.h"

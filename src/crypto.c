@@ -1,0 +1,2 @@
+/* crypto.c: placeholder until written. */
+#include "financebee.h"

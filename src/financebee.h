@@ -1,0 +1,371 @@
+/*
+ * financebee: Stripe revenue events from ColonyOS applied to PostgreSQL
+ * exactly once.  The program header: every subsystem's exported
+ * prototypes, grouped by the file that defines them.
+ */
+#ifndef FINANCEBEE_H
+#define FINANCEBEE_H
+
+#include <sys/types.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define FB_NAME			"financebee"
+#define FB_SCHEMA_VERSION	1	/* sql/NNN_*.sql this binary expects */
+
+/* sysexits(3) values that carry meaning between the bees and the master. */
+#define FB_EX_OK		0
+#define FB_EX_USAGE		64
+#define FB_EX_DATAERR		65	/* permanent failure of an event */
+#define FB_EX_SOFTWARE		70
+#define FB_EX_TEMPFAIL		75	/* a dependency is down: retry later */
+#define FB_EX_CONFIG		78	/* configuration: never respawn */
+
+#define FB_CAUSE_MAX		512
+
+#ifndef __dead
+#define __dead __attribute__((__noreturn__))
+#endif
+
+/* log.c */
+enum log_level {
+	LOG_LEVEL_ERROR = 0,
+	LOG_LEVEL_WARN,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG
+};
+/* target: "stderr", "syslog" or an absolute file path. 0 or -1 + cause. */
+int	 log_init(const char *procname, enum log_level, const char *target,
+	    char *cause, size_t causelen);
+void	 log_procname(const char *fmt, ...)
+	    __attribute__((__format__(__printf__, 1, 2)));
+void	 log_setlevel(enum log_level);
+int	 log_reopen(void);	/* SIGUSR1: reopen a file target */
+int	 log_level_parse(const char *, enum log_level *);
+void	 log_warn(const char *, ...)
+	    __attribute__((__format__(__printf__, 1, 2)));
+void	 log_warnx(const char *, ...)
+	    __attribute__((__format__(__printf__, 1, 2)));
+void	 log_info(const char *, ...)
+	    __attribute__((__format__(__printf__, 1, 2)));
+void	 log_debug(const char *, ...)
+	    __attribute__((__format__(__printf__, 1, 2)));
+__dead void fatal(const char *, ...)
+	    __attribute__((__format__(__printf__, 1, 2)));
+__dead void fatalx(const char *, ...)
+	    __attribute__((__format__(__printf__, 1, 2)));
+
+/* crypto.c */
+#define CRYPTO_ID_HEXLEN	64	/* ColonyOS ids and process ids */
+#define CRYPTO_SIG_HEXLEN	130	/* r(32) || s(32) || v(1), hex */
+struct crypto_key {
+	unsigned char	seckey[32];
+	unsigned char	pubkey[65];		/* 04 || X || Y */
+	char		id[CRYPTO_ID_HEXLEN + 1];
+};
+int	 crypto_init(void);
+void	 crypto_sha3_256(const void *, size_t, unsigned char [32]);
+void	 crypto_hex(const unsigned char *, size_t, char *);	/* lowercase, NUL */
+int	 crypto_unhex(const char *, size_t, unsigned char *, size_t);
+/* 64 hex chars, 0 < d < n. The cause never contains the key. */
+int	 crypto_key_parse(struct crypto_key *, const char *, size_t,
+	    char *, size_t);
+int	 crypto_key_generate(struct crypto_key *, char *, size_t);
+/* Deterministic per-slot key from a secret seed (executor identities). */
+int	 crypto_key_derive(struct crypto_key *, const unsigned char *, size_t,
+	    const char *, unsigned int, char *, size_t);
+void	 crypto_key_clear(struct crypto_key *);
+/* Sign msg (the base64 payload text) as ColonyOS does; sig gets 130 hex + NUL. */
+int	 crypto_sign(const struct crypto_key *, const char *, size_t, char *);
+/*
+ * Recover the signer's id as the real server does.  On failure, cause gets
+ * the exact message the real server sends (e.g. "Invalid signature length").
+ */
+int	 crypto_recover_id(const char *, size_t, const char *, size_t, char *,
+	    char *, size_t);
+char	*crypto_base64_encode(const void *, size_t, size_t *);
+unsigned char *crypto_base64_decode(const char *, size_t, size_t *);
+int	 crypto_random(void *, size_t);
+
+/* colonies.c: the ColonyOS RPC client. */
+enum col_err {
+	COL_OK = 0,
+	COL_NOWORK,	/* 404 on assign: the long-poll ended empty */
+	COL_NOTFOUND,	/* 404 on other calls */
+	COL_AUTH,	/* 403: signature, membership, ownership */
+	COL_BADREQ,	/* 400 */
+	COL_SERVER,	/* 5xx */
+	COL_TRANSPORT,	/* connect, timeout, reset, empty reply */
+	COL_PROTO,	/* a reply we cannot decode */
+	COL_LOST	/* we no longer own the process (close after expiry...) */
+};
+const char *col_err_str(enum col_err);
+
+struct col_process {
+	char		 processid[CRYPTO_ID_HEXLEN + 1];
+	char		 assignedexecutorid[CRYPTO_ID_HEXLEN + 1];
+	char		 initiatorid[CRYPTO_ID_HEXLEN + 1];
+	int		 state;		/* 0 waiting 1 running 2 ok 3 failed 4 cancelled */
+	int		 isassigned;
+	int64_t		 prioritytime;
+	int		 retries;
+	int		 maxretries;
+	int		 maxexectime;
+	int		 maxwaittime;
+	int		 priority;
+	char		*funcname;
+	char		*executortype;
+	char		*submissiontime;
+	char		*starttime;
+	char		*execdeadline;
+	json_t		*args;		/* array, never NULL after a parse */
+	json_t		*kwargs;	/* object, never NULL after a parse */
+	json_t		*out;
+	json_t		*errors;
+	json_t		*raw;		/* the whole decoded object */
+};
+void	 col_process_free(struct col_process *);
+/* Decoders, exported for the fuzz tests. */
+int	 col_process_parse(json_t *, struct col_process *, char *, size_t);
+enum col_err colonies_decode_reply(long, const char *, size_t, const char *,
+	    json_t **, char *, size_t);
+
+struct colonies;
+struct colonies	*colonies_open(const char *url, const struct crypto_key *,
+		    long connect_timeout_ms, long request_timeout_ms);
+void		 colonies_free(struct colonies *);
+/* The HTTP timeout of an assign is its poll timeout plus this slack. */
+#define COLONIES_POLL_SLACK_MS	10000
+enum col_err colonies_assign(struct colonies *, const char *colony, int timeout,
+	    struct col_process *, char *, size_t);
+enum col_err colonies_close_successful(struct colonies *, const char *processid,
+	    json_t *out, char *, size_t);
+enum col_err colonies_close_failed(struct colonies *, const char *processid,
+	    const char **errors, size_t nerrors, char *, size_t);
+enum col_err colonies_get_process(struct colonies *, const char *processid,
+	    struct col_process *, char *, size_t);
+enum col_err colonies_add_log(struct colonies *, const char *processid,
+	    const char *message, char *, size_t);
+enum col_err colonies_add_colony(struct colonies *, const char *colonyid,
+	    const char *name, char *, size_t);
+enum col_err colonies_add_executor(struct colonies *, const char *colony,
+	    const char *executorid, const char *type, const char *name,
+	    char *, size_t);
+enum col_err colonies_approve_executor(struct colonies *, const char *colony,
+	    const char *name, char *, size_t);
+enum col_err colonies_get_executor(struct colonies *, const char *colony,
+	    const char *name, json_t **executor, char *, size_t);
+enum col_err colonies_add_function(struct colonies *, const char *colony,
+	    const char *executorname, const char *executortype,
+	    const char *funcname, char *, size_t);
+/* spec is a FunctionSpec object; the reply Process is parsed into *. */
+enum col_err colonies_submit(struct colonies *, json_t *spec,
+	    struct col_process *, char *, size_t);
+/* Generic signed call: payload object gets msgtype added; reply decoded. */
+enum col_err colonies_call(struct colonies *, const char *msgtype,
+	    json_t *payload, long timeout_ms, json_t **reply, char *, size_t);
+
+/*
+ * stripe.c: Stripe signature verification and event normalisation.
+ *
+ * stripe_normalize() turns a parsed event into the "change document", the
+ * JSON object store.c hands to the database function fb_apply_event().
+ * Its fields (absent = unknown, never guessed):
+ *
+ *  all:           event_id, type, created (int), livemode (bool),
+ *                 api_version (string|null), kind (see below),
+ *                 premium_statuses [..], tiers [.. lowest first]
+ *  "checkout":    session, mode, payment_status, user_id (uuid text),
+ *                 tier, customer, subscription, amount_total, currency,
+ *                 paid (bool: payment_status paid|no_payment_required,
+ *                 or async_payment_succeeded)
+ *  "subscription": subscription, customer, status, period_start,
+ *                 period_end, cancel_at_period_end (bool), price_ids [..],
+ *                 tier (from the price map, or absent), user_id
+ *                 (metadata.userId, or absent), trial_end
+ *  "invoice":     invoice (may be absent: invoice.upcoming), subscription
+ *                 (absent for one-off invoices), customer, amount_paid,
+ *                 amount_due, currency, period_start, period_end (of the
+ *                 subscription line), paid (bool)
+ *  "refund":      charge, customer, payment_intent, invoice, amount,
+ *                 amount_refunded, currency
+ *  "dispute":     dispute, charge, payment_intent, amount, currency,
+ *                 status, reason
+ *  "customer_deleted": customer
+ *  "ignored":     nothing more (unknown or notification-only types)
+ */
+enum stripe_sig_result {
+	STRIPE_SIG_OK = 0,
+	STRIPE_SIG_MALFORMED,	/* header unparsable, bad t, no v1 */
+	STRIPE_SIG_MISMATCH,	/* no v1 matches any secret */
+	STRIPE_SIG_TOO_OLD,
+	STRIPE_SIG_TOO_NEW
+};
+enum stripe_sig_result stripe_verify_signature(const char *header,
+	    const void *body, size_t bodylen, char *const *secrets,
+	    size_t nsecrets, int64_t now, int64_t tolerance, char *, size_t);
+struct fb_config;
+/* 0, or -1 with cause naming the field and the rule broken. */
+int	 stripe_normalize(json_t *event, const struct fb_config *,
+	    json_t **change, char *, size_t);
+
+/* guardian.c: every check that runs before the database is touched. */
+struct guardian_input {
+	const char	*funcname;
+	json_t		*args;		/* process spec args */
+	json_t		*kwargs;	/* process spec kwargs */
+	int64_t		 now;		/* injectable clock for tests */
+};
+/*
+ * 0 with *change set (the normalised event), or -1 with cause naming the
+ * field and the rule ("args[0]: duplicate key \"id\" at line 1").
+ */
+int	 guardian_check(const struct fb_config *, const struct guardian_input *,
+	    json_t **change, char *, size_t);
+/* Strict JSON: no duplicate keys, valid UTF-8, no trailing data, depth bound. */
+json_t	*guardian_parse_json(const char *, size_t, int maxdepth, char *, size_t);
+
+/* store.c: PostgreSQL. One round trip per applied event. */
+enum store_outcome {
+	OUTCOME_APPLIED = 0,
+	OUTCOME_DUPLICATE,
+	OUTCOME_IGNORED,
+	OUTCOME_STALE,
+	OUTCOME_PARKED,
+	OUTCOME_FAILED,		/* permanent: close the process failed */
+	OUTCOME_TRANSIENT	/* retry; never close failed */
+};
+const char *store_outcome_str(enum store_outcome);
+struct store;
+struct store	*store_open(const struct fb_config *, char *, size_t);
+void		 store_free(struct store *);
+/* 0 if the schema is the one this binary was built for, else -1 + cause. */
+int		 store_check_schema(struct store *, char *, size_t);
+int		 store_migrate(struct store *, const char *sqldir, int *version,
+		    char *, size_t);
+long		 store_prune(struct store *, int max_age_days, char *, size_t);
+/* reason gets the permanent/transient cause; detail (may be NULL) a JSON
+ * summary of what changed (for --dry-run and the close result). */
+enum store_outcome store_apply(struct store *, json_t *change, int dry_run,
+		    json_t **detail, char *reason, size_t);
+uint64_t	 store_round_trips(const struct store *);
+
+/* task.c: exactly what a bee does with one task (guardian + apply). */
+struct task_result {
+	enum store_outcome	 outcome;
+	char			 event_id[256];
+	char			 reason[FB_CAUSE_MAX];
+	json_t			*detail;
+};
+/* Retries transient failures with bounded backoff until deadline (ms). */
+void	 task_run(const struct fb_config *, struct store *,
+	    const struct guardian_input *, int dry_run, int64_t deadline_ms,
+	    struct task_result *);
+void	 task_result_clear(struct task_result *);
+int64_t	 task_now_ms(void);	/* CLOCK_MONOTONIC */
+
+/* config.c: see financebee.conf(5); one table of keys drives everything. */
+struct fb_price_tier {
+	char	*price;
+	char	*tier;
+};
+struct fb_config {
+	char		*path;
+	unsigned int	 generation;
+
+	unsigned int	 bees;
+
+	/* colonies */
+	char		*colonies_url;
+	char		*colony;
+	char		*executor_type;
+	char		*executor_prefix;
+	unsigned char	*executor_seed;		/* secret: per-slot keys */
+	size_t		 executor_seed_len;
+	char		**executor_keys;	/* secret: or one key per slot */
+	size_t		 nexecutor_keys;
+	char		*owner_key;		/* secret, optional: colony owner */
+	char		**funcnames;		/* allowlist */
+	size_t		 nfuncnames;
+	int		 poll_timeout;		/* s */
+	long		 http_connect_timeout_ms;
+	long		 http_timeout_ms;	/* non-poll calls */
+
+	/* database */
+	char		*conninfo;		/* secret: may hold a password */
+	long		 db_connect_timeout;	/* s */
+	long		 db_statement_timeout_ms;
+
+	/* stripe */
+	int		 livemode;
+	char		**webhook_secrets;	/* secret */
+	size_t		 nwebhook_secrets;
+	int64_t		 signature_tolerance;	/* s */
+	struct fb_price_tier *prices;
+	size_t		 nprices;
+	char		**tiers;		/* lowest first */
+	size_t		 ntiers;
+	char		**premium_statuses;
+	size_t		 npremium_statuses;
+
+	/* guardian */
+	size_t		 max_payload;
+	int		 max_depth;
+
+	/* supervision */
+	long		 respawn_min_ms;
+	long		 respawn_max_ms;
+	long		 healthy_after_ms;
+	long		 crash_window_ms;
+	unsigned int	 crash_limit;
+	long		 shutdown_timeout_ms;
+	long		 task_timeout_ms;
+	long		 heartbeat_timeout_ms;
+	unsigned long	 tasks_per_bee;		/* 0 = never recycle */
+	int		 prune_age_days;
+	long		 prune_interval_ms;	/* 0 = off */
+
+	/* admin */
+	char		*admin_path;
+	mode_t		 admin_mode;
+	char		**admin_groups;
+	size_t		 nadmin_groups;
+	char		**readonly_groups;
+	size_t		 nreadonly_groups;
+	char		*pidfile;
+
+	/* logging, metrics */
+	enum log_level	 log_level;
+	char		*log_target;
+	long		 metrics_interval_ms;
+};
+/* -1 with "file:line: key: message" in cause. Never prints a secret. */
+int	 config_load(const char *path, struct fb_config *, char *, size_t);
+void	 config_free(struct fb_config *);
+/* The executor key of a slot (derived from the seed or from the list). */
+int	 config_executor_key(const struct fb_config *, unsigned int slot,
+	    struct crypto_key *, char *, size_t);
+/* Which changes need bees to be replaced on reload. */
+int	 config_bee_settings_differ(const struct fb_config *,
+	    const struct fb_config *);
+/* Key table access, for the docs check and fbeectl. */
+size_t	 config_nkeys(void);
+const char *config_key_name(size_t);
+
+/* metrics.c: latency histograms and msgpack helpers shared by both sides. */
+#define METRICS_NBUCKETS	24	/* 2^i microseconds, i = 0..23 */
+struct metrics_hist {
+	uint64_t	buckets[METRICS_NBUCKETS];
+	uint64_t	count;
+	uint64_t	sum_us;
+};
+void	 metrics_hist_add(struct metrics_hist *, uint64_t us);
+void	 metrics_hist_merge(struct metrics_hist *, const struct metrics_hist *);
+uint64_t metrics_hist_quantile(const struct metrics_hist *, double);
+long	 metrics_rss_kb(pid_t);
+
+#endif /* FINANCEBEE_H */

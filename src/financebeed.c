@@ -1,0 +1,4 @@
+/* financebeed.c: placeholder until written. */
+#include "financebee.h"
+int main(void);
+int main(void) { return 1; }

@@ -1,0 +1,2 @@
+/* guardian.c: placeholder until written. */
+#include "financebee.h"

@@ -1,0 +1,2 @@
+/* master.c: placeholder until written. */
+#include "financebee.h"

@@ -1,0 +1,2 @@
+/* metrics.c: placeholder until written. */
+#include "financebee.h"

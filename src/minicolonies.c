@@ -1,0 +1,4 @@
+/* minicolonies.c: placeholder until written. */
+#include "financebee.h"
+int main(void);
+int main(void) { return 1; }

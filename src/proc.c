@@ -1,0 +1,2 @@
+/* proc.c: placeholder until written. */
+#include "financebee.h"

@@ -1,0 +1,2 @@
+/* stripe.c: placeholder until written. */
+#include "financebee.h"

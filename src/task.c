@@ -1,0 +1,2 @@
+/* task.c: placeholder until written. */
+#include "financebee.h"

@@ -1,0 +1,212 @@
+# t/lib/fbtest.sh: TAP output and real-server helpers for financebee's tests.
+#
+#   . "$(dirname "$0")/lib/fbtest.sh"
+#
+# Environment (set by "make check", contrib/test.sh, or guessed here):
+#   FB_BUILDDIR  where financebeed, fbeectl, minicolonies and t/test-* live
+#   FB_SRCDIR    the source tree (sql/, etc/, man/, t/)
+#   FB_SHARED    the project's shared/ folder (fixtures)
+#
+# Every server a test starts is recorded by PID and stopped on exit, even
+# when the test fails or is interrupted.
+
+set -u
+
+FB_SRCDIR=${FB_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+FB_BUILDDIR=${FB_BUILDDIR:-$FB_SRCDIR/build}
+FB_SHARED=${FB_SHARED:-$FB_SRCDIR/../shared}
+FINANCEBEE_SQLDIR=${FINANCEBEE_SQLDIR:-$FB_SRCDIR/sql}
+FB_FIXTURES=$FB_SHARED/fixtures
+export FB_SRCDIR FB_BUILDDIR FB_SHARED FINANCEBEE_SQLDIR FB_FIXTURES
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+# Sanitizer builds: make any report fatal and visible.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+_fb_n=0
+_fb_failed=0
+_fb_planned=
+_fb_pids=
+_fb_pgdirs=
+_fb_tmp=
+
+# --- TAP ---------------------------------------------------------------
+
+plan() { _fb_planned=$1; echo "1..$1"; }
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+diag() { printf '%s\n' "$@" | sed 's/^/# /' >&2; }
+note() { printf '%s\n' "$@" | sed 's/^/# /'; }
+
+ok() {	# ok CONDITION-STATUS DESCRIPTION  (use: cmd; ok $? "desc")
+	_fb_n=$((_fb_n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $_fb_n - $2"
+	else
+		echo "not ok $_fb_n - $2"
+		_fb_failed=$((_fb_failed + 1))
+	fi
+	return "$1"
+}
+
+is() {	# is GOT EXPECTED DESCRIPTION
+	if [ "$1" = "$2" ]; then
+		ok 0 "$3"
+	else
+		ok 1 "$3"
+		diag "  got:      '$1'" "  expected: '$2'"
+		return 1
+	fi
+}
+
+like() {	# like GOT EXTENDED-REGEX DESCRIPTION
+	if printf '%s' "$1" | grep -Eq -- "$2"; then
+		ok 0 "$3"
+	else
+		ok 1 "$3"
+		diag "  got:      '$1'" "  expected to match: /$2/"
+		return 1
+	fi
+}
+
+unlike() {
+	if printf '%s' "$1" | grep -Eq -- "$2"; then
+		ok 1 "$3"
+		diag "  got:      '$1'" "  expected not to match: /$2/"
+		return 1
+	fi
+	ok 0 "$3"
+}
+
+done_testing() {
+	[ -n "$_fb_planned" ] || echo "1..$_fb_n"
+	[ "$_fb_failed" -eq 0 ]
+}
+
+# --- scratch space and cleanup ------------------------------------------
+
+fb_tmpdir() {
+	if [ -z "$_fb_tmp" ]; then
+		_fb_tmp=$(mktemp -d "${TMPDIR:-/tmp}/fbtest.XXXXXX")
+		chmod 755 "$_fb_tmp"
+	fi
+	echo "$_fb_tmp"
+}
+
+fb_track_pid() { _fb_pids="$_fb_pids $1"; }
+
+fb_cleanup() {
+	local p d
+	for p in $_fb_pids; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in $_fb_pids; do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$p" 2>/dev/null
+	done
+	for d in $_fb_pgdirs; do
+		pg_stop_dir "$d"
+	done
+	if [ -n "$_fb_tmp" ] && [ -z "${FB_KEEP_TMP:-}" ]; then
+		rm -rf "$_fb_tmp"
+	fi
+}
+trap 'fb_cleanup' EXIT
+trap 'exit 130' INT TERM
+
+# Run a command as the postgres user when we are root (PostgreSQL refuses
+# to run as root), as ourselves otherwise.
+_fb_as_pg() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# --- PostgreSQL ------------------------------------------------------------
+
+# pg_start: a throwaway cluster on a Unix socket in a temp dir.  Exports
+# PGHOST, PGPORT, PGUSER, PGDATABASE (=financebee) for libpq clients.
+pg_start() {
+	local dir port
+	dir=$(mktemp -d "${TMPDIR:-/tmp}/fbpg.XXXXXX")
+	chmod 755 "$dir"
+	[ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+	_fb_pgdirs="$_fb_pgdirs $dir"
+	port=$(( 20000 + ($$ % 20000) ))
+	_fb_as_pg "$PGBIN/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 \
+	    --no-sync >"$dir/initdb.log" 2>&1 || {
+		diag "initdb failed:"; cat "$dir/initdb.log" >&2; return 1; }
+	_fb_as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+	    -o "-k $dir -p $port -c listen_addresses='' -c fsync=off \
+	    -c synchronous_commit=off -c full_page_writes=off \
+	    -c max_connections=${FB_PG_MAX_CONNECTIONS:-100} \
+	    ${FB_PG_OPTIONS:-}" start >/dev/null 2>&1 || {
+		diag "pg_ctl start failed:"; cat "$dir/server.log" >&2; return 1; }
+	export PGHOST=$dir PGPORT=$port PGUSER=postgres PGDATABASE=postgres
+	"$PGBIN/psql" -qXAt -c "CREATE DATABASE financebee" >/dev/null || return 1
+	export PGDATABASE=financebee
+	FB_PGDIR=$dir
+	export FB_PGDIR
+}
+
+pg_stop_dir() {
+	local pid
+	[ -f "$1/data/postmaster.pid" ] || { rm -rf "$1"; return 0; }
+	pid=$(head -1 "$1/data/postmaster.pid")
+	_fb_as_pg "$PGBIN/pg_ctl" -D "$1/data" -m immediate -w -t 20 stop \
+	    >/dev/null 2>&1 || kill -KILL "$pid" 2>/dev/null
+	rm -rf "$1"
+}
+
+psql_q() { "$PGBIN/psql" -qXAt -v ON_ERROR_STOP=1 "$@"; }
+
+# --- minicolonies --------------------------------------------------------
+
+# Well-known test keys (from the protocol's test vectors; never real keys).
+FB_SERVER_KEY=0000000000000000000000000000000000000000000000000000000000000001
+FB_OWNER_KEY=fcc79953d8a751bf41db661592dc34d30004b1a651ffa0725b03ac227641499d
+FB_SUBMITTER_KEY=ddf7f7791208083b6a9ed975a72684f6406a269cfa36f1b1c32045c0a71fff05
+FB_COLONY=financebee
+export FB_SERVER_KEY FB_OWNER_KEY FB_SUBMITTER_KEY FB_COLONY
+
+# mc_start [extra minicolonies serve options]: start the bundled server on
+# a free loopback port; exports FB_COLONIES_URL and MC_PID.
+mc_start() {
+	local dir keyf portf
+	dir=$(fb_tmpdir)
+	keyf=$dir/mc-server.key
+	portf=$dir/mc.port.$$.$RANDOM
+	umask 077; echo "$FB_SERVER_KEY" >"$keyf"; umask 022
+	"$FB_BUILDDIR/minicolonies" serve --listen 127.0.0.1:0 \
+	    --server-key-file "$keyf" --port-file "$portf" "$@" \
+	    >>"$dir/minicolonies.log" 2>&1 &
+	MC_PID=$!
+	fb_track_pid "$MC_PID"
+	for _ in $(seq 1 100); do
+		[ -s "$portf" ] && break
+		kill -0 "$MC_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	[ -s "$portf" ] || { diag "minicolonies did not start:";
+		cat "$dir/minicolonies.log" >&2; return 1; }
+	FB_COLONIES_URL=http://127.0.0.1:$(cat "$portf")/api
+	export FB_COLONIES_URL MC_PID
+}
+
+# mc: run the minicolonies client CLI against the running server.
+mc() { "$FB_BUILDDIR/minicolonies" "$@" --url "$FB_COLONIES_URL"; }
+
+# Fail the test when a daemon log holds a sanitizer report.
+check_no_sanitizer_reports() {	# check_no_sanitizer_reports FILE...
+	if grep -lE 'ERROR: AddressSanitizer|runtime error:|LeakSanitizer' \
+	    "$@" >/dev/null 2>&1; then
+		ok 1 "no sanitizer report in $*"
+		grep -E -A20 'ERROR: AddressSanitizer|runtime error:' "$@" >&2
+		return 1
+	fi
+	ok 0 "no sanitizer report in logs"
+}
