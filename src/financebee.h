@@ -368,4 +368,32 @@ void	 metrics_hist_merge(struct metrics_hist *, const struct metrics_hist *);
 uint64_t metrics_hist_quantile(const struct metrics_hist *, double);
 long	 metrics_rss_kb(pid_t);
 
+/* oneshot.c: --migrate, --apply and --prune; each returns an exit status. */
+int	 oneshot_migrate(const struct fb_config *);
+int	 oneshot_apply(const struct fb_config *, const char *file, int dry_run,
+	    const char *sighdr);
+int	 oneshot_prune(const struct fb_config *);
+
+/* master.c: the supervisor.  Returns the daemon's exit status. */
+int	 master_main(const char *cfgpath, struct fb_config *, int foreground);
+/* Called by admin.c, in the master's event loop. */
+json_t	*master_status(void);		/* see fbeectl(8) for the schema */
+json_t	*master_executors(void);
+char	*master_metrics_text(void);	/* Prometheus text exposition */
+int	 master_scale(char op, unsigned long n, char *, size_t); /* op '=', '+', '-' */
+void	 master_stop(int fast);
+void	 master_pause(int pause);
+/* Reload; done() runs once with ok=1, or ok=0 and "file:line: ..." */
+void	 master_reload(void (*done)(int ok, const char *cause, void *), void *);
+
+/* bee.c: one worker.  Returns its exit status (see FB_EX_*). */
+int	 bee_main(const char *cfgpath, unsigned int slot, unsigned int generation,
+	    int chanfd);
+
+/* admin.c: the admin socket, served from the master's event loop. */
+struct event_base;
+int	 admin_open(struct event_base *, const struct fb_config *, char *,
+	    size_t);
+void	 admin_close(void);
+
 #endif /* FINANCEBEE_H */
