@@ -134,6 +134,14 @@ int	 col_process_parse(json_t *, struct col_process *, char *, size_t);
 enum col_err colonies_decode_reply(long, const char *, size_t, const char *,
 	    json_t **, char *, size_t);
 
+/*
+ * The HTTP body of a signed request, as the Go client writes it:
+ * {"signature":..,"payloadtype":msgtype,"payload":base64(payload_json)}.
+ * NUL-terminated, malloc'd; *len (if not NULL) excludes the NUL.
+ */
+char	*colonies_envelope(const struct crypto_key *, const char *msgtype,
+	    const char *payload_json, size_t *len);
+
 struct colonies;
 struct colonies	*colonies_open(const char *url, const struct crypto_key *,
 		    long connect_timeout_ms, long request_timeout_ms);
