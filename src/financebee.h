@@ -300,6 +300,7 @@ struct fb_config {
 	char		**funcnames;		/* allowlist */
 	size_t		 nfuncnames;
 	int		 poll_timeout;		/* s */
+	int		 lease;			/* s: the maxexectime submitters set */
 	long		 http_connect_timeout_ms;
 	long		 http_timeout_ms;	/* non-poll calls */
 
@@ -344,7 +345,7 @@ struct fb_config {
 	size_t		 nadmin_groups;
 	char		**readonly_groups;
 	size_t		 nreadonly_groups;
-	char		*pidfile;
+	char		*pidfile;		/* "" = none */
 
 	/* logging, metrics */
 	enum log_level	 log_level;
