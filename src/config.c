@@ -653,8 +653,9 @@ config_parse_key(struct config_ctx *ctx, size_t ki)
 			    k->max);
 			return -1;
 		}
+		/* No libm: every minimum is >= 0, so this rounds. */
 		config_store_int(config_field(ctx->cfg, k), k->size,
-		    llround(dv * (double)k->scale));
+		    (long long)(dv * (double)k->scale + 0.5));
 		return 0;
 	default:
 		break;
