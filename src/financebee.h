@@ -404,5 +404,8 @@ struct event_base;
 int	 admin_open(struct event_base *, const struct fb_config *, char *,
 	    size_t);
 void	 admin_close(void);
+/* Optional, after a successful reload: re-resolve admin.groups and
+ * admin.readonly_groups (socket path and mode change only on restart). */
+int	 admin_set_groups(const struct fb_config *, char *, size_t);
 
 #endif /* FINANCEBEE_H */

@@ -1,0 +1,331 @@
+/*
+ * test-admin.c: admin.c against a fake master, driven by t/71-admin.t.
+ *
+ *	test-admin serve -s path [-m mode] [-g group,...] [-r group,...]
+ *		serve the admin socket for a fake master until "stop".
+ *		FAKE_RELOAD_FAIL=msg makes reloads fail with msg;
+ *		FAKE_RELOAD_DELAY_MS delays their outcome (default 100).
+ *	test-admin raw path
+ *		send stdin, half-close, copy every reply byte to stdout.
+ *	test-admin flood path n
+ *		hold n idle connections, then print what one more gets.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "financebee.h"
+
+static struct event_base	*base;
+static const char		*fake_state = "running";
+static unsigned long		 fake_bees = 2;
+static unsigned int		 fake_generation = 1;
+static unsigned int		 fake_reloads;
+
+json_t *
+master_status(void)
+{
+	json_t		*bees;
+	unsigned long	 i;
+
+	bees = json_array();
+	for (i = 1; i <= fake_bees; i++)
+		json_array_append_new(bees, json_pack("{s:i,s:i,s:i,s:s,"
+		    "s:s,s:n,s:{s:i,s:i},s:{s:f,s:f,s:f},s:i,s:i,s:n,s:f}",
+		    "slot", (int)i, "pid", 1000 + (int)i,
+		    "generation", (int)fake_generation,
+		    "executor", "fake-1", "state", "idle", "task",
+		    "tasks", "applied", 3, "failed", 1,
+		    "latency_ms", "p50", 1.5, "p95", 2.5, "p99", 3.5,
+		    "rss_kb", 3000, "restarts", 0, "last_exit",
+		    "since", 1764060000.5));
+	return json_pack("{s:i,s:s,s:i,s:s,s:i,s:i,s:f,s:i,s:i,s:b,s:n,"
+	    "s:{s:{s:i,s:i},s:f,s:{s:f,s:f,s:f},s:i,s:i,s:i},s:o}",
+	    "version", 1, "state", fake_state, "pid", (int)getpid(),
+	    "config", "/fake/financebee.conf", "generation",
+	    (int)fake_generation, "started", 1764060000, "uptime", 12.5,
+	    "bees_target", (int)fake_bees, "bees_running", (int)fake_bees,
+	    "crash_loop", 0, "throttled_until",
+	    "pool", "tasks", "applied", (int)(3 * fake_bees), "failed",
+	    (int)fake_bees, "throughput_1m", 0.5, "latency_ms", "p50", 1.5,
+	    "p95", 2.5, "p99", 3.5, "db_errors", 0, "http_errors", 0,
+	    "restarts", 0, "bees", bees);
+}
+
+json_t *
+master_executors(void)
+{
+	return json_pack("[{s:i,s:s,s:s,s:s}]", "slot", 1, "name", "fake-1",
+	    "id", "2036f5bc759cfb3589fb4e2342bc9b3c843c5ef27dc8ded538de328a"
+	    "7567089b", "registered", "unknown");
+}
+
+char *
+master_metrics_text(void)
+{
+	char	*s;
+
+	if (asprintf(&s, "# HELP financebee_up Whether the master runs.\n"
+	    "# TYPE financebee_up gauge\nfinancebee_up 1\n"
+	    "# HELP financebee_bees Bees by state.\n"
+	    "# TYPE financebee_bees gauge\nfinancebee_bees{state=\"idle\"} "
+	    "%lu\n", fake_bees) == -1)
+		return NULL;
+	return s;
+}
+
+int
+master_scale(char op, unsigned long n, char *cause, size_t causelen)
+{
+	unsigned long	target;
+
+	if (op == '+')
+		target = fake_bees + n;
+	else if (op == '-')
+		target = n >= fake_bees ? 0 : fake_bees - n;
+	else
+		target = n;
+	if (target < 1 || target > 256) {
+		snprintf(cause, causelen, "bees must stay within 1..256");
+		return -1;
+	}
+	fake_bees = target;
+	return 0;
+}
+
+static void
+fake_exit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	event_base_loopexit(base, NULL);
+}
+
+void
+master_stop(int fast)
+{
+	struct timeval	tv = { 0, 50000 };
+
+	fake_state = "stopping";
+	event_base_once(base, -1, EV_TIMEOUT, fake_exit_cb, NULL, &tv);
+}
+
+void
+master_pause(int pause)
+{
+	fake_state = pause ? "paused" : "running";
+}
+
+struct fake_reload {
+	void	(*done)(int, const char *, void *);
+	void	*arg;
+};
+
+static void
+fake_reload_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fake_reload	*r = arg;
+	const char		*fail = getenv("FAKE_RELOAD_FAIL");
+
+	fake_state = "running";
+	if (fail != NULL)
+		r->done(0, fail, r->arg);
+	else {
+		fake_generation++;
+		r->done(1, NULL, r->arg);
+	}
+	free(r);
+}
+
+void
+master_reload(void (*done)(int, const char *, void *), void *arg)
+{
+	struct fake_reload	*r;
+	const char		*d = getenv("FAKE_RELOAD_DELAY_MS");
+	long			 ms = d != NULL ? atol(d) : 100;
+	struct timeval		 tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	fake_reloads++;
+	if ((r = malloc(sizeof(*r))) == NULL)
+		fatal("malloc");
+	r->done = done;
+	r->arg = arg;
+	fake_state = "reloading";
+	event_base_once(base, -1, EV_TIMEOUT, fake_reload_cb, r, &tv);
+}
+
+static char **
+split(char *s, size_t *n)
+{
+	char	**v = NULL, *w;
+
+	*n = 0;
+	while ((w = strsep(&s, ",")) != NULL) {
+		if (*w == '\0')
+			continue;
+		if ((v = reallocarray(v, *n + 1, sizeof(*v))) == NULL)
+			fatal("reallocarray");
+		v[(*n)++] = w;
+	}
+	return v;
+}
+
+static int
+serve(int argc, char **argv)
+{
+	struct fb_config	 cfg;
+	char			 cause[FB_CAUSE_MAX];
+	int			 ch, rc;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.admin_mode = 0660;
+	while ((ch = getopt(argc, argv, "g:m:r:s:")) != -1) {
+		switch (ch) {
+		case 'g':
+			cfg.admin_groups = split(optarg, &cfg.nadmin_groups);
+			break;
+		case 'm':
+			cfg.admin_mode = (mode_t)strtoul(optarg, NULL, 8);
+			break;
+		case 'r':
+			cfg.readonly_groups = split(optarg,
+			    &cfg.nreadonly_groups);
+			break;
+		case 's':
+			cfg.admin_path = optarg;
+			break;
+		default:
+			return 2;
+		}
+	}
+	(void)log_init("test-admin", LOG_LEVEL_DEBUG, "stderr", cause,
+	    sizeof(cause));
+	signal(SIGPIPE, SIG_IGN);
+	if ((base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	if (admin_open(base, &cfg, cause, sizeof(cause)) == -1) {
+		fprintf(stderr, "test-admin: %s\n", cause);
+		event_base_free(base);
+		free(cfg.admin_groups);
+		free(cfg.readonly_groups);
+		return 1;
+	}
+	rc = event_base_dispatch(base);
+	admin_close();
+	event_base_free(base);
+	free(cfg.admin_groups);
+	free(cfg.readonly_groups);
+	log_info("exiting (%d), %u reloads", rc, fake_reloads);
+	return rc == -1 ? 1 : 0;
+}
+
+static int
+connect_to(const char *path)
+{
+	struct sockaddr_un	sun;
+	int			fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -1;
+	memcpy(sun.sun_path, path, strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Copy replies to stdout until EOF, reset or 20 s of silence. */
+static void
+drain(int fd)
+{
+	struct pollfd	pfd = { fd, POLLIN, 0 };
+	char		buf[4096];
+	ssize_t		n;
+
+	while (poll(&pfd, 1, 20000) == 1) {
+		if ((n = read(fd, buf, sizeof(buf))) <= 0)
+			break;
+		fwrite(buf, 1, n, stdout);
+	}
+	fflush(stdout);
+}
+
+static int
+raw(const char *path)
+{
+	char	buf[4096];
+	ssize_t	n, w, off;
+	int	fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((fd = connect_to(path)) == -1) {
+		fprintf(stderr, "test-admin: connect %s: %s\n", path,
+		    strerror(errno));
+		return 1;
+	}
+	while ((n = read(STDIN_FILENO, buf, sizeof(buf))) > 0) {
+		for (off = 0; off < n; off += w) {
+			if ((w = write(fd, buf + off, n - off)) == -1)
+				goto out;	/* the server may have hung up */
+		}
+	}
+out:
+	shutdown(fd, SHUT_WR);
+	drain(fd);
+	close(fd);
+	return 0;
+}
+
+static int
+flood(const char *path, int n)
+{
+	int	*fds, i, fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((fds = calloc(n, sizeof(*fds))) == NULL)
+		return 1;
+	for (i = 0; i < n; i++) {
+		if ((fds[i] = connect_to(path)) == -1) {
+			fprintf(stderr, "test-admin: connect %d: %s\n", i,
+			    strerror(errno));
+			return 1;
+		}
+	}
+	if ((fd = connect_to(path)) == -1) {
+		fprintf(stderr, "test-admin: connect: %s\n", strerror(errno));
+		return 1;
+	}
+	(void)!write(fd, "ping\n", 5);
+	drain(fd);
+	close(fd);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "serve") == 0)
+		return serve(argc - 1, argv + 1);
+	if (argc == 3 && strcmp(argv[1], "raw") == 0)
+		return raw(argv[2]);
+	if (argc == 4 && strcmp(argv[1], "flood") == 0)
+		return flood(argv[2], atoi(argv[3]));
+	fprintf(stderr, "usage: test-admin serve|raw|flood ...\n");
+	return 2;
+}
