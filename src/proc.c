@@ -1,2 +1,151 @@
-/* proc.c: placeholder until written. */
+/*
+ * proc.c: the one place the master forks.  A child gets a clean slate: its
+ * own end of a CLOEXEC socketpair as fd 3 (the channel), stdin/stdout/stderr,
+ * default signal dispositions and an empty mask, and nothing else; then it
+ * re-executes this very binary, so no libevent, libcurl, libpq or OpenSSL
+ * state crosses the fork.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "financebee.h"
+
+#define PROC_CHANFD	3
+
+static char	proc_exe_path[PATH_MAX];
+
+/*
+ * The binary a child runs.  /proc/self/exe is stable even when the file
+ * on disk is replaced by an upgrade: the bees always match the master (a
+ * new binary would speak another channel protocol version).
+ */
+int
+proc_init(char *cause, size_t causelen)
+{
+	if (access("/proc/self/exe", X_OK) == 0) {
+		snprintf(proc_exe_path, sizeof(proc_exe_path), "/proc/self/exe");
+		return 0;
+	}
+	snprintf(cause, causelen, "/proc/self/exe: %s", strerror(errno));
+	return -1;
+}
+
+const char *
+proc_exe(void)
+{
+	return proc_exe_path;
+}
+
+/* In the child, between fork and exec: async-signal-safe calls only. */
+static __dead void
+proc_child(char *const argv[], int chanfd)
+{
+	struct sigaction	sa;
+	sigset_t		none;
+	int			sig;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		(void)sigaction(sig, &sa, NULL);
+	}
+	if (chanfd != -1) {
+		if (chanfd == PROC_CHANFD) {
+			if (fcntl(chanfd, F_SETFD, 0) == -1)
+				_exit(FB_EX_SOFTWARE);
+		} else if (dup2(chanfd, PROC_CHANFD) == -1)
+			_exit(FB_EX_SOFTWARE);	/* dup2 clears CLOEXEC */
+		if (close_range(PROC_CHANFD + 1, ~0U, 0) == -1) {
+			for (sig = PROC_CHANFD + 1; sig < 1024; sig++)
+				(void)close(sig);
+		}
+	} else if (close_range(PROC_CHANFD, ~0U, 0) == -1) {
+		for (sig = PROC_CHANFD; sig < 1024; sig++)
+			(void)close(sig);
+	}
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execv(proc_exe_path, argv);
+	_exit(127);
+}
+
+/*
+ * Start argv[] as a child.  With chanfd != NULL, *chanfd gets the master's
+ * end of the channel (non-blocking, CLOEXEC) and the child gets the other
+ * end as fd 3.  Returns the pid, or -1 + cause.
+ */
+pid_t
+proc_spawn(char *const argv[], int *chanfd, char *cause, size_t causelen)
+{
+	sigset_t	all, oset;
+	pid_t		pid;
+	int		sp[2] = { -1, -1 }, saved;
+
+	if (proc_exe_path[0] == '\0') {
+		snprintf(cause, causelen, "proc_init was not called");
+		return -1;
+	}
+	if (chanfd != NULL && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
+	    0, sp) == -1) {
+		snprintf(cause, causelen, "socketpair: %s", strerror(errno));
+		return -1;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &oset);
+	pid = fork();
+	if (pid == 0) {
+		if (sp[0] != -1)
+			close(sp[0]);
+		proc_child(argv, sp[1]);
+	}
+	saved = errno;
+	sigprocmask(SIG_SETMASK, &oset, NULL);
+	if (pid == -1) {
+		snprintf(cause, causelen, "fork: %s", strerror(saved));
+		if (sp[0] != -1) {
+			close(sp[0]);
+			close(sp[1]);
+		}
+		return -1;
+	}
+	if (chanfd != NULL) {
+		close(sp[1]);
+		if (fcntl(sp[0], F_SETFL, fcntl(sp[0], F_GETFL) |
+		    O_NONBLOCK) == -1) {
+			snprintf(cause, causelen, "fcntl: %s", strerror(errno));
+			close(sp[0]);
+			kill(pid, SIGKILL);
+			return -1;
+		}
+		*chanfd = sp[0];
+	}
+	return pid;
+}
+
+/* "exit 75" or "signal 9" (+ " (core dumped)"). */
+void
+proc_status_str(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exit %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "signal %d%s", WTERMSIG(status),
+		    WCOREDUMP(status) ? " (core dumped)" : "");
+	else
+		snprintf(buf, len, "status %#x", (unsigned int)status);
+}
