@@ -395,6 +395,12 @@ void	 master_pause(int pause);
 /* Reload; done() runs once with ok=1, or ok=0 and "file:line: ..." */
 void	 master_reload(void (*done)(int ok, const char *cause, void *), void *);
 
+/* proc.c: fork/exec of bees and helper children, fd and signal hygiene. */
+int	 proc_init(char *, size_t);
+const char *proc_exe(void);
+pid_t	 proc_spawn(char *const argv[], int *chanfd, char *, size_t);
+void	 proc_status_str(int, char *, size_t);
+
 /* bee.c: one worker.  Returns its exit status (see FB_EX_*). */
 int	 bee_main(const char *cfgpath, unsigned int slot, unsigned int generation,
 	    int chanfd);
