@@ -1,0 +1,252 @@
+#!/bin/sh
+# The admin socket (admin.c) against a fake master (t/test-admin.c), driven
+# with fbeectl and with raw bytes: framing, every command, peer credential
+# checks, bounds, second instance and stale socket handling.
+. "$(dirname "$0")/lib/fbtest.sh"
+
+TA=$FB_BUILDDIR/t/test-admin
+CTL=$FB_BUILDDIR/fbeectl
+[ -x "$TA" ] && [ -x "$CTL" ] || skip_all "test-admin or fbeectl not built"
+
+dir=$(fb_tmpdir)
+S=$dir/admin.sock
+skip() { ok 0 "# SKIP $*"; }
+
+# serve NAME [options]: start a fake master on $S, log in $dir/NAME.log.
+serve() {
+	name=$1; shift
+	"$TA" serve -s "$S" "$@" >"$dir/$name.log" 2>&1 &
+	SPID=$!
+	fb_track_pid "$SPID"
+	for _ in $(seq 1 200); do
+		"$CTL" -s "$S" ping >/dev/null 2>&1 && return 0
+		kill -0 "$SPID" 2>/dev/null || break
+		sleep 0.05
+	done
+	diag "fake master did not start:"; cat "$dir/$name.log" >&2
+	return 1
+}
+
+# stopped PID: wait (bounded) until it has exited.
+stopped() {
+	for _ in $(seq 1 200); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# waitlog FILE REGEX: poll a log for a line.
+waitlog() {
+	for _ in $(seq 1 200); do
+		grep -Eq -- "$2" "$1" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+waitcount() {
+	for _ in $(seq 1 200); do
+		[ "$(grep -Ec -- "$2" "$1")" -ge "$3" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+raw() { "$TA" raw "$S"; }
+ctl() { "$CTL" -s "$S" "$@"; }
+
+# --- framing ---------------------------------------------------------------
+FAKE_RELOAD_DELAY_MS=700 serve main
+ok $? "fake master serves the admin socket"
+is "$(stat -c %a "$S")" "660" "socket has the default mode 0660"
+
+printf 'ping\n' | raw >"$dir/ping.out"
+printf 'OK 5\npong\n' >"$dir/ping.exp"
+cmp -s "$dir/ping.out" "$dir/ping.exp"
+ok $? "ping reply is exactly OK 5, newline, pong, newline"
+
+# status: header length equals the body length, body is JSON.
+printf 'status\n' | raw >"$dir/status.out"
+hdr=$(head -1 "$dir/status.out")
+like "$hdr" '^OK [0-9]+$' "status header is OK NBYTES"
+n=${hdr#OK }
+body=$(tail -c +$((${#hdr} + 2)) "$dir/status.out" | wc -c)
+is "$body" "$n" "status body has exactly NBYTES bytes"
+tail -c +$((${#hdr} + 2)) "$dir/status.out" | jq -e '.version == 1' >/dev/null
+ok $? "status body is the master's JSON"
+
+printf 'ping\nbogus\n\nping\r\nscale\nstop now\n' | raw >"$dir/pipe.out"
+printf 'OK 5\npong\nERR 23\nunknown command: bogus\nERR 14\nempty request\nOK 5\npong\nERR 21\nusage: scale N|+K|-K\nERR 21\nusage: stop [--fast]\n' >"$dir/pipe.exp"
+cmp -s "$dir/pipe.out" "$dir/pipe.exp"
+ok $? "pipelined requests answered in order, errors framed" ||
+    diag "$(cat "$dir/pipe.out")"
+
+# --- every command through fbeectl -------------------------------------------
+is "$(ctl ping)" "pong" "fbeectl ping"
+is "$(ctl status --json | jq -r '.state, .bees_target' | tr '\n' ' ')" \
+    "running 2 " "status --json is the master's JSON"
+out=$(ctl status)
+ok $? "status (table) exits 0"
+like "$out" 'financebeed: running, pid [0-9]+, generation 1' "status headline"
+like "$out" 'tasks: +8 \(applied 6, failed 2\)' "status pool tasks by outcome"
+like "$out" "$(printf ' +2 +1002 +1 idle .*4 \\(applied 3, failed 1\\)')" \
+    "status bee row: slot, pid, generation, state, tasks"
+is "$(ctl executors --json | jq -r '.[0].name')" "fake-1" "executors --json"
+like "$(ctl executors)" 'fake-1 +unknown +2036f5bc' "executors table"
+out=$(ctl metrics)
+like "$out" '# TYPE financebee_up gauge' "metrics: TYPE line"
+like "$out" 'financebee_bees\{state="idle"\} 2' "metrics: samples"
+
+is "$(ctl scale 4)" "scaling to 4 bees" "scale N"
+ctl scale +2 >/dev/null
+is "$(ctl status --json | jq .bees_target)" "6" "scale +K"
+ctl scale -1 >/dev/null
+is "$(ctl status --json | jq .bees_target)" "5" "scale -K"
+err=$(ctl scale 0 2>&1 >/dev/null); rc=$?
+is "$rc" "1" "scale 0 refused by the master: exit 1"
+like "$err" 'bees must stay within 1\.\.256' "scale refusal carries the master's cause"
+ctl scale abc >/dev/null 2>&1
+is "$?" "2" "scale abc: usage error in fbeectl (exit 2)"
+like "$(printf 'scale 1x\n' | raw | head -1)" '^ERR [0-9]+$' "scale 1x on the wire: ERR"
+is "$(printf 'scale 1x\n' | raw | tail -1)" "scale: bad count (N, +K or -K)" \
+    "server validates scale arguments itself"
+
+is "$(ctl pause)" "paused" "pause"
+is "$(ctl status --json | jq -r .state)" "paused" "master paused"
+is "$(ctl resume)" "resumed" "resume"
+is "$(ctl status --json | jq -r .state)" "running" "master running again"
+
+is "$(ctl reload)" "reloaded" "reload waits for the master's outcome"
+is "$(ctl status --json | jq .generation)" "2" "reload done (generation 2)"
+
+# A client that leaves while its reload is pending must not upset the server.
+printf 'reload\n' | "$TA" raw "$S" >/dev/null &
+rp=$!
+waitcount "$dir/main.log" 'uid 0: reload$' 2
+kill -KILL "$rp" 2>/dev/null
+waitlog "$dir/main.log" 'connection error|reload finished after'
+ok $? "the server noticed the client had gone"
+is "$(ctl ping)" "pong" "server alive after a client left during reload"
+for _ in $(seq 1 100); do
+	[ "$(ctl status --json | jq .generation)" = 3 ] && break
+	sleep 0.05
+done
+is "$(ctl status --json | jq .generation)" "3" "the abandoned reload completed"
+
+# --- bounds and garbage ---------------------------------------------------------
+out=$(head -c 5000 /dev/zero | tr '\0' a | raw)
+like "$out" '^ERR [0-9]+' "oversized request (no newline): ERR" &&
+like "$out" 'request too long' "... request too long"
+out=$( (head -c 5000 /dev/zero | tr '\0' a; echo) | raw)
+like "$out" 'request too long' "oversized line: request too long"
+out=$(printf 'pi\001ng\377\n' | raw)
+like "$out" '^ERR [0-9]+' "binary garbage: ERR" &&
+like "$out" 'not text' "... request is not text"
+out=$(printf 'a b c d e f g h i j\n' | raw)
+like "$out" 'too many arguments' "too many words: ERR"
+out=$("$TA" flood "$S" 64)
+like "$out" '^ERR [0-9]+' "the 65th concurrent client is refused" &&
+like "$out" 'too many clients' "... too many clients"
+is "$(ctl ping)" "pong" "server alive after garbage and a flood"
+
+# --- second instance, stop ----------------------------------------------------------
+err=$("$TA" serve -s "$S" 2>&1); rc=$?
+is "$rc" "1" "a second instance on the same socket fails"
+like "$err" "another financebeed is running \\(admin socket $S answers\\)" \
+    "... saying another financebeed answers"
+is "$(ctl ping)" "pong" "the first instance still answers"
+
+is "$(ctl stop)" "stopping" "stop"
+stopped "$SPID"
+ok $? "fake master exited after stop"
+[ ! -e "$S" ]
+ok $? "socket removed on exit"
+err=$(ctl ping 2>&1); rc=$?
+is "$rc" "69" "no daemon: exit 69"
+like "$err" 'not running' "... saying financebeed is not running"
+
+# --- stale socket, not a socket ---------------------------------------------------------
+serve stale
+kill -KILL "$SPID"; stopped "$SPID"
+[ -S "$S" ]
+ok $? "a killed master leaves its socket behind"
+serve stale2
+ok $? "a new instance reuses the stale socket"
+like "$(cat "$dir/stale2.log")" 'removing stale socket' "... and says so"
+ctl stop >/dev/null; stopped "$SPID"
+: >"$S"
+err=$("$TA" serve -s "$S" 2>&1)
+like "$err" 'exists and is not a socket' "a regular file in the way is not removed"
+[ -f "$S" ]
+ok $? "... and is left alone"
+rm -f "$S"
+
+# --- reload failure --------------------------------------------------------------------
+FAKE_RELOAD_FAIL='/etc/fb.conf:12: bees: must be 1..256' serve failing
+err=$(ctl reload 2>&1 >/dev/null); rc=$?
+is "$rc" "1" "a rejected reload exits 1"
+is "$err" "fbeectl: reload failed: /etc/fb.conf:12: bees: must be 1..256" \
+    "... printing the error with file:line"
+printf 'stop --fast\n' | raw >"$dir/stopfast.out"
+like "$(cat "$dir/stopfast.out")" 'stopping \(fast\)' "stop --fast"
+stopped "$SPID"
+
+# --- socket path from -c, environment -----------------------------------------------
+serve conf
+printf 'admin: { socket = "%s"; };\nbees = 2;\n' "$S" >"$dir/fb.conf"
+is "$("$CTL" -c "$dir/fb.conf" ping)" "pong" "socket path read from -c file"
+is "$(FBEECTL_SOCKET=$S "$CTL" ping)" "pong" "socket path from FBEECTL_SOCKET"
+printf 'admin: { socket = ; };\n' >"$dir/bad.conf"
+err=$("$CTL" -c "$dir/bad.conf" ping 2>&1); rc=$?
+is "$rc" "78" "invalid -c file: exit 78"
+like "$err" 'bad.conf:1: ' "... with file:line"
+"$CTL" -c "$dir/missing.conf" ping >/dev/null 2>&1
+is "$?" "78" "missing -c file: exit 78"
+"$CTL" -s "$S" frobnicate >/dev/null 2>&1
+is "$?" "2" "unknown command: exit 2"
+ctl stop >/dev/null; stopped "$SPID"
+
+# --- peer credentials ----------------------------------------------------------------
+if [ "$(id -u)" -ne 0 ] || ! id nobody >/dev/null 2>&1; then
+	for _ in 1 2 3 4 5 6 7 8 9 10; do skip "needs root and user nobody"; done
+else
+	serve perm0660
+	err=$(runuser -u nobody -- "$CTL" -s "$S" ping 2>&1); rc=$?
+	is "$rc" "77" "mode 0660: nobody cannot connect (exit 77)"
+	ctl stop >/dev/null; stopped "$SPID"
+
+	serve perm -m 0666
+	err=$(runuser -u nobody -- "$CTL" -s "$S" status 2>&1); rc=$?
+	is "$rc" "77" "mode 0666, no group: nobody refused (exit 77)"
+	like "$err" 'permission denied: uid 65534 may not run status' \
+	    "... with a clear error"
+	waitlog "$dir/perm.log" 'refused status from uid 65534'
+	ok $? "... and a log line naming uid and command"
+	ctl stop >/dev/null; stopped "$SPID"
+
+	# ssl-cert: a supplementary group of postgres in /etc/group (Debian);
+	# adm as a primary group given by runuser -g.
+	if getent group ssl-cert | grep -q postgres && getent group adm >/dev/null; then
+		serve groups -m 0666 -r ssl-cert -g adm
+		out=$(runuser -u postgres -- "$CTL" -s "$S" status --json | jq -r .state)
+		is "$out" "running" "readonly group (supplementary) may run status"
+		err=$(runuser -u postgres -- "$CTL" -s "$S" scale 3 2>&1); rc=$?
+		is "$rc" "77" "readonly group may not scale"
+		is "$(runuser -u nobody -g ssl-cert -- "$CTL" -s "$S" ping)" "pong" \
+		    "readonly group as primary gid may ping"
+		is "$(runuser -u nobody -g adm -- "$CTL" -s "$S" scale 3)" \
+		    "scaling to 3 bees" "admin group (primary gid) may scale"
+		err=$(runuser -u nobody -- "$CTL" -s "$S" ping 2>&1); rc=$?
+		is "$rc" "77" "a user in neither group is refused"
+		is "$(runuser -u postgres -- "$CTL" -s "$S" metrics | grep -c '^# TYPE')" \
+		    "2" "readonly group may read metrics"
+		ctl stop >/dev/null; stopped "$SPID"
+	else
+		for _ in 1 2 3 4 5 6; do skip "no ssl-cert/adm groups"; done
+	fi
+fi
+
+unlike "$(cat "$dir"/*.log)" 'ERROR: AddressSanitizer|runtime error:' \
+    "no sanitizer report from the fake master"
+done_testing
