@@ -1,13 +1,69 @@
 /*
- * colonies.c: the ColonyOS RPC client (libcurl, one persistent connection
- * per process).  Every request is a signed envelope; see
- * shared/colonies-protocol.md.
+ * colonies.c: the ColonyOS RPC client.  One libcurl easy handle per client,
+ * reused for every call, so a process keeps one persistent connection to
+ * the server.  Every request is a signed envelope (see
+ * shared/colonies-protocol.md); every reply is decoded strictly, and no
+ * reply, however broken, can crash the caller.
  */
+#include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
+
 #include "financebee.h"
+
+/* A reply larger than this is refused (the server has no limit). */
+#define COLONIES_MAX_REPLY	(256UL * 1024 * 1024)
+
+struct colonies {
+	CURL			*curl;
+	struct curl_slist	*headers;
+	char			*url;
+	struct crypto_key	 key;
+	long			 connect_ms;
+	long			 request_ms;
+
+	/* The assign envelope never changes for a (colony, timeout). */
+	char			*assign_body;
+	size_t			 assign_len;
+	char			*assign_colony;
+	int			 assign_timeout;
+
+	char			*buf;		/* reply body, reused */
+	size_t			 buflen;
+	size_t			 bufsize;
+	int			 toobig;
+	char			 errbuf[CURL_ERROR_SIZE];
+};
+
+const char *
+col_err_str(enum col_err e)
+{
+	switch (e) {
+	case COL_OK:
+		return "ok";
+	case COL_NOWORK:
+		return "no work";
+	case COL_NOTFOUND:
+		return "not found";
+	case COL_AUTH:
+		return "access denied";
+	case COL_BADREQ:
+		return "bad request";
+	case COL_SERVER:
+		return "server error";
+	case COL_TRANSPORT:
+		return "transport error";
+	case COL_PROTO:
+		return "protocol error";
+	case COL_LOST:
+		return "process lost";
+	}
+	return "unknown error";
+}
 
 char *
 colonies_envelope(const struct crypto_key *key, const char *msgtype,
@@ -37,4 +93,834 @@ colonies_envelope(const struct crypto_key *key, const char *msgtype,
 	if (len != NULL)
 		*len = n;
 	return body;
+}
+
+/* The payload JSON text as the Go client writes it: compact, in order. */
+static char *
+colonies_payload_text(json_t *payload)
+{
+	return json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER);
+}
+
+static size_t
+colonies_write_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct colonies	*c = arg;
+	size_t		 n = size * nmemb, want;
+	char		*p;
+
+	if (n > COLONIES_MAX_REPLY - c->buflen) {
+		c->toobig = 1;
+		return 0;
+	}
+	if (c->buflen + n + 1 > c->bufsize) {
+		want = c->bufsize ? c->bufsize : 16384;
+		while (want < c->buflen + n + 1)
+			want *= 2;
+		if ((p = realloc(c->buf, want)) == NULL)
+			return 0;
+		c->buf = p;
+		c->bufsize = want;
+	}
+	memcpy(c->buf + c->buflen, data, n);
+	c->buflen += n;
+	c->buf[c->buflen] = '\0';
+	return n;
+}
+
+struct colonies *
+colonies_open(const char *url, const struct crypto_key *key,
+    long connect_timeout_ms, long request_timeout_ms)
+{
+	static int		 curl_ready;
+	struct colonies		*c;
+	struct curl_slist	*h;
+
+	if (!curl_ready) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			return NULL;
+		curl_ready = 1;
+	}
+	if ((c = calloc(1, sizeof *c)) == NULL)
+		return NULL;
+	c->key = *key;
+	c->connect_ms = connect_timeout_ms > 0 ? connect_timeout_ms : 5000;
+	c->request_ms = request_timeout_ms > 0 ? request_timeout_ms : 30000;
+	if ((c->url = strdup(url)) == NULL || (c->curl = curl_easy_init()) ==
+	    NULL)
+		goto fail;
+	/* No 100-continue round trip on large bodies. */
+	if ((h = curl_slist_append(NULL, "Expect:")) == NULL)
+		goto fail;
+	c->headers = h;
+	if ((h = curl_slist_append(c->headers,
+	    "Content-Type: application/json")) == NULL)
+		goto fail;
+	c->headers = h;
+
+	if (curl_easy_setopt(c->curl, CURLOPT_URL, c->url) != CURLE_OK ||
+	    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c->curl, CURLOPT_TCP_NODELAY, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS,
+	    c->connect_ms) != CURLE_OK ||
+	    curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https") !=
+	    CURLE_OK ||
+	    curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+	    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION,
+	    colonies_write_cb) != CURLE_OK ||
+	    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c) != CURLE_OK ||
+	    curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(c->curl, CURLOPT_POST, 1L) != CURLE_OK)
+		goto fail;
+	return c;
+
+fail:
+	colonies_free(c);
+	return NULL;
+}
+
+void
+colonies_free(struct colonies *c)
+{
+	if (c == NULL)
+		return;
+	if (c->curl != NULL)
+		curl_easy_cleanup(c->curl);
+	curl_slist_free_all(c->headers);
+	free(c->url);
+	free(c->assign_body);
+	free(c->assign_colony);
+	free(c->buf);
+	crypto_key_clear(&c->key);
+	free(c);
+}
+
+/* One POST; on COL_OK, *status and c->buf/c->buflen hold the reply. */
+static enum col_err
+colonies_post(struct colonies *c, const char *body, size_t len,
+    long timeout_ms, long *status, char *cause, size_t causelen)
+{
+	CURLcode	rc;
+
+	c->buflen = 0;
+	c->toobig = 0;
+	c->errbuf[0] = '\0';
+	if (c->buf != NULL)
+		c->buf[0] = '\0';
+	*status = 0;
+	if (curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body) != CURLE_OK ||
+	    curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)len) != CURLE_OK ||
+	    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, timeout_ms) !=
+	    CURLE_OK) {
+		snprintf(cause, causelen, "colonies: cannot set up request");
+		return COL_TRANSPORT;
+	}
+	rc = curl_easy_perform(c->curl);
+	/* The body may be gone when the caller frees it: never keep it. */
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
+	if (rc != CURLE_OK) {
+		if (c->toobig)
+			snprintf(cause, causelen, "colonies: reply larger than "
+			    "%lu bytes", COLONIES_MAX_REPLY);
+		else
+			snprintf(cause, causelen, "colonies: %s",
+			    c->errbuf[0] != '\0' ? c->errbuf :
+			    curl_easy_strerror(rc));
+		return COL_TRANSPORT;
+	}
+	if (curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status) !=
+	    CURLE_OK)
+		*status = 0;
+	return COL_OK;
+}
+
+/* Copy a server message into cause without control characters. */
+static void
+colonies_cause_msg(char *cause, size_t causelen, long status,
+    const char *msg)
+{
+	size_t	i;
+	int	n;
+
+	n = snprintf(cause, causelen, "colonies: %ld ", status);
+	if (n < 0 || (size_t)n >= causelen)
+		return;
+	for (i = (size_t)n; *msg != '\0' && i + 1 < causelen; msg++, i++)
+		cause[i] = iscntrl((unsigned char)*msg) ? '?' : *msg;
+	cause[i] = '\0';
+}
+
+static enum col_err
+colonies_status_err(long status)
+{
+	switch (status) {
+	case 400:
+		return COL_BADREQ;
+	case 403:
+		return COL_AUTH;
+	case 404:
+		return COL_NOTFOUND;
+	case 408:	/* assignments paused */
+	case 429:
+		return COL_SERVER;
+	}
+	if (status >= 500 && status <= 599)
+		return COL_SERVER;
+	if (status >= 400 && status <= 499)
+		return COL_BADREQ;
+	return COL_PROTO;
+}
+
+enum col_err
+colonies_decode_reply(long http_status, const char *body, size_t len,
+    const char *payloadtype, json_t **payload, char *cause, size_t causelen)
+{
+	json_t		*env = NULL, *pt, *pl, *er, *value = NULL, *st, *msg;
+	json_error_t	 jerr;
+	unsigned char	*raw = NULL;
+	size_t		 rawlen;
+	enum col_err	 e = COL_PROTO;
+	const char	*type;
+	char		*p;
+	json_int_t	 status;
+
+	*payload = NULL;
+	if (body == NULL || len == 0) {
+		snprintf(cause, causelen, "colonies: HTTP %ld with an empty "
+		    "reply", http_status);
+		return COL_PROTO;
+	}
+	if ((env = json_loadb(body, len, JSON_ALLOW_NUL, &jerr)) == NULL) {
+		snprintf(cause, causelen, "colonies: HTTP %ld: reply is not a "
+		    "JSON envelope: %s", http_status, jerr.text);
+		return COL_PROTO;
+	}
+	if (!json_is_object(env)) {
+		snprintf(cause, causelen, "colonies: HTTP %ld: reply envelope "
+		    "is not an object", http_status);
+		goto out;
+	}
+	pt = json_object_get(env, "payloadtype");
+	pl = json_object_get(env, "payload");
+	er = json_object_get(env, "error");
+	if (!json_is_string(pt) || !json_is_string(pl) || !json_is_boolean(er)) {
+		snprintf(cause, causelen, "colonies: HTTP %ld: reply envelope "
+		    "%s is missing or has the wrong type", http_status,
+		    !json_is_string(pt) ? "payloadtype" :
+		    !json_is_string(pl) ? "payload" : "error");
+		goto out;
+	}
+	type = json_string_value(pt);
+	if (strlen(type) != json_string_length(pt)) {
+		snprintf(cause, causelen, "colonies: HTTP %ld: reply "
+		    "payloadtype contains NUL", http_status);
+		goto out;
+	}
+	raw = crypto_base64_decode(json_string_value(pl),
+	    json_string_length(pl), &rawlen);
+	if (raw == NULL) {
+		snprintf(cause, causelen, "colonies: HTTP %ld: reply payload is "
+		    "not base64", http_status);
+		goto out;
+	}
+	value = json_loadb((const char *)raw, rawlen,
+	    JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+	if (value == NULL) {
+		snprintf(cause, causelen, "colonies: HTTP %ld: reply payload is "
+		    "not JSON: %s", http_status, jerr.text);
+		goto out;
+	}
+
+	if (json_is_true(er)) {
+		st = json_object_get(value, "status");
+		msg = json_object_get(value, "message");
+		if (strcmp(type, "error") != 0 || !json_is_object(value) ||
+		    !json_is_integer(st) ||
+		    (msg != NULL && !json_is_string(msg))) {
+			snprintf(cause, causelen, "colonies: HTTP %ld: malformed "
+			    "error reply", http_status);
+			goto out;
+		}
+		status = json_integer_value(st);
+		if (status != http_status) {
+			snprintf(cause, causelen, "colonies: HTTP %ld but error "
+			    "status %lld", http_status, (long long)status);
+			goto out;
+		}
+		colonies_cause_msg(cause, causelen, http_status,
+		    msg != NULL ? json_string_value(msg) : "");
+		e = colonies_status_err(http_status);
+		goto out;
+	}
+	if (http_status != 200) {
+		snprintf(cause, causelen, "colonies: HTTP %ld without an error "
+		    "flag", http_status);
+		goto out;
+	}
+	if (strcmp(type, payloadtype) != 0) {
+		snprintf(cause, causelen, "colonies: reply payloadtype "
+		    "\"%.64s\", expected \"%s\"", type, payloadtype);
+		goto out;
+	}
+	*payload = value;
+	value = NULL;
+	e = COL_OK;
+out:
+	/* Parser texts quote the reply: no control characters in logs. */
+	for (p = cause; e != COL_OK && *p != '\0'; p++)
+		if (iscntrl((unsigned char)*p))
+			*p = '?';
+	json_decref(value);
+	json_decref(env);
+	free(raw);
+	return e;
+}
+
+/* Sign, send and decode; *reply (if not NULL) gets the payload. */
+static enum col_err
+colonies_send(struct colonies *c, const char *msgtype, const char *body,
+    size_t len, long timeout_ms, json_t **reply, char *cause,
+    size_t causelen)
+{
+	enum col_err	 e;
+	long		 status;
+	json_t		*value;
+
+	if (reply != NULL)
+		*reply = NULL;
+	if (timeout_ms <= 0)
+		timeout_ms = c->request_ms;
+	e = colonies_post(c, body, len, timeout_ms, &status, cause, causelen);
+	if (e != COL_OK)
+		return e;
+	e = colonies_decode_reply(status, c->buf, c->buflen, msgtype, &value,
+	    cause, causelen);
+	if (e != COL_OK)
+		return e;
+	if (reply != NULL)
+		*reply = value;
+	else
+		json_decref(value);
+	return COL_OK;
+}
+
+enum col_err
+colonies_call(struct colonies *c, const char *msgtype, json_t *payload,
+    long timeout_ms, json_t **reply, char *cause, size_t causelen)
+{
+	char		*text, *body;
+	size_t		 len;
+	enum col_err	 e;
+
+	if (reply != NULL)
+		*reply = NULL;
+	if (!json_is_object(payload) ||
+	    json_object_set_new(payload, "msgtype", json_string(msgtype)) ==
+	    -1) {
+		snprintf(cause, causelen, "colonies: %s: bad payload", msgtype);
+		return COL_PROTO;
+	}
+	if ((text = colonies_payload_text(payload)) == NULL) {
+		snprintf(cause, causelen, "colonies: %s: cannot encode payload",
+		    msgtype);
+		return COL_PROTO;
+	}
+	body = colonies_envelope(&c->key, msgtype, text, &len);
+	free(text);
+	if (body == NULL) {
+		snprintf(cause, causelen, "colonies: %s: cannot sign payload",
+		    msgtype);
+		return COL_PROTO;
+	}
+	e = colonies_send(c, msgtype, body, len, timeout_ms, reply, cause,
+	    causelen);
+	free(body);
+	return e;
+}
+
+/* colonies_call on a payload built here (consumed, may be NULL). */
+static enum col_err
+colonies_call_new(struct colonies *c, const char *msgtype, json_t *payload,
+    json_t **reply, char *cause, size_t causelen)
+{
+	enum col_err	e;
+
+	if (payload == NULL) {
+		snprintf(cause, causelen, "colonies: %s: cannot build payload "
+		    "(bad argument)", msgtype);
+		return COL_PROTO;
+	}
+	e = colonies_call(c, msgtype, payload, 0, reply, cause, causelen);
+	json_decref(payload);
+	return e;
+}
+
+const char *
+colonies_assign_envelope(struct colonies *c, const char *colony,
+    int timeout, size_t *len)
+{
+	json_t	*p;
+	char	*text;
+
+	if (colony == NULL)
+		return NULL;
+	if (c->assign_body != NULL && c->assign_timeout == timeout &&
+	    strcmp(c->assign_colony, colony) == 0)
+		goto done;
+	free(c->assign_body);
+	free(c->assign_colony);
+	c->assign_body = c->assign_colony = NULL;
+	p = json_pack("{s:s, s:i, s:s, s:s, s:s}", "colonyname", colony,
+	    "timeout", timeout, "availablecpu", "", "availablemem", "",
+	    "msgtype", "assignprocessmsg");
+	if (p == NULL)
+		return NULL;
+	text = colonies_payload_text(p);
+	json_decref(p);
+	if (text == NULL)
+		return NULL;
+	c->assign_body = colonies_envelope(&c->key, "assignprocessmsg", text,
+	    &c->assign_len);
+	free(text);
+	if (c->assign_body == NULL)
+		return NULL;
+	if ((c->assign_colony = strdup(colony)) == NULL) {
+		free(c->assign_body);
+		c->assign_body = NULL;
+		return NULL;
+	}
+	c->assign_timeout = timeout;
+done:
+	if (len != NULL)
+		*len = c->assign_len;
+	return c->assign_body;
+}
+
+enum col_err
+colonies_assign(struct colonies *c, const char *colony, int timeout,
+    struct col_process *proc, char *cause, size_t causelen)
+{
+	const char	*body;
+	size_t		 len;
+	long		 ms;
+	json_t		*reply;
+	enum col_err	 e;
+
+	memset(proc, 0, sizeof *proc);
+	if ((body = colonies_assign_envelope(c, colony, timeout, &len)) ==
+	    NULL) {
+		snprintf(cause, causelen, "colonies: assignprocessmsg: cannot "
+		    "build request");
+		return COL_PROTO;
+	}
+	/*
+	 * The HTTP timeout always exceeds the long-poll: a client giving up
+	 * just as the server hands out a process strands that process.
+	 */
+	if (timeout > 2000000)		/* fits a 32-bit long */
+		ms = 2000000000L;
+	else if (timeout > 0)
+		ms = (long)timeout * 1000 + COLONIES_POLL_SLACK_MS;
+	else
+		ms = c->request_ms;
+	e = colonies_send(c, "assignprocessmsg", body, len, ms, &reply, cause,
+	    causelen);
+	if (e == COL_NOTFOUND)
+		return COL_NOWORK;
+	if (e != COL_OK)
+		return e;
+	if (col_process_parse(reply, proc, cause, causelen) == -1)
+		e = COL_PROTO;
+	json_decref(reply);
+	return e;
+}
+
+/*
+ * A close the server refuses because the process is no longer ours
+ * (expired and re-queued, failed, unknown, closed already): retrying
+ * can never succeed.
+ */
+static enum col_err
+colonies_close_err(enum col_err e, const char *cause)
+{
+	if ((e == COL_AUTH && (strstr(cause, "process is not assigned") !=
+	    NULL || strstr(cause, "not allowed to close process") != NULL)) ||
+	    (e == COL_BADREQ && strstr(cause, "Tried to set ") != NULL) ||
+	    (e == COL_SERVER && strstr(cause, "process is nil") != NULL) ||
+	    e == COL_NOTFOUND)
+		return COL_LOST;
+	return e;
+}
+
+enum col_err
+colonies_close_successful(struct colonies *c, const char *processid,
+    json_t *out, char *cause, size_t causelen)
+{
+	json_t	*p;
+
+	if (out != NULL && !json_is_array(out)) {
+		snprintf(cause, causelen, "colonies: closesuccessfulmsg: out "
+		    "is not an array");
+		return COL_PROTO;
+	}
+	if (out != NULL)
+		p = json_pack("{s:s, s:O}", "processid", processid, "out", out);
+	else
+		p = json_pack("{s:s, s:o}", "processid", processid, "out",
+		    json_array());
+	return colonies_close_err(colonies_call_new(c, "closesuccessfulmsg", p,
+	    NULL, cause, causelen), cause);
+}
+
+enum col_err
+colonies_close_failed(struct colonies *c, const char *processid,
+    const char **errors, size_t nerrors, char *cause, size_t causelen)
+{
+	json_t	*p, *a;
+	size_t	 i;
+
+	if ((a = json_array()) == NULL)
+		return COL_PROTO;
+	for (i = 0; i < nerrors; i++) {
+		if (json_array_append_new(a, json_string(errors[i])) == -1) {
+			json_decref(a);
+			snprintf(cause, causelen, "colonies: closefailedmsg: "
+			    "error %zu is not UTF-8", i);
+			return COL_PROTO;
+		}
+	}
+	p = json_pack("{s:s, s:o}", "processid", processid, "errors", a);
+	return colonies_close_err(colonies_call_new(c, "closefailedmsg", p,
+	    NULL, cause, causelen), cause);
+}
+
+enum col_err
+colonies_get_process(struct colonies *c, const char *processid,
+    struct col_process *proc, char *cause, size_t causelen)
+{
+	json_t		*reply;
+	enum col_err	 e;
+
+	memset(proc, 0, sizeof *proc);
+	e = colonies_call_new(c, "getprocessmsg", json_pack("{s:s}",
+	    "processid", processid), &reply, cause, causelen);
+	if (e != COL_OK)
+		return e;
+	if (col_process_parse(reply, proc, cause, causelen) == -1)
+		e = COL_PROTO;
+	json_decref(reply);
+	return e;
+}
+
+enum col_err
+colonies_add_log(struct colonies *c, const char *processid,
+    const char *message, char *cause, size_t causelen)
+{
+	return colonies_call_new(c, "addlogmsg", json_pack("{s:s, s:s}",
+	    "processid", processid, "message", message), NULL, cause,
+	    causelen);
+}
+
+enum col_err
+colonies_add_colony(struct colonies *c, const char *colonyid,
+    const char *name, char *cause, size_t causelen)
+{
+	return colonies_call_new(c, "addcolonymsg",
+	    json_pack("{s:{s:s, s:s}}", "colony", "colonyid", colonyid,
+	    "name", name), NULL, cause, causelen);
+}
+
+enum col_err
+colonies_add_executor(struct colonies *c, const char *colony,
+    const char *executorid, const char *type, const char *name, char *cause,
+    size_t causelen)
+{
+	return colonies_call_new(c, "addexecutormsg",
+	    json_pack("{s:{s:s, s:s, s:s, s:s}}", "executor",
+	    "executorid", executorid, "executortype", type,
+	    "executorname", name, "colonyname", colony), NULL, cause,
+	    causelen);
+}
+
+enum col_err
+colonies_approve_executor(struct colonies *c, const char *colony,
+    const char *name, char *cause, size_t causelen)
+{
+	return colonies_call_new(c, "approveexecutormsg",
+	    json_pack("{s:s, s:s}", "colonyname", colony, "executorname",
+	    name), NULL, cause, causelen);
+}
+
+enum col_err
+colonies_get_executor(struct colonies *c, const char *colony,
+    const char *name, json_t **executor, char *cause, size_t causelen)
+{
+	enum col_err	e;
+
+	e = colonies_call_new(c, "getexecutormsg", json_pack("{s:s, s:s}",
+	    "colonyname", colony, "executorname", name), executor, cause,
+	    causelen);
+	if (e == COL_OK && !json_is_object(*executor)) {
+		json_decref(*executor);
+		*executor = NULL;
+		snprintf(cause, causelen, "colonies: getexecutormsg: reply is "
+		    "not an object");
+		return COL_PROTO;
+	}
+	return e;
+}
+
+enum col_err
+colonies_add_function(struct colonies *c, const char *colony,
+    const char *executorname, const char *executortype, const char *funcname,
+    char *cause, size_t causelen)
+{
+	return colonies_call_new(c, "addfunctionmsg",
+	    json_pack("{s:{s:s, s:s, s:s, s:s}}", "fun",
+	    "executorname", executorname, "executortype", executortype,
+	    "colonyname", colony, "funcname", funcname), NULL, cause,
+	    causelen);
+}
+
+enum col_err
+colonies_submit(struct colonies *c, json_t *spec, struct col_process *proc,
+    char *cause, size_t causelen)
+{
+	json_t		*reply;
+	enum col_err	 e;
+
+	memset(proc, 0, sizeof *proc);
+	if (!json_is_object(spec)) {
+		snprintf(cause, causelen, "colonies: submitfuncspecmsg: spec is "
+		    "not an object");
+		return COL_PROTO;
+	}
+	e = colonies_call_new(c, "submitfuncspecmsg", json_pack("{s:O}",
+	    "spec", spec), &reply, cause, causelen);
+	if (e != COL_OK)
+		return e;
+	if (col_process_parse(reply, proc, cause, causelen) == -1)
+		e = COL_PROTO;
+	json_decref(reply);
+	return e;
+}
+
+/* --- the Process object ------------------------------------------------ */
+
+static int
+colonies_get_int(json_t *o, const char *key, const char *what, int *out,
+    char *cause, size_t causelen)
+{
+	json_t		*v = json_object_get(o, key);
+	json_int_t	 i;
+
+	*out = 0;
+	if (v == NULL)
+		return 0;
+	if (!json_is_integer(v) || (i = json_integer_value(v)) < INT_MIN ||
+	    i > INT_MAX) {
+		snprintf(cause, causelen, "process: %s%s is not an int", what,
+		    key);
+		return -1;
+	}
+	*out = (int)i;
+	return 0;
+}
+
+/* A string without NUL, copied; absent is "". */
+static int
+colonies_get_str(json_t *o, const char *key, const char *what, char **out,
+    char *cause, size_t causelen)
+{
+	json_t		*v = json_object_get(o, key);
+	const char	*s = "";
+
+	if (v != NULL) {
+		if (!json_is_string(v) ||
+		    strlen(json_string_value(v)) != json_string_length(v)) {
+			snprintf(cause, causelen, "process: %s%s is not a "
+			    "string", what, key);
+			return -1;
+		}
+		s = json_string_value(v);
+	}
+	if ((*out = strdup(s)) == NULL) {
+		snprintf(cause, causelen, "process: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* An id: "" or up to 64 hex characters. */
+static int
+colonies_get_id(json_t *o, const char *key, int required, char *out,
+    char *cause, size_t causelen)
+{
+	json_t		*v = json_object_get(o, key);
+	const char	*s;
+	size_t		 len, i;
+
+	out[0] = '\0';
+	if (v == NULL && !required)
+		return 0;
+	if (!json_is_string(v))
+		goto bad;
+	s = json_string_value(v);
+	len = json_string_length(v);
+	if (len > CRYPTO_ID_HEXLEN || (required && len != CRYPTO_ID_HEXLEN))
+		goto bad;
+	for (i = 0; i < len; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			goto bad;
+	memcpy(out, s, len + 1);
+	return 0;
+bad:
+	snprintf(cause, causelen, "process: %s is not a %sid", key,
+	    required ? "64 hex character " : "");
+	return -1;
+}
+
+/* Array (or null/absent = empty array) / object (or null = {}). */
+static int
+colonies_get_json(json_t *o, const char *key, const char *what, int isobj,
+    json_t **out, char *cause, size_t causelen)
+{
+	json_t	*v = json_object_get(o, key);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		*out = isobj ? json_object() : json_array();
+	else if (isobj ? json_is_object(v) : json_is_array(v))
+		*out = json_incref(v);
+	else {
+		snprintf(cause, causelen, "process: %s%s is not an %s", what,
+		    key, isobj ? "object" : "array");
+		return -1;
+	}
+	if (*out == NULL) {
+		snprintf(cause, causelen, "process: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Parse a whole Process.  On failure proc is freed and zeroed except
+ * proc->processid, which stays set if it was valid: the caller can still
+ * close such a process failed instead of leaving it to expire.
+ */
+int
+col_process_parse(json_t *j, struct col_process *proc, char *cause,
+    size_t causelen)
+{
+	json_t	*spec, *cond, *v;
+	char	 pid[CRYPTO_ID_HEXLEN + 1];
+
+	memset(proc, 0, sizeof *proc);
+	if (!json_is_object(j)) {
+		snprintf(cause, causelen, "process: not an object");
+		return -1;
+	}
+	if (colonies_get_id(j, "processid", 1, proc->processid, cause,
+	    causelen) == -1)
+		return -1;
+	if (colonies_get_id(j, "assignedexecutorid", 0,
+	    proc->assignedexecutorid, cause, causelen) == -1 ||
+	    colonies_get_id(j, "initiatorid", 0, proc->initiatorid, cause,
+	    causelen) == -1 ||
+	    colonies_get_int(j, "state", "", &proc->state, cause,
+	    causelen) == -1 ||
+	    colonies_get_int(j, "retries", "", &proc->retries, cause,
+	    causelen) == -1)
+		goto fail;
+	v = json_object_get(j, "isassigned");
+	if (v != NULL && !json_is_boolean(v)) {
+		snprintf(cause, causelen, "process: isassigned is not a bool");
+		goto fail;
+	}
+	proc->isassigned = json_is_true(v);
+	v = json_object_get(j, "prioritytime");
+	if (v != NULL && !json_is_integer(v)) {
+		snprintf(cause, causelen, "process: prioritytime is not an "
+		    "integer");
+		goto fail;
+	}
+	proc->prioritytime = v != NULL ? (int64_t)json_integer_value(v) : 0;
+	if (colonies_get_str(j, "submissiontime", "", &proc->submissiontime,
+	    cause, causelen) == -1 ||
+	    colonies_get_str(j, "starttime", "", &proc->starttime, cause,
+	    causelen) == -1 ||
+	    colonies_get_str(j, "execdeadline", "", &proc->execdeadline, cause,
+	    causelen) == -1 ||
+	    colonies_get_json(j, "out", "", 0, &proc->out, cause,
+	    causelen) == -1 ||
+	    colonies_get_json(j, "errors", "", 0, &proc->errors, cause,
+	    causelen) == -1)
+		goto fail;
+
+	spec = json_object_get(j, "spec");
+	if (!json_is_object(spec)) {
+		snprintf(cause, causelen, "process: spec is %s",
+		    spec == NULL ? "missing" : "not an object");
+		goto fail;
+	}
+	if (colonies_get_str(spec, "funcname", "spec.", &proc->funcname, cause,
+	    causelen) == -1 ||
+	    colonies_get_json(spec, "args", "spec.", 0, &proc->args, cause,
+	    causelen) == -1 ||
+	    colonies_get_json(spec, "kwargs", "spec.", 1, &proc->kwargs, cause,
+	    causelen) == -1 ||
+	    colonies_get_int(spec, "priority", "spec.", &proc->priority, cause,
+	    causelen) == -1 ||
+	    colonies_get_int(spec, "maxwaittime", "spec.", &proc->maxwaittime,
+	    cause, causelen) == -1 ||
+	    colonies_get_int(spec, "maxexectime", "spec.", &proc->maxexectime,
+	    cause, causelen) == -1 ||
+	    colonies_get_int(spec, "maxretries", "spec.", &proc->maxretries,
+	    cause, causelen) == -1)
+		goto fail;
+	cond = json_object_get(spec, "conditions");
+	if (cond != NULL && !json_is_object(cond)) {
+		snprintf(cause, causelen, "process: spec.conditions is not an "
+		    "object");
+		goto fail;
+	}
+	if (colonies_get_str(cond, "executortype", "spec.conditions.",
+	    &proc->executortype, cause, causelen) == -1)
+		goto fail;
+	v = cond != NULL ? json_object_get(cond, "executornames") : NULL;
+	if (v != NULL && !json_is_null(v) && !json_is_array(v)) {
+		snprintf(cause, causelen, "process: spec.conditions."
+		    "executornames is not an array");
+		goto fail;
+	}
+	proc->raw = json_incref(j);
+	return 0;
+
+fail:
+	memcpy(pid, proc->processid, sizeof pid);
+	col_process_free(proc);
+	memcpy(proc->processid, pid, sizeof pid);
+	return -1;
+}
+
+void
+col_process_free(struct col_process *proc)
+{
+	free(proc->funcname);
+	free(proc->executortype);
+	free(proc->submissiontime);
+	free(proc->starttime);
+	free(proc->execdeadline);
+	json_decref(proc->args);
+	json_decref(proc->kwargs);
+	json_decref(proc->out);
+	json_decref(proc->errors);
+	json_decref(proc->raw);
+	memset(proc, 0, sizeof *proc);
 }

@@ -143,6 +143,9 @@ char	*colonies_envelope(const struct crypto_key *, const char *msgtype,
 	    const char *payload_json, size_t *len);
 
 struct colonies;
+/* The cached signed assign body of a client (exported for the tests). */
+const char	*colonies_assign_envelope(struct colonies *, const char *colony,
+		    int timeout, size_t *len);
 struct colonies	*colonies_open(const char *url, const struct crypto_key *,
 		    long connect_timeout_ms, long request_timeout_ms);
 void		 colonies_free(struct colonies *);
