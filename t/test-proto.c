@@ -1,0 +1,382 @@
+/*
+ * test-proto.c: the master/bee channel format (fbee-proto.h) and the
+ * latency histogram of metrics.c.  TAP.
+ */
+#include <sys/socket.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "financebee.h"
+#include "fbee-proto.h"
+
+static int	tn, tfailed;
+
+static void
+ok(int cond, const char *desc)
+{
+	tn++;
+	printf("%sok %d - %s\n", cond ? "" : "not ", tn, desc);
+	if (!cond)
+		tfailed++;
+}
+
+/* Pack m, unpack it again with a streaming unpacker fed byte by byte. */
+static int
+roundtrip(const struct fbee_msg *m, struct fbee_msg *out, char *cause,
+    size_t len)
+{
+	msgpack_sbuffer		sb;
+	msgpack_unpacker	unp;
+	msgpack_unpacked	up;
+	size_t			i;
+	int			rc = -1, got = 0;
+
+	msgpack_sbuffer_init(&sb);
+	if (fbee_pack(&sb, m) == -1) {
+		snprintf(cause, len, "pack failed");
+		msgpack_sbuffer_destroy(&sb);
+		return -1;
+	}
+	msgpack_unpacker_init(&unp, 16);
+	msgpack_unpacked_init(&up);
+	for (i = 0; i < sb.size; i++) {
+		msgpack_unpacker_reserve_buffer(&unp, 1);
+		memcpy(msgpack_unpacker_buffer(&unp), sb.data + i, 1);
+		msgpack_unpacker_buffer_consumed(&unp, 1);
+		if (msgpack_unpacker_next(&unp, &up) == MSGPACK_UNPACK_SUCCESS) {
+			got++;
+			if (i != sb.size - 1)
+				snprintf(cause, len, "message ended early");
+			else
+				rc = fbee_decode(&up.data, out, cause, len);
+		}
+	}
+	if (got != 1) {
+		snprintf(cause, len, "%d messages decoded", got);
+		rc = -1;
+	}
+	msgpack_unpacked_destroy(&up);
+	msgpack_unpacker_destroy(&unp);
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}
+
+/* Decode a hand-built object. */
+static int
+decode_packed(void (*build)(msgpack_packer *), char *cause, size_t len)
+{
+	msgpack_sbuffer		sb;
+	msgpack_packer		pk;
+	msgpack_unpacked	up;
+	struct fbee_msg		m;
+	int			rc;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	build(&pk);
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, sb.data, sb.size, NULL) !=
+	    MSGPACK_UNPACK_SUCCESS) {
+		snprintf(cause, len, "unpack failed");
+		rc = -2;
+	} else
+		rc = fbee_decode(&up.data, &m, cause, len);
+	msgpack_unpacked_destroy(&up);
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}
+
+static void
+key(msgpack_packer *pk, const char *k)
+{
+	msgpack_pack_str(pk, strlen(k));
+	msgpack_pack_str_body(pk, k, strlen(k));
+}
+
+static void
+b_version(msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 2);
+	key(pk, "v");
+	msgpack_pack_uint64(pk, FBEE_PROTO_VERSION + 1);
+	key(pk, "t");
+	msgpack_pack_uint64(pk, FBEE_HEARTBEAT);
+}
+
+static void
+b_type(msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 2);
+	key(pk, "v");
+	msgpack_pack_uint64(pk, FBEE_PROTO_VERSION);
+	key(pk, "t");
+	msgpack_pack_uint64(pk, 77);
+}
+
+static void
+b_notmap(msgpack_packer *pk)
+{
+	msgpack_pack_array(pk, 2);
+	msgpack_pack_uint64(pk, FBEE_PROTO_VERSION);
+	msgpack_pack_uint64(pk, FBEE_HEARTBEAT);
+}
+
+static void
+b_noversion(msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 1);
+	key(pk, "t");
+	msgpack_pack_uint64(pk, FBEE_HEARTBEAT);
+}
+
+static void
+b_badstate(msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 3);
+	key(pk, "v");
+	msgpack_pack_uint64(pk, FBEE_PROTO_VERSION);
+	key(pk, "t");
+	msgpack_pack_uint64(pk, FBEE_HEARTBEAT);
+	key(pk, "state");
+	msgpack_pack_uint64(pk, 1000);
+}
+
+static void
+b_wrongtype(msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 3);
+	key(pk, "v");
+	msgpack_pack_uint64(pk, FBEE_PROTO_VERSION);
+	key(pk, "t");
+	msgpack_pack_uint64(pk, FBEE_HEARTBEAT);
+	key(pk, "proc");
+	msgpack_pack_int64(pk, -5);
+}
+
+static void
+b_longstr(msgpack_packer *pk)
+{
+	char	buf[300];
+
+	memset(buf, 'a', sizeof(buf));
+	msgpack_pack_map(pk, 3);
+	key(pk, "v");
+	msgpack_pack_uint64(pk, FBEE_PROTO_VERSION);
+	key(pk, "t");
+	msgpack_pack_uint64(pk, FBEE_HEARTBEAT);
+	key(pk, "event");
+	msgpack_pack_str(pk, sizeof(buf));
+	msgpack_pack_str_body(pk, buf, sizeof(buf));
+}
+
+static void
+b_ctlstr(msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 3);
+	key(pk, "v");
+	msgpack_pack_uint64(pk, FBEE_PROTO_VERSION);
+	key(pk, "t");
+	msgpack_pack_uint64(pk, FBEE_HEARTBEAT);
+	key(pk, "event");
+	msgpack_pack_str(pk, 5);
+	msgpack_pack_str_body(pk, "ab\ncd", 5);
+}
+
+static void
+b_shorthist(msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 3);
+	key(pk, "v");
+	msgpack_pack_uint64(pk, FBEE_PROTO_VERSION);
+	key(pk, "t");
+	msgpack_pack_uint64(pk, FBEE_COUNTERS);
+	key(pk, "hist");
+	msgpack_pack_array(pk, 3);
+	msgpack_pack_uint64(pk, 1);
+	msgpack_pack_uint64(pk, 2);
+	msgpack_pack_uint64(pk, 3);
+}
+
+static void
+b_intkey(msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 3);
+	key(pk, "v");
+	msgpack_pack_uint64(pk, FBEE_PROTO_VERSION);
+	key(pk, "t");
+	msgpack_pack_uint64(pk, FBEE_HEARTBEAT);
+	msgpack_pack_uint64(pk, 7);
+	msgpack_pack_uint64(pk, 7);
+}
+
+static void
+b_unknownkey(msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 3);
+	key(pk, "v");
+	msgpack_pack_uint64(pk, FBEE_PROTO_VERSION);
+	key(pk, "t");
+	msgpack_pack_uint64(pk, FBEE_DRAIN);
+	key(pk, "future");
+	msgpack_pack_str(pk, 3);
+	msgpack_pack_str_body(pk, "yes", 3);
+}
+
+int
+main(void)
+{
+	struct fbee_msg		m, out;
+	struct metrics_hist	h;
+	char			cause[FB_CAUSE_MAX];
+	uint64_t		q50, q99;
+	int			i, sp[2];
+	long			rss;
+
+	printf("1..35\n");
+
+	memset(&m, 0, sizeof(m));
+	m.type = FBEE_HELLO;
+	m.slot = 7;
+	m.pid = 4242;
+	m.generation = 3;
+	m.proto = FBEE_PROTO_VERSION;
+	snprintf(m.executor, sizeof(m.executor), "financebee-7");
+	memset(m.executorid, 'a', CRYPTO_ID_HEXLEN);
+	ok(roundtrip(&m, &out, cause, sizeof(cause)) == 0, "hello round trip");
+	ok(out.type == FBEE_HELLO && out.slot == 7 && out.pid == 4242 &&
+	    out.generation == 3 && out.proto == FBEE_PROTO_VERSION,
+	    "hello numbers survive");
+	ok(strcmp(out.executor, "financebee-7") == 0 &&
+	    strlen(out.executorid) == CRYPTO_ID_HEXLEN, "hello strings survive");
+
+	memset(&m, 0, sizeof(m));
+	m.type = FBEE_HEARTBEAT;
+	m.state = FBEE_ST_WORKING;
+	m.phase = FBEE_PH_CLOSE;
+	memset(m.processid, 'f', CRYPTO_ID_HEXLEN);
+	snprintf(m.event, sizeof(m.event), "evt_123");
+	m.age_ms = 1234;
+	ok(roundtrip(&m, &out, cause, sizeof(cause)) == 0,
+	    "heartbeat round trip");
+	ok(out.state == FBEE_ST_WORKING && out.phase == FBEE_PH_CLOSE &&
+	    out.age_ms == 1234 && strcmp(out.event, "evt_123") == 0 &&
+	    strcmp(out.processid, m.processid) == 0,
+	    "heartbeat fields survive");
+
+	memset(&m, 0, sizeof(m));
+	m.type = FBEE_COUNTERS;
+	for (i = 0; i < FBEE_NOUTCOMES; i++)
+		m.c.tasks[i] = (uint64_t)i * 1000 + 1;
+	m.c.lost = 2;
+	m.c.db_errors = 3;
+	m.c.http_errors = 4;
+	m.c.rss_kb = 5000;
+	metrics_hist_add(&m.c.hist, 100);
+	metrics_hist_add(&m.c.hist, UINT64_C(1) << 40);
+	ok(roundtrip(&m, &out, cause, sizeof(cause)) == 0,
+	    "counters round trip");
+	ok(memcmp(&out.c, &m.c, sizeof(m.c)) == 0, "counters survive");
+
+	memset(&m, 0, sizeof(m));
+	m.type = FBEE_BYE;
+	m.code = FB_EX_TEMPFAIL;
+	m.auth = 1;
+	snprintf(m.reason, sizeof(m.reason), "colony refused the executor");
+	ok(roundtrip(&m, &out, cause, sizeof(cause)) == 0 &&
+	    out.code == FB_EX_TEMPFAIL && out.auth == 1 &&
+	    strcmp(out.reason, m.reason) == 0, "bye round trip");
+
+	memset(&m, 0, sizeof(m));
+	m.type = FBEE_DRAIN;
+	ok(roundtrip(&m, &out, cause, sizeof(cause)) == 0 &&
+	    out.type == FBEE_DRAIN, "drain round trip");
+	m.type = FBEE_REOPEN;
+	ok(roundtrip(&m, &out, cause, sizeof(cause)) == 0 &&
+	    out.type == FBEE_REOPEN, "reopen round trip");
+	m.type = 99;
+	ok(roundtrip(&m, &out, cause, sizeof(cause)) == -1,
+	    "an unknown type is not packed");
+
+	ok(decode_packed(b_version, cause, sizeof(cause)) == -1 &&
+	    strstr(cause, "version") != NULL, "wrong version refused");
+	ok(decode_packed(b_type, cause, sizeof(cause)) == -1 &&
+	    strstr(cause, "unknown message type") != NULL,
+	    "unknown type refused");
+	ok(decode_packed(b_notmap, cause, sizeof(cause)) == -1,
+	    "a non-map refused");
+	ok(decode_packed(b_noversion, cause, sizeof(cause)) == -1,
+	    "a message without a version refused");
+	ok(decode_packed(b_badstate, cause, sizeof(cause)) == -1,
+	    "an out-of-range state refused");
+	ok(decode_packed(b_wrongtype, cause, sizeof(cause)) == -1,
+	    "a field of the wrong type refused");
+	ok(decode_packed(b_longstr, cause, sizeof(cause)) == -1,
+	    "an over-long string refused");
+	ok(decode_packed(b_ctlstr, cause, sizeof(cause)) == -1,
+	    "a string with a control character refused");
+	ok(decode_packed(b_shorthist, cause, sizeof(cause)) == -1,
+	    "a histogram of the wrong length refused");
+	ok(decode_packed(b_intkey, cause, sizeof(cause)) == -1,
+	    "a non-string key refused");
+	ok(decode_packed(b_unknownkey, cause, sizeof(cause)) == 0,
+	    "an unknown key is ignored");
+
+	/* fbee_send over a real socketpair, read back whole. */
+	ok(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0, "socketpair");
+	memset(&m, 0, sizeof(m));
+	m.type = FBEE_PAUSE;
+	ok(fbee_send(sp[0], &m, cause, sizeof(cause)) == 0, "fbee_send");
+	{
+		msgpack_unpacked	up;
+		char			buf[64];
+		ssize_t			n = read(sp[1], buf, sizeof(buf));
+
+		msgpack_unpacked_init(&up);
+		ok(n > 0 && msgpack_unpack_next(&up, buf, (size_t)n, NULL) ==
+		    MSGPACK_UNPACK_SUCCESS && fbee_decode(&up.data, &out, cause,
+		    sizeof(cause)) == 0 && out.type == FBEE_PAUSE,
+		    "what fbee_send wrote decodes");
+		msgpack_unpacked_destroy(&up);
+	}
+	close(sp[0]);
+	close(sp[1]);
+
+	memset(&h, 0, sizeof(h));
+	ok(metrics_hist_quantile(&h, 0.5) == 0, "empty histogram: 0");
+	metrics_hist_add(&h, 0);
+	metrics_hist_add(&h, 1);
+	ok(h.buckets[0] == 2, "0 and 1 us land in the first bucket");
+	metrics_hist_add(&h, 3);
+	ok(h.buckets[2] == 1, "3 us lands in the <= 4 us bucket");
+	metrics_hist_add(&h, UINT64_C(1) << 50);
+	ok(h.buckets[METRICS_NBUCKETS - 1] == 1,
+	    "huge values land in the last bucket");
+	ok(h.count == 4 && h.sum_us == 4 + (UINT64_C(1) << 50),
+	    "count and sum");
+
+	memset(&h, 0, sizeof(h));
+	for (i = 0; i < 990; i++)
+		metrics_hist_add(&h, 1000);	/* bucket <= 1024 us */
+	for (i = 0; i < 10; i++)
+		metrics_hist_add(&h, 100000);	/* bucket <= 131072 us */
+	q50 = metrics_hist_quantile(&h, 0.5);
+	q99 = metrics_hist_quantile(&h, 0.995);
+	ok(q50 > 512 && q50 <= 1024, "p50 inside the 1 ms bucket");
+	ok(q99 > 65536 && q99 <= 131072, "p99.5 inside the 100 ms bucket");
+	{
+		struct metrics_hist	h2 = h;
+
+		metrics_hist_merge(&h2, &h);
+		ok(h2.count == 2 * h.count && h2.buckets[10] ==
+		    2 * h.buckets[10], "merge adds");
+	}
+
+	rss = metrics_rss_kb(getpid());
+	ok(rss > 0 && rss < 1024 * 1024, "our own RSS is plausible");
+	ok(metrics_rss_kb(999999999) == -1, "RSS of no process: -1");
+
+	return tfailed == 0 ? 0 : 1;
+}
