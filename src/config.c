@@ -662,6 +662,12 @@ config_parse_key(struct config_ctx *ctx, size_t ki)
 	}
 
 	/* String-valued types. */
+	if (s != NULL && k->type == CONFIG_MODE &&
+	    config_setting_type(s) != CONFIG_TYPE_STRING) {
+		config_error(ctx, s, k->name, "must be an octal mode string "
+		    "such as \"0660\"");
+		return -1;
+	}
 	if (s != NULL && config_get_string(ctx, s, k->name, &str) == -1)
 		return -1;
 	ctx->str[ki] = str;
