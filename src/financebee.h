@@ -219,12 +219,19 @@ enum stripe_sig_result {
 enum stripe_sig_result stripe_verify_signature(const char *header,
 	    const void *body, size_t bodylen, char *const *secrets,
 	    size_t nsecrets, int64_t now, int64_t tolerance, char *, size_t);
+const char *stripe_sig_result_str(enum stripe_sig_result);
 struct fb_config;
 /* 0, or -1 with cause naming the field and the rule broken. */
 int	 stripe_normalize(json_t *event, const struct fb_config *,
 	    json_t **change, char *, size_t);
+/* Untrusted text made printable and short for a cause; returns buf. */
+const char *stripe_quote(const char *, size_t, char *, size_t);
 
 /* guardian.c: every check that runs before the database is touched. */
+#define GUARDIAN_KWARG_SIGNATURE "Stripe-Signature"	/* the header value */
+#define GUARDIAN_KWARG_SOURCE	"source"	/* free text, informational */
+#define GUARDIAN_MAX_PAYLOAD	(1024 * 1024)	/* max_payload = 0 */
+#define GUARDIAN_MAX_DEPTH	64		/* max_depth = 0 */
 struct guardian_input {
 	const char	*funcname;
 	json_t		*args;		/* process spec args */
