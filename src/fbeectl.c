@@ -31,7 +31,8 @@
 #define CTL_EX_NOPERM		77	/* socket or command not allowed */
 #define CTL_EX_CONFIG		78	/* -c file unreadable or invalid */
 
-#define CTL_DEFAULT_SOCKET	FB_RUNSTATEDIR "/financebee/financebeed.sock"
+/* The same default as admin.socket in config.c. */
+#define CTL_DEFAULT_SOCKET	"/run/financebee/financebeed.sock"
 #define CTL_TIMEOUT_MS		30000
 #define CTL_RELOAD_TIMEOUT_MS	300000
 #define CTL_MAXREPLY		(64 * 1024 * 1024)
