@@ -1,0 +1,6 @@
+#!/bin/sh
+# colonies.c against a scripted fake HTTP server: bodies, keep-alive,
+# error mapping, transport errors.
+. "$(dirname "$0")/lib/fbtest.sh"
+fb_tmpdir >/dev/null
+FB_TMPDIR=$_fb_tmp "$FB_BUILDDIR/t/test-colonies-client"
