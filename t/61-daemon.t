@@ -1,0 +1,64 @@
+#!/bin/sh
+# financebeed end to end: bees registered by the master with the owner key,
+# the shared fixtures and generated lifecycles applied exactly once, status
+# and metrics from the master, a graceful stop that leaves nothing behind.
+. "$(dirname "$0")/lib/fbtest.sh"
+. "$(dirname "$0")/lib/fbtest-daemon.sh"
+
+fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
+plan 23
+
+fbd_start
+ok $? "financebeed started"
+fbd_wait_bees 3
+ok $? "3 bees running"
+
+# The master registered and approved the executors itself.
+st=$(mc executor get --colony "$FB_COLONY" --name financebee-2 \
+    --key-file "$FBD_DIR/submitter.key" 2>&1)
+like "$st" '"state": ?1' "executor financebee-2 is approved"
+ex=$("$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" executors 2>&1)
+id2=$(printf '%s' "$ex" | jq -r '.[] | select(.slot == 2) | .id' 2>/dev/null)
+like "$st" "$id2" "fbeectl executors gives the id the server has"
+
+fbd_submit_fixtures
+fbd_submit_generated 30 61
+fbd_wait_closed 90
+ok $? "every process closed ($FBD_WAIT)"
+fbd_check_exactly_once
+
+# Counters reach the master within a metrics interval or two.
+for _ in $(seq 1 50); do
+	tot=$(fbd_status | jq '.pool.tasks | ([.[]] | add) - .lost' 2>/dev/null)
+	[ "${tot:-0}" -ge "$FBD_SUBMITTED" ] && break
+	sleep 0.1
+done
+is "$tot" "$FBD_SUBMITTED" "status: the pool counted every task"
+st=$(fbd_status)
+is "$(printf '%s' "$st" | jq -r '.bees | length')" 3 "status: 3 bees"
+is "$(printf '%s' "$st" | jq -r '[.bees[] | select(.pid > 0)] | length')" 3 \
+    "status: each with a pid"
+is "$(printf '%s' "$st" | jq -r '.crash_loop')" false "status: no crash loop"
+rss=$(printf '%s' "$st" | jq -r '.bees[0].rss_kb')
+[ "${rss:-0}" -gt 0 ]
+ok $? "status: bees report their RSS ($rss kB)"
+m=$("$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" metrics 2>&1)
+like "$m" '# TYPE financebee_tasks_total counter' "metrics: tasks counter"
+applied=$(printf '%s' "$st" | jq -r '.pool.tasks.applied')
+like "$m" "financebee_tasks_total\\{outcome=\"applied\"\\} $applied" \
+    "metrics: same applied count as status"
+
+# SIGTERM: a graceful stop, exit 0, no bee left behind.
+bees=$(fbd_bee_pids)
+kill -TERM "$FBD_PID"
+fbd_wait_gone 30
+is "$FBD_RC" 0 "graceful stop exits 0"
+left=0
+for p in $bees; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
+is "$left" 0 "no bee outlives the master"
+like "$(cat "$FBD_LOG")" 'drained after [0-9]+ tasks' "bees drained"
+[ ! -e "$FBD_SOCK" ]
+ok $? "admin socket removed"
+
+fbd_check_no_secrets "$FBD_LOG" "$FBD_DIR"/*.log "$FBD_DIR/dump.jsonl"
+check_no_sanitizer_reports "$FBD_LOG"

@@ -1,0 +1,226 @@
+# t/lib/fbtest-daemon.sh: run a whole financebeed against a throwaway
+# PostgreSQL and minicolonies, feed it events, and check the outcome.
+#
+#   . "$(dirname "$0")/lib/fbtest.sh"
+#   . "$(dirname "$0")/lib/fbtest-daemon.sh"
+#   fbd_setup || skip_all "..."      # PG, minicolonies, colony, schema, config
+#   fbd_start                        # financebeed in the background
+#   fbd_submit_fixtures; fbd_submit_generated 50
+#   fbd_wait_closed 60 && fbd_check_exactly_once
+#
+# Variables after fbd_setup: FBD_DIR (scratch), FBD_CONF, FBD_LOG,
+# FBD_SOCK, FBD_SEED (executor seed file), FBD_SUBMITTED (count).
+# FBD_PID after fbd_start.  Settings read by fbd_write_config (set them
+# before calling it): FBD_BEES, FBD_LEASE, FBD_TASK_TIMEOUT, FBD_EXTRA.
+
+FBD_SUBMITTED=0
+FBD_BEES=${FBD_BEES:-3}
+FBD_LEASE=${FBD_LEASE:-6}
+FBD_TASK_TIMEOUT=${FBD_TASK_TIMEOUT:-4}
+FBD_CONNINFO=${FBD_CONNINFO:-}
+FBD_EXTRA=${FBD_EXTRA:-}
+
+fbd_write_config() {	# fbd_write_config FILE
+	cat >"$1" <<EOF
+bees = $FBD_BEES;
+colonies: {
+	url = "$FB_COLONIES_URL";
+	colony = "$FB_COLONY";
+	executor_type = "financebee";
+	executor_prefix = "financebee";
+	executor_seed_file = "$FBD_SEED";
+	owner_key_file = "$FBD_DIR/owner.key";
+	poll_timeout = 1;
+	connect_timeout = 2;
+	request_timeout = 5;
+	lease = $FBD_LEASE;
+};
+database: {
+	conninfo = "$FBD_CONNINFO";
+	connect_timeout = 2;
+	statement_timeout = 3;
+	prune_interval = 0;
+};
+stripe: {
+	livemode = false;
+	webhook_secrets = [ ];
+	tiers = [ "bronze", "silver", "gold" ];
+	prices = (
+		{ price = "price_bronze_monthly"; tier = "bronze"; },
+		{ price = "price_silver_monthly"; tier = "silver"; },
+		{ price = "price_gold_monthly"; tier = "gold"; }
+	);
+};
+supervision: {
+	respawn_min = 0.1;
+	respawn_max = 2;
+	healthy_after = 3;
+	crash_window = 10;
+	crash_limit = 4;
+	shutdown_timeout = 10;
+	task_timeout = $FBD_TASK_TIMEOUT;
+	heartbeat_timeout = 4;
+};
+admin: { socket = "$FBD_SOCK"; mode = "0600"; };
+log: { level = "info"; target = "stderr"; };
+metrics: { interval = 0.5; };
+$FBD_EXTRA
+EOF
+	chmod 600 "$1"
+}
+
+fbd_setup() {
+	FBD_DIR=$(fb_tmpdir)
+	FBD_CONF=$FBD_DIR/financebee.conf
+	FBD_LOG=$FBD_DIR/financebeed.log
+	FBD_SOCK=$FBD_DIR/financebeed.sock
+	FBD_SEED=$FBD_DIR/executor.seed
+	export FBD_DIR FBD_CONF FBD_LOG FBD_SOCK FBD_SEED
+	pg_start || return 1
+	RANDOM=${RANDOM:-$$}	# mc_start uses it; dash has none
+	mc_start || return 1
+	(
+		umask 077
+		echo "$FB_SERVER_KEY" >"$FBD_DIR/server.key"
+		echo "$FB_OWNER_KEY" >"$FBD_DIR/owner.key"
+		echo "$FB_SUBMITTER_KEY" >"$FBD_DIR/submitter.key"
+		od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$FBD_SEED"
+		echo >>"$FBD_SEED"
+	)
+	fbd_write_config "$FBD_CONF"
+	mc setup --colony "$FB_COLONY" --server-key-file "$FBD_DIR/server.key" \
+	    --owner-key-file "$FBD_DIR/owner.key" \
+	    --submitter-key-file "$FBD_DIR/submitter.key" \
+	    >"$FBD_DIR/setup.log" 2>&1 || {
+		diag "minicolonies setup failed:"; cat "$FBD_DIR/setup.log" >&2
+		return 1; }
+	"$FB_BUILDDIR/financebeed" -c "$FBD_CONF" --migrate \
+	    >"$FBD_DIR/migrate.log" 2>&1 || {
+		diag "migrate failed:"; cat "$FBD_DIR/migrate.log" >&2
+		return 1; }
+}
+
+# fbd_start [financebeed options]: the daemon in the background, logging to
+# $FBD_LOG; waits until its admin socket exists.
+fbd_start() {
+	"$FB_BUILDDIR/financebeed" -c "$FBD_CONF" "$@" >>"$FBD_LOG" 2>&1 &
+	FBD_PID=$!
+	fb_track_pid "$FBD_PID"
+	export FBD_PID
+	for _ in $(seq 1 100); do
+		[ -S "$FBD_SOCK" ] && return 0
+		kill -0 "$FBD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	diag "financebeed did not start:"; tail -20 "$FBD_LOG" >&2
+	return 1
+}
+
+# fbd_wait_gone [SECONDS]: wait for the daemon to exit; sets FBD_RC.
+fbd_wait_gone() {
+	local i
+	for i in $(seq 1 $(( ${1:-30} * 10 ))); do
+		kill -0 "$FBD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$FBD_PID" 2>/dev/null; then
+		FBD_RC=timeout
+		return 1
+	fi
+	wait "$FBD_PID" 2>/dev/null
+	FBD_RC=$?
+	return 0
+}
+
+# The bees' pids: children of the daemon.
+fbd_bee_pids() {
+	pgrep -P "$FBD_PID" -f -- '--bee' 2>/dev/null
+}
+
+# fbd_wait_bees N [SECONDS]: until N bees run.
+fbd_wait_bees() {
+	local n
+	for _ in $(seq 1 $(( ${2:-20} * 10 ))); do
+		n=$(fbd_bee_pids | wc -l)
+		[ "$n" -eq "$1" ] && return 0
+		sleep 0.1
+	done
+	diag "expected $1 bees, have $n"
+	return 1
+}
+
+_fbd_submit() {	# _fbd_submit ARGS...: submit, count the ids printed
+	local out n
+	out=$(mc submit --key-file "$FBD_DIR/submitter.key" \
+	    --colony "$FB_COLONY" --type financebee \
+	    --funcname validate_revenue --maxexectime "$FBD_LEASE" \
+	    --maxretries 50 "$@") || return 1
+	n=$(printf '%s\n' "$out" | grep -c '^[0-9a-f]\{64\}$')
+	FBD_SUBMITTED=$((FBD_SUBMITTED + n))
+}
+
+# Every shared Stripe fixture, once.
+fbd_submit_fixtures() {
+	_fbd_submit "$FB_FIXTURES"/stripe-events/*.json
+}
+
+# fbd_submit_generated USERS [SEED]: lifecycle events from
+# contrib/gen-events.pl (shuffled), their users created first.
+fbd_submit_generated() {
+	local f=$FBD_DIR/gen.$2.jsonl u=$FBD_DIR/users.$2.txt
+	perl "$FB_SRCDIR/contrib/gen-events.pl" -n "$1" -s "${2:-1}" -u "$u" \
+	    -S >"$f" || return 1
+	sed "s/.*/INSERT INTO user_profiles (id) VALUES ('&') ON CONFLICT DO NOTHING;/" \
+	    "$u" | psql_q >/dev/null || return 1
+	_fbd_submit --stdin-lines <"$f"
+}
+
+# fbd_wait_closed SECONDS: until every submitted process is final.
+fbd_wait_closed() {
+	local out
+	out=$(mc wait --colony "$FB_COLONY" --count "$FBD_SUBMITTED" \
+	    --timeout "$1" 2>&1)
+	FBD_WAIT=$out
+	printf '%s\n' "$out" | grep -q 'waiting=0 running=0'
+}
+
+# fbd_check_exactly_once: compare minicolonies' processes with the database.
+fbd_check_exactly_once() {
+	local dump=$FBD_DIR/dump.jsonl n ok_n bad db dup
+	mc dump --colony "$FB_COLONY" --full >"$dump" || return 1
+	n=$(grep -c . "$dump")
+	is "$n" "$FBD_SUBMITTED" "minicolonies holds every submitted process"
+	bad=$(jq -r 'select(.state != 2 and .state != 3) | .processid' "$dump" |
+	    wc -l)
+	is "$bad" 0 "every process is closed"
+	# Event ids of the processes closed successful, from their out[].
+	jq -r 'select(.state == 2) | .out[0].event' "$dump" | sort >"$FBD_DIR/closed.ev"
+	ok_n=$(sort -u "$FBD_DIR/closed.ev" | grep -vc '^-$')
+	db=$(psql_q -c "SELECT count(*) FROM processed_webhooks")
+	is "$db" "$ok_n" "processed_webhooks has one row per successful event"
+	dup=$(psql_q -c "SELECT count(*) FROM (SELECT kind, stripe_object_id
+	    FROM revenue_ledger GROUP BY 1, 2 HAVING count(*) > 1) d")
+	is "$dup" 0 "no ledger entry twice"
+	# An event applied twice would show "applied" on two processes.
+	dup=$(jq -r 'select(.state == 2 and .out[0].outcome == "applied") |
+	    .out[0].event' "$dump" | sort | uniq -d | wc -l)
+	is "$dup" 0 "no event applied by two processes"
+}
+
+# fbd_check_no_secrets FILE...: no configured secret in any of them.
+fbd_check_no_secrets() {
+	local s found=0
+	for s in "$(cat "$FBD_SEED")" "$FB_OWNER_KEY" "$FB_SUBMITTER_KEY" \
+	    "$FB_SERVER_KEY" ${FBD_SECRETS:-}; do
+		[ -n "$s" ] || continue
+		if grep -qF -- "$s" "$@" 2>/dev/null; then
+			found=1
+			diag "a secret appears in: $(grep -lF -- "$s" "$@")"
+		fi
+	done
+	ok "$found" "no configured secret in the logs and outputs"
+}
+
+fbd_status() {
+	"$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" status --json 2>/dev/null
+}
