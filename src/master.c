@@ -607,6 +607,11 @@ master_reaped(struct slot *s, int status)
 	else
 		log_warnx("slot %u: bee %s%s%s", s->id, s->last_exit,
 		    s->cause[0] != '\0' ? ": " : "", s->cause);
+	if (code != 0 && s->beestate == FBEE_ST_WORKING &&
+	    s->processid[0] != '\0')
+		log_warnx("slot %u: process %s event %s was in hand; ColonyOS "
+		    "hands it out again when its lease expires", s->id,
+		    s->processid, s->event[0] != '\0' ? s->event : "-");
 
 	if (m.state == MASTER_STOPPING || !s->wanted) {
 		s->state = SLOT_STOPPED;

@@ -1,0 +1,54 @@
+#!/bin/sh
+# kill -9 of bees, many times, under load: the master respawns them, and
+# every process still ends closed exactly once with its effect applied
+# exactly once (a killed bee's process comes back after its lease).
+. "$(dirname "$0")/lib/fbtest.sh"
+. "$(dirname "$0")/lib/fbtest-daemon.sh"
+
+FBD_BEES=4
+fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
+plan 16
+
+fbd_start
+ok $? "financebeed started"
+fbd_wait_bees 4
+ok $? "4 bees running"
+
+fbd_submit_generated 120 62
+fbd_submit_fixtures
+kills=0
+working=0
+for i in $(seq 1 20); do
+	# Prefer a bee that holds a task right now.
+	st=$(fbd_status)
+	p=$(printf '%s' "$st" | jq -r '[.bees[] | select(.state == "working")
+	    | .pid][0] // empty' 2>/dev/null)
+	if [ -n "$p" ] && [ "$p" != 0 ]; then
+		working=$((working + 1))
+	else
+		p=$(fbd_bee_pids | shuf -n 1)
+	fi
+	[ -n "$p" ] && kill -KILL "$p" 2>/dev/null && kills=$((kills + 1))
+	sleep 0.$(shuf -i 1-4 -n 1)
+done
+note "killed $kills bees, $working of them while working"
+[ "$kills" -ge 10 ]
+ok $? "killed at least 10 bees ($kills)"
+kill -0 "$FBD_PID"
+ok $? "the master is alive"
+
+fbd_wait_closed 120
+ok $? "every process closed ($FBD_WAIT)"
+fbd_check_exactly_once
+fbd_wait_bees 4 30
+ok $? "4 bees running again"
+r=$(fbd_status | jq -r '.pool.restarts')
+[ "${r:-0}" -ge "$kills" ]
+ok $? "status counts the restarts ($r >= $kills)"
+like "$(cat "$FBD_LOG")" 'bee signal 9' "the log names the signal"
+
+kill -TERM "$FBD_PID"
+fbd_wait_gone 30
+is "$FBD_RC" 0 "graceful stop exits 0"
+fbd_check_no_secrets "$FBD_LOG" "$FBD_DIR/dump.jsonl"
+check_no_sanitizer_reports "$FBD_LOG"
