@@ -70,12 +70,17 @@ struct crypto_key {
 int	 crypto_init(void);
 void	 crypto_sha3_256(const void *, size_t, unsigned char [32]);
 void	 crypto_hex(const unsigned char *, size_t, char *);	/* lowercase, NUL */
+/* Either case; returns bytes written, -1 if odd/non-hex/too long. */
 int	 crypto_unhex(const char *, size_t, unsigned char *, size_t);
 /* 64 hex chars, 0 < d < n. The cause never contains the key. */
 int	 crypto_key_parse(struct crypto_key *, const char *, size_t,
 	    char *, size_t);
 int	 crypto_key_generate(struct crypto_key *, char *, size_t);
-/* Deterministic per-slot key from a secret seed (executor identities). */
+/*
+ * Deterministic per-slot key from a secret seed (executor identities):
+ * d = SHA3-256(seed || label || 0x00 || decimal(slot)), see crypto.c.
+ * A NULL label is "".
+ */
 int	 crypto_key_derive(struct crypto_key *, const unsigned char *, size_t,
 	    const char *, unsigned int, char *, size_t);
 void	 crypto_key_clear(struct crypto_key *);
@@ -87,9 +92,11 @@ int	 crypto_sign(const struct crypto_key *, const char *, size_t, char *);
  */
 int	 crypto_recover_id(const char *, size_t, const char *, size_t, char *,
 	    char *, size_t);
+/* Standard base64 with padding; malloc'd, NUL-terminated; len excludes it. */
 char	*crypto_base64_encode(const void *, size_t, size_t *);
+/* Strict (no whitespace, exact padding); NULL if invalid. */
 unsigned char *crypto_base64_decode(const char *, size_t, size_t *);
-int	 crypto_random(void *, size_t);
+int	 crypto_random(void *, size_t);	/* getrandom(2); 0 or -1 */
 
 /* colonies.c: the ColonyOS RPC client. */
 enum col_err {
@@ -129,7 +136,11 @@ struct col_process {
 	json_t		*raw;		/* the whole decoded object */
 };
 void	 col_process_free(struct col_process *);
-/* Decoders, exported for the fuzz tests. */
+/*
+ * Decoders, exported for the fuzz tests.  On failure col_process_parse
+ * leaves only proc->processid set (if it was valid), so a caller can still
+ * close a malformed process failed.
+ */
 int	 col_process_parse(json_t *, struct col_process *, char *, size_t);
 enum col_err colonies_decode_reply(long, const char *, size_t, const char *,
 	    json_t **, char *, size_t);
@@ -176,7 +187,12 @@ enum col_err colonies_add_function(struct colonies *, const char *colony,
 /* spec is a FunctionSpec object; the reply Process is parsed into *. */
 enum col_err colonies_submit(struct colonies *, json_t *spec,
 	    struct col_process *, char *, size_t);
-/* Generic signed call: payload object gets msgtype added; reply decoded. */
+/*
+ * Generic signed call: payload object gets msgtype added; reply decoded
+ * (*reply may be JSON null; reply may be NULL).  timeout_ms <= 0: the
+ * client's request timeout.  Closes return COL_LOST when the process is
+ * no longer ours (do not retry those).
+ */
 enum col_err colonies_call(struct colonies *, const char *msgtype,
 	    json_t *payload, long timeout_ms, json_t **reply, char *, size_t);
 
