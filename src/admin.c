@@ -864,6 +864,22 @@ fail:
 	return -1;
 }
 
+/*
+ * Last chance for a reply such as the one to "stop": one non-blocking
+ * write.  The bufferevent keeps its output frozen outside its own
+ * callbacks, and the client is freed right after.
+ */
+static void
+admin_flush(struct admin_client *c)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+
+	if (evbuffer_get_length(out) == 0)
+		return;
+	evbuffer_unfreeze(out, 1);
+	(void)evbuffer_write(out, bufferevent_getfd(c->bev));
+}
+
 void
 admin_close(void)
 {
@@ -871,9 +887,7 @@ admin_close(void)
 	struct stat		 st;
 
 	while ((c = TAILQ_FIRST(&admin.clients)) != NULL) {
-		/* Last chance for a reply such as the one to "stop". */
-		(void)evbuffer_write(bufferevent_get_output(c->bev),
-		    bufferevent_getfd(c->bev));
+		admin_flush(c);
 		admin_client_free(c);
 	}
 	if (admin.listener != NULL) {
