@@ -100,6 +100,7 @@ guardian_parse_json(const char *buf, size_t len, int maxdepth, char *cause,
 {
 	json_error_t	 err;
 	json_t		*j;
+	char		*p;
 
 	if (maxdepth <= 0)
 		maxdepth = GUARDIAN_MAX_DEPTH;
@@ -116,6 +117,11 @@ guardian_parse_json(const char *buf, size_t len, int maxdepth, char *cause,
 	 */
 	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
 	if (j == NULL) {
+		/* jansson quotes the offending bytes: keep the cause ASCII. */
+		for (p = err.text; *p != '\0'; p++) {
+			if (*p < 0x20 || *p >= 0x7f)
+				*p = '?';
+		}
 		guardian_cause(cause, causelen, "invalid JSON: %s near byte %d",
 		    err.text, err.position);
 		return NULL;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <regex.h>
@@ -374,6 +375,14 @@ run_row(struct row *r)
 			    NULL, 10), body, len, hdr, sizeof hdr);
 		else if (strncmp(o.sig, "with:", 5) == 0)
 			sign(o.sig + 5, o.now, body, len, hdr, sizeof hdr);
+		else if (strcmp(o.sig, "upper") == 0) {
+			sign(o.nsecrets ? o.secrets[0] : "whsec_none", o.now,
+			    body, len, hdr, sizeof hdr);
+			for (i = 0; hdr[i] != '\0'; i++)
+				hdr[i] = toupper((unsigned char)hdr[i]);
+			hdr[0] = 't';	/* only the hex digits */
+			memcpy(strchr(hdr, ',') + 1, "v1", 2);
+		}
 		json_object_set_new(kw, o.sigkey, json_string(hdr));
 	}
 	in.kwargs = kw;
@@ -422,6 +431,15 @@ run_row(struct row *r)
 		}
 		if (getenv("FB_SHOW_CHANGE") != NULL)
 			diag("cause", cause);
+		/* Causes travel as JSON strings and into logs: ASCII only. */
+		for (i = 0; cause[i] != '\0'; i++) {
+			if ((unsigned char)cause[i] < 0x20 ||
+			    (unsigned char)cause[i] >= 0x7f)
+				break;
+		}
+		if (cause[i] != '\0')
+			ok(0, "%s: cause has a non-printable byte at %zu", r->name,
+			    i);
 		for (i = 0; i < o.nsecrets; i++) {
 			if (strstr(cause, o.secrets[i]) != NULL)
 				ok(0, "%s: cause leaks a secret", r->name);
