@@ -31,8 +31,8 @@ mc_post_file() {
 	RPC_STATUS=$(curl -s -o "$MC_T/resp" -w '%{http_code}' \
 	    -H 'Expect:' --data-binary @"$1" "$FB_COLONIES_URL")
 	RPC_TYPE=$(jq -r .payloadtype <"$MC_T/resp" 2>/dev/null)
-	RPC_PAYLOAD=$(jq -r .payload <"$MC_T/resp" 2>/dev/null | base64 -d \
-	    2>/dev/null)
+	RPC_PAYLOAD=$(sed -n 's/.*"payload":"\([^"]*\)".*/\1/p' "$MC_T/resp" |
+	    base64 -d 2>/dev/null)
 	RPC_MSG=$(printf '%s' "$RPC_PAYLOAD" | jq -r '.message // empty' \
 	    2>/dev/null)
 }
