@@ -157,6 +157,16 @@ _fbd_submit() {	# _fbd_submit ARGS...: submit, count the ids printed
 	    --maxretries 50 "$@") || return 1
 	n=$(printf '%s\n' "$out" | grep -c '^[0-9a-f]\{64\}$')
 	FBD_SUBMITTED=$((FBD_SUBMITTED + n))
+	printf '%s\n' "$out" | grep '^[0-9a-f]\{64\}$' >"$FBD_DIR/last.ids"
+	cat "$FBD_DIR/last.ids" >>"$FBD_DIR/all.ids"
+}
+
+# fbd_count_state STATE [IDFILE]: processes of the last submission (or of
+# IDFILE) now in STATE (0 waiting, 1 running, 2 successful, 3 failed).
+fbd_count_state() {
+	mc dump --colony "$FB_COLONY" | jq -r --argjson s "$1" \
+	    'select(.state == $s) | .processid' |
+	    grep -cFx -f "${2:-$FBD_DIR/last.ids}"
 }
 
 # Every shared Stripe fixture, once.

@@ -1,0 +1,91 @@
+#!/bin/sh
+# Stopping: SIGTERM lets the task in hand finish and close; a second
+# SIGTERM or a SIGQUIT is a fast stop that closes nothing and leaves the
+# process to ColonyOS, which hands it out again after its lease; nothing is
+# lost or applied twice.  A table lock holds the bees inside their task.
+. "$(dirname "$0")/lib/fbtest.sh"
+. "$(dirname "$0")/lib/fbtest-daemon.sh"
+
+fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
+plan 23
+
+# hold_lock SECONDS: bees applying an event wait for the lock meanwhile.
+hold_lock() {
+	psql_q -c "BEGIN; LOCK TABLE processed_webhooks IN ACCESS EXCLUSIVE
+	    MODE; SELECT pg_sleep($1); COMMIT;" >/dev/null 2>&1 &
+	LOCK_PID=$!
+	fb_track_pid "$LOCK_PID"
+	sleep 0.3
+}
+wait_working() {	# wait_working N: until N bees hold a task
+	for _ in $(seq 1 100); do
+		[ "$(fbd_status | jq '[.bees[] | select(.state == "working")]
+		    | length' 2>/dev/null)" -ge "$1" ] 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# --- graceful: the task in hand finishes and is closed -------------------
+fbd_start
+ok $? "financebeed started"
+fbd_wait_bees 3
+hold_lock 2
+fbd_submit_generated 1 651	# a handful of events for one user
+wait_working 2
+ok $? "bees are inside their tasks (blocked on the lock)"
+kill -TERM "$FBD_PID"
+sleep 0.5
+kill -0 "$FBD_PID"
+ok $? "the master waits for the tasks in hand"
+fbd_wait_gone 20
+is "$FBD_RC" 0 "graceful stop exits 0"
+wait "$LOCK_PID" 2>/dev/null
+r=$(fbd_count_state 1)
+is "$r" 0 "no process left running: the tasks in hand were closed"
+like "$(cat "$FBD_LOG")" 'drained after [1-9]' "bees drained after their task"
+
+# --- a second SIGTERM: fast --------------------------------------------------
+fbd_start
+ok $? "financebeed started again"
+fbd_wait_bees 3
+hold_lock 3
+fbd_submit_generated 1 652
+wait_working 2
+ok $? "bees are inside their tasks"
+kill -TERM "$FBD_PID"
+sleep 0.2
+kill -TERM "$FBD_PID"
+fbd_wait_gone 10
+is "$FBD_RC" 0 "fast stop exits 0"
+like "$(cat "$FBD_LOG")" 'fast stop' "the second SIGTERM made it a fast stop"
+r=$(fbd_count_state 1)
+[ "$r" -ge 1 ]
+ok $? "fast stop closed nothing: $r processes left running"
+wait "$LOCK_PID" 2>/dev/null
+
+# --- SIGQUIT: fast --------------------------------------------------------
+fbd_start
+ok $? "financebeed started again"
+fbd_wait_bees 3
+hold_lock 3
+fbd_submit_generated 1 653
+wait_working 1
+ok $? "bees are inside their tasks"
+kill -QUIT "$FBD_PID"
+fbd_wait_gone 10
+is "$FBD_RC" 0 "SIGQUIT exits 0"
+r=$(fbd_count_state 1)
+[ "$r" -ge 1 ]
+ok $? "SIGQUIT closed nothing: $r processes left running"
+wait "$LOCK_PID" 2>/dev/null
+
+# --- what was left is handed out again after its lease --------------------
+fbd_start
+ok $? "financebeed started again"
+fbd_wait_closed 60
+ok $? "every process closed in the end ($FBD_WAIT)"
+fbd_check_exactly_once
+kill -TERM "$FBD_PID"
+fbd_wait_gone 30
+check_no_sanitizer_reports "$FBD_LOG"
