@@ -279,8 +279,11 @@ struct store	*store_open(const struct fb_config *, char *, size_t);
 void		 store_free(struct store *);
 /* 0 if the schema is the one this binary was built for, else -1 + cause. */
 int		 store_check_schema(struct store *, char *, size_t);
+/* sqldir NULL = FB_SQLDIR.  0, or -1 a migration failed (SQL/data), -2 the
+ * database is unreachable, -3 the SQL directory is unusable. */
 int		 store_migrate(struct store *, const char *sqldir, int *version,
 		    char *, size_t);
+/* Rows deleted (markers + never-matched parked events), or -1. */
 long		 store_prune(struct store *, int max_age_days, char *, size_t);
 /* reason gets the permanent/transient cause; detail (may be NULL) a JSON
  * summary of what changed (for --dry-run and the close result). */
@@ -294,11 +297,15 @@ struct task_result {
 	char			 event_id[256];
 	char			 reason[FB_CAUSE_MAX];
 	json_t			*detail;
+	unsigned int		 attempts;	/* store_apply calls made */
 };
 /* Retries transient failures with bounded backoff until deadline (ms). */
 void	 task_run(const struct fb_config *, struct store *,
 	    const struct guardian_input *, int dry_run, int64_t deadline_ms,
 	    struct task_result *);
+/* The apply-and-retry half of task_run(), for a change document. */
+void	 task_apply(struct store *, json_t *change, int dry_run,
+	    int64_t deadline_ms, struct task_result *);
 void	 task_result_clear(struct task_result *);
 int64_t	 task_now_ms(void);	/* CLOCK_MONOTONIC */
 

@@ -1,2 +1,108 @@
-/* task.c: placeholder until written. */
+/*
+ * task.c: what a bee does with one task, and what --apply does with one
+ * file: the guardian's checks, then the store, retrying transient failures
+ * with bounded, jittered exponential backoff until the deadline.  A task
+ * still transient at the deadline is returned as such: the caller leaves it
+ * to ColonyOS to re-queue and never closes it failed.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "financebee.h"
+
+#define TASK_BACKOFF_MIN_MS	10
+#define TASK_BACKOFF_MAX_MS	1000
+
+int64_t
+task_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+task_sleep_ms(long ms)
+{
+	struct timespec	ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* Uniform in [d/2, d]: desynchronises bees that collided on a lock. */
+static long
+task_jitter(long d)
+{
+	static unsigned int	seed;
+
+	if (seed == 0)
+		seed = (unsigned int)getpid() ^ (unsigned int)task_now_ms();
+	return d / 2 + (long)(rand_r(&seed) % (unsigned int)(d / 2 + 1));
+}
+
+void
+task_result_clear(struct task_result *r)
+{
+	json_decref(r->detail);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+task_apply(struct store *store, json_t *change, int dry_run,
+    int64_t deadline_ms, struct task_result *r)
+{
+	const char	*id;
+	long		 backoff = TASK_BACKOFF_MIN_MS, wait;
+
+	if ((id = json_string_value(json_object_get(change, "event_id"))) !=
+	    NULL)
+		snprintf(r->event_id, sizeof(r->event_id), "%s", id);
+	for (;;) {
+		json_decref(r->detail);
+		r->detail = NULL;
+		r->attempts++;
+		r->outcome = store_apply(store, change, dry_run, &r->detail,
+		    r->reason, sizeof(r->reason));
+		if (r->outcome != OUTCOME_TRANSIENT)
+			return;
+		wait = task_jitter(backoff);
+		if (task_now_ms() + wait >= deadline_ms)
+			return;
+		log_debug("event %s: transient (%s), retry in %ld ms",
+		    r->event_id, r->reason, wait);
+		task_sleep_ms(wait);
+		if (backoff < TASK_BACKOFF_MAX_MS)
+			backoff = backoff * 2 > TASK_BACKOFF_MAX_MS ?
+			    TASK_BACKOFF_MAX_MS : backoff * 2;
+	}
+}
+
+void
+task_run(const struct fb_config *cfg, struct store *store,
+    const struct guardian_input *in, int dry_run, int64_t deadline_ms,
+    struct task_result *r)
+{
+	json_t	*change = NULL;
+	char	 cause[FB_CAUSE_MAX];
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->event_id, sizeof(r->event_id), "-");
+	if (guardian_check(cfg, in, &change, cause, sizeof(cause)) == -1) {
+		r->outcome = OUTCOME_FAILED;
+		snprintf(r->reason, sizeof(r->reason), "%s", cause);
+		json_decref(change);
+		return;
+	}
+	task_apply(store, change, dry_run, deadline_ms, r);
+	json_decref(change);
+}
