@@ -1,0 +1,85 @@
+#!/bin/sh
+# Exit statuses drive the slots: bees that cannot reach the database exit
+# 75 and are respawned with backoff until the pool is throttled as a crash
+# loop (visible in status); bees facing a database without the schema exit
+# 78 and their slots fail without respawning; a reload that fixes the
+# configuration brings the pool back.
+. "$(dirname "$0")/lib/fbtest.sh"
+. "$(dirname "$0")/lib/fbtest-daemon.sh"
+
+fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
+sed -i -e 's|conninfo = ".*";|conninfo = "host=/nonexistent-financebee port=1";|' \
+    -e 's|crash_window = 10;|crash_window = 4;|' "$FBD_CONF"
+plan 22
+
+fbd_wait_status() {	# fbd_wait_status JQ-EXPR [SECONDS]: until true
+	for _ in $(seq 1 $(( ${2:-20} * 10 ))); do
+		[ "$(fbd_status | jq -r "$1" 2>/dev/null)" = true ] && return 0
+		sleep 0.1
+	done
+	diag "status never satisfied: $1"
+	fbd_status | jq -c '{crash_loop, bees: [.bees[] | {slot, state,
+	    last_exit, restarts}]}' >&2
+	return 1
+}
+
+# --- 75: the database is unreachable --------------------------------------
+fbd_start
+ok $? "financebeed started with an unreachable database"
+fbd_wait_status '.crash_loop' 20
+ok $? "status: crash_loop true"
+st=$(fbd_status)
+like "$(printf '%s' "$st" | jq -r '.throttled_until')" '^[0-9]' \
+    "status: throttled_until set"
+like "$(printf '%s' "$st" | jq -r '[.bees[].last_exit] | unique | join(",")')" \
+    'exit 75' "status: bees exited 75"
+[ "$(printf '%s' "$st" | jq -r '.pool.restarts')" -ge 4 ]
+ok $? "status: restarts counted"
+like "$(cat "$FBD_LOG")" 'crash loop: [0-9]+ bee deaths' "crash loop logged"
+kill -0 "$FBD_PID"
+ok $? "the master is alive"
+# While throttled a slot waits respawn_max (2 s) between tries.
+r1=$(fbd_status | jq '.pool.restarts')
+sleep 1
+r2=$(fbd_status | jq '.pool.restarts')
+[ $((r2 - r1)) -le 3 ]
+ok $? "throttled: at most one respawn per slot in a second ($r1 -> $r2)"
+
+sed -i 's|conninfo = ".*";|conninfo = "";|' "$FBD_CONF"
+kill -HUP "$FBD_PID"
+fbd_wait_status '[.bees[] | select(.state == "polling" or .state == "idle")]
+    | length == 3' 20
+ok $? "after a reload with a good database, 3 bees serve"
+fbd_submit_fixtures
+fbd_wait_closed 30
+ok $? "events processed ($FBD_WAIT)"
+fbd_wait_status '.crash_loop == false' 20
+ok $? "the crash loop ends after a quiet crash_window"
+kill -TERM "$FBD_PID"
+fbd_wait_gone 30
+is "$FBD_RC" 0 "graceful stop exits 0"
+
+# --- 78: a database without the schema --------------------------------------
+psql_q -c "CREATE DATABASE noschema" >/dev/null
+sed -i 's|conninfo = ".*";|conninfo = "dbname=noschema";|' "$FBD_CONF"
+: >"$FBD_LOG"
+fbd_start
+ok $? "financebeed started against a database without the schema"
+fbd_wait_status '[.bees[] | select(.state == "failed")] | length == 3' 20
+ok $? "status: the 3 slots failed"
+st=$(fbd_status)
+is "$(printf '%s' "$st" | jq -r '[.bees[].last_exit] | unique | join(",")')" \
+    "exit 78" "status: exit 78"
+like "$(printf '%s' "$st" | jq -r '.bees[0].cause')" '.' "status: a cause"
+like "$(cat "$FBD_LOG")" 'schema.*--migrate' "the log says to migrate"
+sleep 1
+is "$(fbd_status | jq -r '.pool.restarts')" 0 "failed slots are not respawned"
+is "$(fbd_bee_pids | wc -l)" 0 "no bee runs"
+sed -i 's|conninfo = ".*";|conninfo = "";|' "$FBD_CONF"
+kill -HUP "$FBD_PID"
+fbd_wait_bees 3
+ok $? "a reload brings failed slots back"
+kill -TERM "$FBD_PID"
+fbd_wait_gone 30
+is "$FBD_RC" 0 "graceful stop exits 0"
+check_no_sanitizer_reports "$FBD_LOG"
