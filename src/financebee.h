@@ -206,24 +206,32 @@ enum col_err colonies_call(struct colonies *, const char *msgtype,
  *  all:           event_id, type, created (int), livemode (bool),
  *                 api_version (string|null), kind (see below),
  *                 premium_statuses [..], tiers [.. lowest first]
- *  "checkout":    session, mode, payment_status, user_id (uuid text),
- *                 tier, customer, subscription, amount_total, currency,
+ *  "checkout":    session, mode (always "subscription": other modes are
+ *                 "ignored"), payment_status, user_id (lowercase uuid;
+ *                 always present), tier (always, one of tiers), customer,
+ *                 subscription (always), amount_total, currency,
  *                 paid (bool: payment_status paid|no_payment_required,
- *                 or async_payment_succeeded)
+ *                 or async_payment_succeeded; false for async_payment_failed)
  *  "subscription": subscription, customer, status, period_start,
  *                 period_end, cancel_at_period_end (bool), price_ids [..],
  *                 tier (from the price map, or absent), user_id
- *                 (metadata.userId, or absent), trial_end
- *  "invoice":     invoice (may be absent: invoice.upcoming), subscription
- *                 (absent for one-off invoices), customer, amount_paid,
- *                 amount_due, currency, period_start, period_end (of the
- *                 subscription line), paid (bool)
+ *                 (metadata.userId, or absent), trial_end, note (only when
+ *                 a non-UUID metadata.userId was ignored).  status is
+ *                 "canceled" for customer.subscription.deleted.
+ *  "invoice":     invoice.paid|payment_succeeded|payment_failed with a
+ *                 subscription only: invoice, subscription (always),
+ *                 customer, amount_paid, amount_due, currency,
+ *                 period_start, period_end (min/max over the subscription's
+ *                 non-proration lines), paid (bool; false for
+ *                 payment_failed).  One-off invoices and other invoice.*
+ *                 types (upcoming...) are "ignored".
  *  "refund":      charge, customer, payment_intent, invoice, amount,
  *                 amount_refunded, currency
  *  "dispute":     dispute, charge, payment_intent, amount, currency,
  *                 status, reason
  *  "customer_deleted": customer
- *  "ignored":     nothing more (unknown or notification-only types)
+ *  "ignored":     note (why: unknown type, non-subscription checkout,
+ *                 one-off invoice, trial_will_end notification)
  */
 enum stripe_sig_result {
 	STRIPE_SIG_OK = 0,

@@ -842,7 +842,9 @@ stripe_add_price(struct stripe_ctx *sc, json_t *prices, json_t *holder,
 	}
 	json_array_append_new(prices, json_string(s));
 	for (i = 0; i < sc->cfg->nprices; i++) {
-		if (strcmp(sc->cfg->prices[i].price, s) != 0)
+		if (sc->cfg->prices[i].price == NULL ||
+		    sc->cfg->prices[i].tier == NULL ||
+		    strcmp(sc->cfg->prices[i].price, s) != 0)
 			continue;
 		rank = stripe_tier_rank(sc->cfg, sc->cfg->prices[i].tier);
 		if (rank > *best)
@@ -1175,6 +1177,28 @@ stripe_prefix(const char *s, const char *p)
 	return strncmp(s, p, strlen(p)) == 0;
 }
 
+/* data.object.object, when present, must be what the event type carries. */
+static int
+stripe_objtype(struct stripe_ctx *sc, const char *type, const char *want)
+{
+	char	 q[160];
+	json_t	*v;
+
+	v = json_object_get(sc->obj, "object");
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (json_is_string(v) && strcmp(json_string_value(v), want) == 0)
+		return 0;
+	if (json_is_string(v))
+		stripe_quote(json_string_value(v), json_string_length(v), q,
+		    sizeof q);
+	else
+		snprintf(q, sizeof q, "not a string");
+	stripe_cause(sc->cause, sc->causelen, "data.object.object: is %s but a "
+	    "%s event carries a %s", q, type, want);
+	return -1;
+}
+
 /*
  * The envelope (id, type, created, livemode, data.object) has been checked
  * by guardian.c; here it is only copied.
@@ -1222,7 +1246,8 @@ stripe_normalize(json_t *event, const struct fb_config *cfg, json_t **change,
 	if (strcmp(type, "checkout.session.completed") == 0 ||
 	    strcmp(type, "checkout.session.async_payment_succeeded") == 0 ||
 	    strcmp(type, "checkout.session.async_payment_failed") == 0)
-		rv = stripe_checkout(&sc, type);
+		rv = stripe_objtype(&sc, type, "checkout.session") == -1 ? -1 :
+		    stripe_checkout(&sc, type);
 	else if (strcmp(type, "customer.subscription.trial_will_end") == 0)
 		rv = stripe_ignore(&sc, "notification only (trial_will_end)");
 	else if (strcmp(type, "customer.subscription.created") == 0 ||
@@ -1232,19 +1257,24 @@ stripe_normalize(json_t *event, const struct fb_config *cfg, json_t **change,
 	    strcmp(type, "customer.subscription.resumed") == 0 ||
 	    strcmp(type, "customer.subscription.pending_update_applied") == 0 ||
 	    strcmp(type, "customer.subscription.pending_update_expired") == 0)
-		rv = stripe_subscription(&sc, type);
+		rv = stripe_objtype(&sc, type, "subscription") == -1 ? -1 :
+		    stripe_subscription(&sc, type);
 	else if (strcmp(type, "invoice.paid") == 0 ||
 	    strcmp(type, "invoice.payment_succeeded") == 0 ||
 	    strcmp(type, "invoice.payment_failed") == 0)
-		rv = stripe_invoice(&sc, type);
+		rv = stripe_objtype(&sc, type, "invoice") == -1 ? -1 :
+		    stripe_invoice(&sc, type);
 	else if (strcmp(type, "charge.refunded") == 0)
-		rv = stripe_refund(&sc);
+		rv = stripe_objtype(&sc, type, "charge") == -1 ? -1 :
+		    stripe_refund(&sc);
 	else if (stripe_prefix(type, "charge.dispute."))
-		rv = stripe_dispute(&sc);
+		rv = stripe_objtype(&sc, type, "dispute") == -1 ? -1 :
+		    stripe_dispute(&sc);
 	else if (strcmp(type, "customer.deleted") == 0) {
 		json_object_set_new(sc.change, "kind",
 		    json_string("customer_deleted"));
-		rv = stripe_put_ref(&sc, "customer", sc.obj, "id",
+		rv = stripe_objtype(&sc, type, "customer") == -1 ? -1 :
+		    stripe_put_ref(&sc, "customer", sc.obj, "id",
 		    "data.object.id", "customer", pfx_cus, 1);
 	} else
 		rv = stripe_ignore(&sc, "event type not handled");
