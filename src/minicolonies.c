@@ -224,6 +224,7 @@ static uint64_t			 mc_seq;
 static uint64_t			 mc_nstate[5];
 static struct mc_cslot		*mc_cache;
 static uint64_t			 mc_cache_hits, mc_cache_misses;
+static uint64_t			 mc_npollers;
 
 static void	mc_offer(struct mc_process *);
 
@@ -967,6 +968,7 @@ static void
 mc_poller_free(struct mc_poller *pl)
 {
 	TAILQ_REMOVE(&pl->q->pollers, pl, entry);
+	mc_npollers--;
 	if (pl->timer != NULL)
 		event_free(pl->timer);
 	if (pl->evcon != NULL)
@@ -1717,6 +1719,7 @@ mc_h_assign(struct mc_req *r)
 	tv.tv_usec = 0;
 	evtimer_add(pl->timer, &tv);
 	TAILQ_INSERT_TAIL(&pl->q->pollers, pl, entry);
+	mc_npollers++;
 	if (pl->evcon != NULL)
 		evhttp_connection_set_closecb(pl->evcon, mc_poller_close_cb,
 		    pl);
@@ -2544,11 +2547,11 @@ mc_stats(struct evhttp_request *req)
 		fatal("evbuffer_new");
 	evbuffer_add_printf(buf, "{\"waiting\":%llu,\"running\":%llu,"
 	    "\"successful\":%llu,\"failed\":%llu,\"cancelled\":%llu,"
-	    "\"executors\":%zu,\"sigcache_hits\":%llu,"
+	    "\"executors\":%zu,\"pollers\":%llu,\"sigcache_hits\":%llu,"
 	    "\"sigcache_misses\":%llu}\n",
 	    (unsigned long long)n[0], (unsigned long long)n[1],
 	    (unsigned long long)n[2], (unsigned long long)n[3],
-	    (unsigned long long)n[4], nex,
+	    (unsigned long long)n[4], nex, (unsigned long long)mc_npollers,
 	    (unsigned long long)mc_cache_hits,
 	    (unsigned long long)mc_cache_misses);
 	evhttp_add_header(evhttp_request_get_output_headers(req),

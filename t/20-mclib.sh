@@ -24,6 +24,7 @@ echo "$FB_SUBMITTER_KEY" >"$MC_T/sub.key"
 echo "$MC_W1_KEY" >"$MC_T/w1.key"
 echo "$MC_W2_KEY" >"$MC_T/w2.key"
 umask 022
+echo '{"id":"evt_0"}' >"$MC_T/ev.json"
 
 # mc_post BODY-FILE: POST it; sets RPC_STATUS, RPC_TYPE, RPC_PAYLOAD
 # (decoded) and RPC_MSG (the error message, if any).
@@ -66,13 +67,13 @@ mc_setup() {
 	    --owner-key-file "$MC_T/owner.key" --approve >/dev/null || return 1
 }
 
-# mc_submit [submit options]: submit one process (args[0] = a small event),
-# print its id.
+# mc_submit [submit options]: submit one process (args[0] = a small event,
+# maxexectime -1 unless given), print its id.
 mc_submit() {
 	MC_EVN=$((MC_EVN + 1))
 	echo "{\"id\":\"evt_$MC_EVN\"}" >"$MC_T/ev.json"
 	mc submit --key-file "$MC_T/sub.key" --colony "$FB_COLONY" \
-	    --type financebee "$@" "$MC_T/ev.json"
+	    --type financebee --maxexectime -1 "$@" "$MC_T/ev.json"
 }
 
 # mc_field PROCESSID JQ-FILTER: a field of the process as seen by get.
