@@ -386,15 +386,23 @@ guardian_envelope(const struct fb_config *cfg, json_t *ev, char *cause,
 	}
 
 	data = json_object_get(ev, "data");
+	if (data == NULL) {
+		guardian_cause(cause, causelen, "event.data: missing");
+		return -1;
+	}
 	if (!json_is_object(data)) {
-		guardian_cause(cause, causelen, "event.data: %s, must be an "
-		    "object", data == NULL ? "missing" : "ill-typed");
+		guardian_cause(cause, causelen, "event.data: must be an object, "
+		    "not %s", guardian_typename(data));
 		return -1;
 	}
 	obj = json_object_get(data, "object");
+	if (obj == NULL) {
+		guardian_cause(cause, causelen, "data.object: missing");
+		return -1;
+	}
 	if (!json_is_object(obj)) {
-		guardian_cause(cause, causelen, "data.object: %s, must be an "
-		    "object", obj == NULL ? "missing" : "ill-typed");
+		guardian_cause(cause, causelen, "data.object: must be an object, "
+		    "not %s", guardian_typename(obj));
 		return -1;
 	}
 	v = json_object_get(obj, "livemode");

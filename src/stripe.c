@@ -307,7 +307,7 @@ stripe_sig_result_str(enum stripe_sig_result r)
 
 /* --- field access -------------------------------------------------------- */
 
-/* Where a value lives, for causes: "data.object" + "." + key. */
+/* One normalisation: causes name fields by their path from the event. */
 struct stripe_ctx {
 	const struct fb_config	*cfg;
 	json_t			*obj;		/* data.object */
@@ -538,7 +538,12 @@ stripe_put_currency(struct stripe_ctx *sc, json_t *obj, const char *path)
 	v = json_object_get(obj, "currency");
 	if (v == NULL || json_is_null(v))
 		return 0;
-	if (!json_is_string(v) || json_string_length(v) != 3)
+	if (!json_is_string(v)) {
+		stripe_cause(sc->cause, sc->causelen, "%s: must be a string (a "
+		    "three-letter currency code)", path);
+		return -1;
+	}
+	if (json_string_length(v) != 3)
 		goto bad;
 	s = json_string_value(v);
 	for (i = 0; i < 3; i++) {
@@ -550,11 +555,7 @@ stripe_put_currency(struct stripe_ctx *sc, json_t *obj, const char *path)
 	json_object_set_new(sc->change, "currency", json_string(cur));
 	return 0;
 bad:
-	if (json_is_string(v))
-		stripe_quote(json_string_value(v), json_string_length(v), q,
-		    sizeof q);
-	else
-		snprintf(q, sizeof q, "(not a string)");
+	stripe_quote(json_string_value(v), json_string_length(v), q, sizeof q);
 	stripe_cause(sc->cause, sc->causelen, "%s: %s is not a three-letter "
 	    "currency code", path, q);
 	return -1;
