@@ -2,6 +2,7 @@
  * test-guardian.c: run guardian_check() over a table of cases and print TAP.
  *
  *   test-guardian [-c] TABLE.tsv
+ *   test-guardian -x DIR TABLE.tsv	(export payloads, see export_row)
  *   test-guardian -B ITERATIONS EVENT.json	(a timing loop, no TAP)
  *
  * -c also checks that every file of $FB_FIXTURES/stripe-events and of
@@ -454,6 +455,40 @@ run_row(struct row *r)
 	free(body);
 }
 
+/*
+ * -x DIR: write each row's args[0] bytes to DIR/NNN.json and DIR/index.tsv
+ * (file, name, expect, options), so that other tests can replay the table
+ * through other paths (fbeectl, --apply, a real colonies server).
+ */
+static FILE	*xindex;
+static char	 xdir[4096];
+static int	 xn;
+
+static void
+export_row(struct row *r)
+{
+	FILE	*f;
+	char	 path[8192], file[32], *body;
+	size_t	 len = 0;
+
+	xn++;
+	body = payload(r->payload, &len);
+	if (body == NULL)
+		snprintf(file, sizeof file, "-");
+	else {
+		snprintf(file, sizeof file, "%03d.json", xn);
+		snprintf(path, sizeof path, "%s/%s", xdir, file);
+		if ((f = fopen(path, "wb")) == NULL ||
+		    fwrite(body, 1, len, f) != len || fclose(f) != 0) {
+			fprintf(stderr, "%s: %s\n", path, strerror(errno));
+			exit(1);
+		}
+	}
+	fprintf(xindex, "%s\t%s\t%s\t%s\n", file, r->name, r->expect,
+	    r->opts);
+	free(body);
+}
+
 /* Every event file must be used by some row. */
 static void
 coverage(const char *dir, const char *prefix, char *table)
@@ -551,7 +586,7 @@ main(int argc, char **argv)
 {
 	struct row	 r;
 	const char	*fx, *src;
-	char		*table, *line, *next, *copy, *f[5];
+	char		*table, *line, *next, *copy, *f[5], xpath[8192];
 	size_t		 len;
 	int		 cover = 0, i;
 
@@ -565,6 +600,16 @@ main(int argc, char **argv)
 	if (argc == 4 && strcmp(argv[1], "-B") == 0)
 		return bench(atol(argv[2]), argv[3], 0) ||
 		    bench(atol(argv[2]), argv[3], 1);
+	if (argc == 4 && strcmp(argv[1], "-x") == 0) {
+		snprintf(xdir, sizeof xdir, "%s", argv[2]);
+		snprintf(xpath, sizeof xpath, "%s/index.tsv", xdir);
+		if ((xindex = fopen(xpath, "w")) == NULL) {
+			fprintf(stderr, "%s: %s\n", xpath, strerror(errno));
+			return 1;
+		}
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc == 3 && strcmp(argv[1], "-c") == 0) {
 		cover = 1;
 		argv++;
@@ -600,7 +645,10 @@ main(int argc, char **argv)
 		r.payload = f[2];
 		r.opts = f[3];
 		r.checks = f[4];
-		run_row(&r);
+		if (xindex != NULL)
+			export_row(&r);
+		else
+			run_row(&r);
 	}
 	if (cover) {
 		coverage(fixdir, "fixture:", table);
@@ -608,6 +656,8 @@ main(int argc, char **argv)
 	}
 	free(copy);
 	free(table);
+	if (xindex != NULL)
+		return fclose(xindex) != 0;
 	printf("1..%d\n", ntest);
 	return nfail != 0;
 }
