@@ -551,6 +551,8 @@ ctl_print_status(json_t *st)
 			    ctl_str(task, "phase", "-"), ctl_num(task, "age",
 			    1, c1, sizeof(c1)));
 		}
+		if (json_is_string(json_object_get(b, "cause")))
+			printf("%4s cause: %s\n", "", ctl_str(b, "cause", "-"));
 	}
 }
 

@@ -90,8 +90,12 @@ out=$(ctl status)
 ok $? "status (table) exits 0"
 like "$out" 'financebeed: running, pid [0-9]+, generation 1' "status headline"
 like "$out" 'tasks: +8 \(applied 6, failed 2\)' "status pool tasks by outcome"
-like "$out" "$(printf ' +2 +1002 +1 idle .*4 \\(applied 3, failed 1\\)')" \
-    "status bee row: slot, pid, generation, state, tasks"
+like "$out" ' +2 +1002 +1 backoff .* exit 75 +4 \(applied 3, failed 1\)' \
+    "status bee row: slot, pid, generation, state, last exit, tasks"
+like "$out" ' +1 +1001 +1 working ' "status: a working bee"
+like "$out" 'task: process 0123456789ab, event evt_fake_1, apply, 0\.2 s' \
+    "status: its task (short process id, event, phase, age)"
+like "$out" 'cause: database unreachable' "status: why a bee is in backoff"
 is "$(ctl executors --json | jq -r '.[0].name')" "fake-1" "executors --json"
 like "$(ctl executors)" 'fake-1 +unknown +2036f5bc' "executors table"
 out=$(ctl metrics)
@@ -208,8 +212,11 @@ is "$?" "2" "unknown command: exit 2"
 ctl stop >/dev/null; stopped "$SPID"
 
 # --- peer credentials ----------------------------------------------------------------
-if [ "$(id -u)" -ne 0 ] || ! id nobody >/dev/null 2>&1; then
-	for _ in 1 2 3 4 5 6 7 8 9 10; do skip "needs root and user nobody"; done
+if [ "$(id -u)" -ne 0 ] || ! id nobody >/dev/null 2>&1 ||
+    ! runuser -u nobody -- "$CTL" key generate >/dev/null 2>&1; then
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		skip "needs root, user nobody, and fbeectl runnable by nobody"
+	done
 else
 	serve perm0660
 	err=$(runuser -u nobody -- "$CTL" -s "$S" ping 2>&1); rc=$?

@@ -49,6 +49,22 @@ master_status(void)
 		    "latency_ms", "p50", 1.5, "p95", 2.5, "p99", 3.5,
 		    "rss_kb", 3000, "restarts", 0, "last_exit",
 		    "since", 1764060000.5));
+	/* Slot 1 works on a task; the last slot waits out a backoff. */
+	if (fake_bees >= 2) {
+		json_object_set_new(json_array_get(bees, 0), "state",
+		    json_string("working"));
+		json_object_set_new(json_array_get(bees, 0), "task",
+		    json_pack("{s:s,s:s,s:s,s:f}", "process",
+		    "0123456789abcdef0123456789abcdef0123456789abcdef"
+		    "0123456789abcdef", "event", "evt_fake_1", "phase",
+		    "apply", "age", 0.25));
+		json_object_set_new(json_array_get(bees, fake_bees - 1),
+		    "state", json_string("backoff"));
+		json_object_set_new(json_array_get(bees, fake_bees - 1),
+		    "last_exit", json_string("exit 75"));
+		json_object_set_new(json_array_get(bees, fake_bees - 1),
+		    "cause", json_string("database unreachable"));
+	}
 	return json_pack("{s:i,s:s,s:i,s:s,s:i,s:i,s:f,s:i,s:i,s:b,s:n,"
 	    "s:{s:{s:i,s:i},s:f,s:{s:f,s:f,s:f},s:i,s:i,s:i},s:o}",
 	    "version", 1, "state", fake_state, "pid", (int)getpid(),
@@ -285,15 +301,40 @@ out:
 static int
 flood(const char *path, int n)
 {
-	int	*fds, i, fd;
+	struct pollfd	 pfd;
+	char		 reply[64];
+	ssize_t		 r;
+	int		*fds, i, fd, tries;
 
 	signal(SIGPIPE, SIG_IGN);
 	if ((fds = calloc(n, sizeof(*fds))) == NULL)
 		return 1;
+	/*
+	 * Each held connection must have been answered, so that the server
+	 * counts exactly n clients; one refused because an earlier client
+	 * was not yet gone is retried.
+	 */
 	for (i = 0; i < n; i++) {
-		if ((fds[i] = connect_to(path)) == -1) {
-			fprintf(stderr, "test-admin: connect %d: %s\n", i,
-			    strerror(errno));
+		for (tries = 0; tries < 200; tries++) {
+			if ((fds[i] = connect_to(path)) == -1) {
+				fprintf(stderr, "test-admin: connect %d: %s\n",
+				    i, strerror(errno));
+				return 1;
+			}
+			pfd.fd = fds[i];
+			pfd.events = POLLIN;
+			if (write(fds[i], "ping\n", 5) == 5 &&
+			    poll(&pfd, 1, 20000) == 1 &&
+			    (r = read(fds[i], reply, sizeof(reply) - 1)) > 0) {
+				reply[r] = '\0';
+				if (strncmp(reply, "OK ", 3) == 0)
+					break;
+			}
+			close(fds[i]);
+			usleep(50000);
+		}
+		if (tries == 200) {
+			fprintf(stderr, "test-admin: client %d refused\n", i);
 			return 1;
 		}
 	}
