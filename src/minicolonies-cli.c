@@ -33,7 +33,7 @@ enum {
 	O_FUNCNAME, O_MAXEXEC, O_MAXRETRIES, O_MAXWAIT, O_PRIORITY, O_KWARGS,
 	O_NAMES, O_STDINLINES, O_STATE, O_COUNT, O_TIMEOUT, O_OUT, O_ERROR,
 	O_PAYLOADTYPE, O_JSON, O_RAW, O_FULL, O_SUBNAME, O_SUBTYPE, O_LABEL,
-	O_MESSAGE, O_HELP
+	O_MESSAGE, O_BODYFILE, O_OUTFILE, O_HELP
 };
 
 static const struct option cli_opts[] = {
@@ -74,6 +74,8 @@ static const struct option cli_opts[] = {
 	{ "full", no_argument, NULL, O_FULL },
 	{ "submitter-name", required_argument, NULL, O_SUBNAME },
 	{ "submitter-type", required_argument, NULL, O_SUBTYPE },
+	{ "body-file", required_argument, NULL, O_BODYFILE },
+	{ "out-file", required_argument, NULL, O_OUTFILE },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 }
 };
@@ -113,6 +115,8 @@ struct cli {
 	int			 full;
 	const char		*subname;
 	const char		*subtype;
+	const char		*bodyfile;
+	const char		*outfile;
 	char			**args;
 	int			 nargs;
 };
@@ -155,6 +159,10 @@ mc_usage(FILE *f)
 "  dump [--colony C] [--full]        every process, one JSON line (GET /dump)\n"
 "  sign --key-file F --payloadtype T (--json TEXT | --raw --json B64TEXT)\n"
 "        print a signed envelope (for raw protocol tests with curl)\n"
+"  raw (--key-file F --payloadtype T --json TEXT | --body-file F) [--out-file F]\n"
+"        POST a signed (or a given) envelope; print the HTTP status, the reply\n"
+"        payloadtype and the error message on three lines; the decoded\n"
+"        reply payload goes to --out-file\n"
 "\n"
 "minicolonies-only endpoints (not ColonyOS, unauthenticated, loopback use):\n"
 "  GET /stats[?colony=C]  {\"waiting\":..,\"running\":..,\"successful\":..,\n"
@@ -831,7 +839,7 @@ cli_fetch(struct cli *o, const char *path)
 }
 
 static int
-cli_sign(struct cli *o)
+cli_sign(struct cli *o, struct sb *res)
 {
 	struct crypto_key	 key;
 	char			 sig[CRYPTO_SIG_HEXLEN + 1], *b64;
@@ -863,9 +871,95 @@ cli_sign(struct cli *o)
 	sb_adds(&b, ",\"payload\":");
 	sb_gostr(&b, b64, strlen(b64));
 	sb_adds(&b, "}");
-	printf("%s\n", b.s);
-	sb_free(&b);
+	if (res != NULL)
+		*res = b;
+	else {
+		printf("%s\n", b.s);
+		sb_free(&b);
+	}
 	free(b64);
+	return 0;
+}
+
+/* The raw protocol driver of the shell tests: one process per call. */
+static int
+cli_raw(struct cli *o)
+{
+	struct sb	 body = { NULL, 0, 0 }, reply = { NULL, 0, 0 };
+	CURL		*curl;
+	CURLcode	 rc;
+	struct curl_slist *h;
+	long		 status = 0;
+	json_t		*env, *pt, *pl, *err, *m;
+	json_error_t	 jerr;
+	unsigned char	*dec = NULL;
+	size_t		 declen = 0;
+	FILE		*f;
+
+	if (o->url == NULL)
+		return cli_die("--url URL is required");
+	if (o->bodyfile != NULL) {
+		char	chunk[65536];
+		size_t	r;
+
+		if ((f = fopen(o->bodyfile, "rb")) == NULL)
+			return cli_die("%s: %s", o->bodyfile, strerror(errno));
+		sb_grow(&body, 1);
+		while ((r = fread(chunk, 1, sizeof(chunk), f)) > 0)
+			sb_add(&body, chunk, r);
+		fclose(f);
+	} else if (cli_sign(o, &body) != 0)
+		return 1;
+	if ((curl = curl_easy_init()) == NULL)
+		return cli_die("curl_easy_init");
+	h = curl_slist_append(NULL, "Expect:");
+	curl_easy_setopt(curl, CURLOPT_URL, o->url);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.s);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)body.len);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, o->timeout > 0 ?
+	    o->timeout * 1000 : 60000L);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, cli_write_cb);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply);
+	sb_grow(&reply, 1);
+	rc = curl_easy_perform(curl);
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(curl);
+	curl_slist_free_all(h);
+	sb_free(&body);
+	if (rc != CURLE_OK) {
+		sb_free(&reply);
+		printf("000\n\n%s\n", curl_easy_strerror(rc));
+		return 0;
+	}
+	printf("%ld\n", status);
+	env = reply.len > 0 ? json_loadb(reply.s, reply.len, 0, &jerr) : NULL;
+	pt = json_object_get(env, "payloadtype");
+	pl = json_object_get(env, "payload");
+	printf("%s\n", json_is_string(pt) ? json_string_value(pt) : "");
+	if (json_is_string(pl))
+		dec = crypto_base64_decode(json_string_value(pl),
+		    json_string_length(pl), &declen);
+	m = NULL;
+	if (dec != NULL && (err = json_loadb((char *)dec, declen,
+	    JSON_DECODE_ANY, &jerr)) != NULL) {
+		m = json_object_get(err, "message");
+		printf("%s\n", json_is_string(m) ? json_string_value(m) : "");
+		json_decref(err);
+	} else
+		printf("\n");
+	if (o->outfile != NULL && (f = fopen(o->outfile, "wb")) != NULL) {
+		if (dec != NULL)
+			fwrite(dec, 1, declen, f);
+		else
+			fwrite(reply.s, 1, reply.len, f);
+		fclose(f);
+	}
+	free(dec);
+	json_decref(env);
+	sb_free(&reply);
 	return 0;
 }
 
@@ -1030,6 +1124,12 @@ mc_cli_main(int argc, char **argv)
 		case O_SUBTYPE:
 			o.subtype = optarg;
 			break;
+		case O_BODYFILE:
+			o.bodyfile = optarg;
+			break;
+		case O_OUTFILE:
+			o.outfile = optarg;
+			break;
 		case 'h':
 		case O_HELP:
 			mc_usage(stdout);
@@ -1084,7 +1184,9 @@ mc_cli_main(int argc, char **argv)
 	else if (strcmp(cmd, "dump") == 0)
 		ret = cli_fetch(&o, o.full ? "/dump?full=1" : "/dump");
 	else if (strcmp(cmd, "sign") == 0)
-		ret = cli_sign(&o);
+		ret = cli_sign(&o, NULL);
+	else if (strcmp(cmd, "raw") == 0)
+		ret = cli_raw(&o);
 	else {
 		fprintf(stderr, "minicolonies: unknown command: %s%s%s\n", cmd,
 		    sub ? " " : "", sub ? sub : "");

@@ -24,8 +24,8 @@ is "$ct" "text/plain; charset=utf-8" "replies are text/plain; charset=utf-8"
 mc_post ''
 is "$RPC_STATUS:$RPC_MSG" "400:unexpected end of JSON input" \
     "empty body -> 400 unexpected end of JSON input"
-is "$RPC_TYPE" "error" "error replies have payloadtype error"
-is "$(jq -r .error <"$MC_T/resp")" "true" "error replies have error:true"
+is "$(curl -s --data-binary '' "$FB_COLONIES_URL" | jq -c '[.payloadtype, .error]')" \
+    '["error",true]' "error replies: payloadtype error, error:true"
 mc_post '{"payloadtype":"assignprocessmsg","payload":"e30='
 is "$RPC_STATUS:$RPC_MSG" "400:unexpected end of JSON input" \
     "truncated envelope -> 400 unexpected end of JSON input"

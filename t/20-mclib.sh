@@ -26,16 +26,28 @@ echo "$MC_W2_KEY" >"$MC_T/w2.key"
 umask 022
 echo '{"id":"evt_0"}' >"$MC_T/ev.json"
 
-# mc_post BODY-FILE: POST it; sets RPC_STATUS, RPC_TYPE, RPC_PAYLOAD
-# (decoded) and RPC_MSG (the error message, if any).
+# mc_post_file BODY-FILE: POST it; sets RPC_STATUS, RPC_TYPE, RPC_PAYLOAD
+# (the decoded reply payload) and RPC_MSG (the error message, if any).
+# One process per call: "minicolonies raw" signs, posts and decodes.
+mc_raw_read() {
+	local line
+	{ read -r RPC_STATUS; read -r RPC_TYPE; read -r RPC_MSG; } \
+	    <"$MC_T/raw.out"
+	RPC_PAYLOAD=
+	if [ -s "$MC_T/raw.payload" ]; then
+		while IFS= read -r line || [ -n "$line" ]; do
+			RPC_PAYLOAD="$RPC_PAYLOAD$line
+"
+		done <"$MC_T/raw.payload"
+		RPC_PAYLOAD=${RPC_PAYLOAD%?}
+	fi
+}
+
 mc_post_file() {
-	RPC_STATUS=$(curl -s -o "$MC_T/resp" -w '%{http_code}' \
-	    -H 'Expect:' --data-binary @"$1" "$FB_COLONIES_URL")
-	RPC_TYPE=$(jq -r .payloadtype <"$MC_T/resp" 2>/dev/null)
-	RPC_PAYLOAD=$(sed -n 's/.*"payload":"\([^"]*\)".*/\1/p' "$MC_T/resp" |
-	    base64 -d 2>/dev/null)
-	RPC_MSG=$(printf '%s' "$RPC_PAYLOAD" | jq -r '.message // empty' \
-	    2>/dev/null)
+	: >"$MC_T/raw.payload"
+	"$MC_BIN" raw --body-file "$1" --out-file "$MC_T/raw.payload" \
+	    --url "$FB_COLONIES_URL" >"$MC_T/raw.out"
+	mc_raw_read
 }
 
 mc_post() {
@@ -50,7 +62,11 @@ mc_env() {
 
 # mc_rpc KEYFILE PAYLOADTYPE JSON: a signed call.
 mc_rpc() {
-	mc_post "$(mc_env "$1" "$2" "$3")"
+	: >"$MC_T/raw.payload"
+	"$MC_BIN" raw --key-file "$1" --payloadtype "$2" --json "$3" \
+	    --out-file "$MC_T/raw.payload" --url "$FB_COLONIES_URL" \
+	    >"$MC_T/raw.out"
+	mc_raw_read
 }
 
 # mc_setup: colony financebee, approved submitter, approved worker-1 and
