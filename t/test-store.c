@@ -28,6 +28,8 @@
 #define P1	"1766592000"
 #define P2	"1769270400"
 #define P3	"1771948800"
+#define NSHUFFLE	60	/* random deliveries per scenario */
+#define NROUNDS		5	/* concurrent rounds per scenario */
 
 static int	 ntest, nfail;
 static PGconn	*db;		/* the test's own connection, for checks */
@@ -454,7 +456,7 @@ test_scenarios(struct store *s, char **inorder)
 		free(fp);
 
 		mismatch = bad = 0;
-		for (runs = 0; runs < 120; runs++) {
+		for (runs = 0; runs < NSHUFFLE; runs++) {
 			reset_tables();
 			m = random_order(&seed, n, order);
 			bad += run_order(s, sc, order, m);
@@ -466,9 +468,9 @@ test_scenarios(struct store *s, char **inorder)
 			}
 			free(fp);
 		}
-		ok(mismatch == 0 && bad == 0, "%s: 120 shuffled deliveries with "
+		ok(mismatch == 0 && bad == 0, "%s: %d shuffled deliveries with "
 		    "duplicates converge (%d differ, %d failed)", sc->name,
-		    mismatch, bad);
+		    NSHUFFLE, mismatch, bad);
 	}
 }
 
@@ -487,7 +489,7 @@ test_concurrency(char **inorder)
 	for (i = 0; i < NSCENARIOS; i++) {
 		sc = &scenarios[i];
 		n = nevents(sc);
-		for (round = 0; round < 8; round++) {
+		for (round = 0; round < NROUNDS; round++) {
 			reset_tables();
 			if (pipe(go) == -1 || pipe(res) == -1)
 				exit(1);
@@ -555,8 +557,9 @@ test_concurrency(char **inorder)
 			free(fp);
 		}
 	}
-	ok(mismatch == 0, "4 concurrent appliers x 8 rounds x %zu scenarios "
-	    "converge to the in-order rows (%d differ)", NSCENARIOS, mismatch);
+	ok(mismatch == 0, "4 concurrent appliers x %d rounds x %zu scenarios "
+	    "converge to the in-order rows (%d differ)", NROUNDS, NSCENARIOS,
+	    mismatch);
 	ok(tot[0] == 0 && tot[1] == 0, "no task ended failed (%lu) or "
 	    "transient (%lu)", tot[0], tot[1]);
 	diag("transient retries absorbed by task_apply: %lu", tot[2]);
