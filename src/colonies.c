@@ -32,6 +32,9 @@ struct colonies {
 	char			*assign_colony;
 	int			 assign_timeout;
 
+	int			(*abort_cb)(void *);
+	void			*abort_arg;
+
 	char			*buf;		/* reply body, reused */
 	size_t			 buflen;
 	size_t			 bufsize;
@@ -128,6 +131,33 @@ colonies_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+static int
+colonies_progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct colonies	*c = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return c->abort_cb != NULL && c->abort_cb(c->abort_arg) ? 1 : 0;
+}
+
+/*
+ * Let a caller end a call early (fast shutdown): abort() is polled about
+ * once a second while a request is in flight.  An aborted long-poll may
+ * strand a process the server handed out at that instant (it comes back
+ * after its maxexectime), so use it only when stopping anyway.
+ */
+void
+colonies_set_abort(struct colonies *c, int (*abort)(void *), void *arg)
+{
+	c->abort_cb = abort;
+	c->abort_arg = arg;
+	curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, abort != NULL ? 0L : 1L);
+}
+
 struct colonies *
 colonies_open(const char *url, const struct crypto_key *key,
     long connect_timeout_ms, long request_timeout_ms)
@@ -174,6 +204,9 @@ colonies_open(const char *url, const struct crypto_key *key,
 	    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c) != CURLE_OK ||
 	    curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf) !=
 	    CURLE_OK ||
+	    curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION,
+	    colonies_progress_cb) != CURLE_OK ||
+	    curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c) != CURLE_OK ||
 	    curl_easy_setopt(c->curl, CURLOPT_POST, 1L) != CURLE_OK)
 		goto fail;
 	return c;

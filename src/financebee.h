@@ -160,6 +160,8 @@ const char	*colonies_assign_envelope(struct colonies *, const char *colony,
 struct colonies	*colonies_open(const char *url, const struct crypto_key *,
 		    long connect_timeout_ms, long request_timeout_ms);
 void		 colonies_free(struct colonies *);
+/* abort(arg) != 0 (polled ~1/s) ends the call in flight: COL_TRANSPORT. */
+void		 colonies_set_abort(struct colonies *, int (*)(void *), void *);
 /* The HTTP timeout of an assign is its poll timeout plus this slack. */
 #define COLONIES_POLL_SLACK_MS	10000
 enum col_err colonies_assign(struct colonies *, const char *colony, int timeout,

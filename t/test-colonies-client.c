@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "financebee.h"
@@ -99,6 +100,7 @@ static const struct reply script[] = {
 	{ "versionmsg", 200, "{\"version\":\"x\"}", NULL },
 	{ "assignprocessmsg", 200, "{\"processid\":\"nothex\"}", NULL },
 	{ NULL, 0, NULL, "close" },
+	{ NULL, 0, NULL, "hang" },
 	{ NULL, 0, NULL, "hang" },
 };
 #define NSCRIPT	(sizeof script / sizeof script[0])
@@ -201,6 +203,21 @@ next_conn:
 	}
 }
 
+/* Abort once the call has been in flight for a while (the server hangs). */
+static int
+abort_cb(void *arg)
+{
+	static struct timespec	 t0;
+	struct timespec		 t;
+	int			*n = arg;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	if ((*n)++ == 0)
+		t0 = t;
+	return (t.tv_sec - t0.tv_sec) * 1000 +
+	    (t.tv_nsec - t0.tv_nsec) / 1000000 >= 300;
+}
+
 struct logged {
 	int	 conn;
 	int	 expect;
@@ -271,7 +288,7 @@ main(void)
 	json_t			*out, *j, *spec;
 	FILE			*log;
 	pid_t			 pid;
-	int			 lfd, status, i;
+	int			 lfd, status, i, naborts = 0;
 	enum col_err		 e;
 	size_t			 nreq;
 
@@ -422,14 +439,23 @@ main(void)
 	ok(strstr(cause, PRVKEY) == NULL, "cause holds no key");
 	colonies_free(c);
 
+	c = colonies_open(url, &key, 10000, 60000);
+	colonies_set_abort(c, abort_cb, &naborts);
+	e = colonies_assign(c, "testcolony", 30, &p, cause, sizeof cause);
+	ok(e == COL_TRANSPORT && naborts > 0 && strstr(cause, "abort") != NULL,
+	    "abort callback ends a long-poll -> transport: %s", cause);
+	colonies_free(c);
+
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 
 	/* What the server saw. */
 	nreq = read_log(logpath, req, 64);
 	unlink(logpath);
-	ok(nreq == NSCRIPT, "server saw %zu requests", nreq);
-	if (nreq < NSCRIPT) {
+	/* The aborted assign may or may not have reached the server. */
+	ok(nreq == NSCRIPT || nreq == NSCRIPT - 1, "server saw %zu requests",
+	    nreq);
+	if (nreq < NSCRIPT - 1) {
 		printf("Bail out! server log short\n");
 		return 1;
 	}
