@@ -1,0 +1,285 @@
+/*
+ * test-store-hostile.c: the guardian's hostile-input table (t/data/hostile.tsv)
+ * replayed end to end through task_run() against a real database, the code
+ * path of a bee and of --apply: every rejected input must fail with its
+ * expected cause and write no row anywhere; accepted ones must not crash or
+ * end transient.  Rows needing options (signatures, other configs) are
+ * left to t/32-guardian-hostile.t.
+ *
+ *	test-store-hostile hostile.tsv financebee.conf
+ */
+#include <sys/types.h>
+
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "financebee.h"
+
+#define CLOCK	1764000000	/* the table's clock */
+
+static int	 ntest, nfail;
+static PGconn	*db;
+static const char *fixdir, *datadir;
+
+static void
+ok(int cond, const char *fmt, ...)
+{
+	va_list	ap;
+
+	ntest++;
+	printf("%sok %d - ", cond ? "" : "not ", ntest);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	if (!cond)
+		nfail++;
+}
+
+static char *
+counts(void)
+{
+	PGresult	*res;
+	char		*s;
+
+	res = PQexec(db, "SELECT (SELECT count(*) FROM subscriptions) || '/' || "
+	    "(SELECT count(*) FROM processed_webhooks) || '/' || "
+	    "(SELECT count(*) FROM parked_events) || '/' || "
+	    "(SELECT count(*) FROM revenue_ledger) || '/' || "
+	    "(SELECT count(*) FROM user_profiles) || '/' || "
+	    "(SELECT count(*) FROM user_profiles WHERE is_premium) || '/' || "
+	    "(SELECT coalesce(max(xmin::text::bigint), 0) FROM user_profiles)");
+	s = strdup(PQresultStatus(res) == PGRES_TUPLES_OK ?
+	    PQgetvalue(res, 0, 0) : PQerrorMessage(db));
+	PQclear(res);
+	return s;
+}
+
+static char *
+readfile(const char *path, size_t *len)
+{
+	FILE	*f;
+	char	*buf = NULL;
+	long	 n;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc(n + 1)) != NULL) {
+		if (fread(buf, 1, n, f) != (size_t)n) {
+			free(buf);
+			buf = NULL;
+		} else {
+			buf[n] = '\0';
+			*len = n;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+/* The table's payload encodings (see the top of hostile.tsv). */
+static char *
+unescape(const char *s, size_t *len)
+{
+	char		*out, *o;
+	unsigned int	 c;
+
+	o = out = malloc(strlen(s) + 1);
+	while (*s != '\0') {
+		if (s[0] == '\\' && s[1] == 'n') {
+			*o++ = '\n';
+			s += 2;
+		} else if (s[0] == '\\' && s[1] == 't') {
+			*o++ = '\t';
+			s += 2;
+		} else if (s[0] == '\\' && s[1] == '\\') {
+			*o++ = '\\';
+			s += 2;
+		} else if (s[0] == '\\' && s[1] == 'x' &&
+		    sscanf(s + 2, "%2x", &c) == 1) {
+			*o++ = (char)c;
+			s += 4;
+		} else
+			*o++ = *s++;
+	}
+	*o = '\0';
+	*len = o - out;
+	return out;
+}
+
+static char *
+repeat(const char *head, const char *unit, size_t n, const char *mid,
+    const char *unit2, size_t n2, const char *tail, size_t *len)
+{
+	size_t	 hl = strlen(head), ul = strlen(unit), ml = strlen(mid);
+	size_t	 u2 = strlen(unit2), tl = strlen(tail), i, o = 0;
+	char	*b;
+
+	*len = hl + ul * n + ml + u2 * n2 + tl;
+	b = malloc(*len + 1);
+	memcpy(b + o, head, hl);
+	o += hl;
+	for (i = 0; i < n; i++, o += ul)
+		memcpy(b + o, unit, ul);
+	memcpy(b + o, mid, ml);
+	o += ml;
+	for (i = 0; i < n2; i++, o += u2)
+		memcpy(b + o, unit2, u2);
+	memcpy(b + o, tail, tl);
+	b[*len] = '\0';
+	return b;
+}
+
+#define GEN_HEAD(id) "{\"id\":\"" id "\",\"object\":\"event\"," \
+	"\"type\":\"coupon.created\",\"created\":1764000000," \
+	"\"livemode\":false,\"data\":{\"object\":{"
+
+static char *
+payload(const char *spec, size_t *len)
+{
+	char		 path[8192];
+	unsigned long	 n;
+
+	if (strncmp(spec, "fixture:", 8) == 0) {
+		snprintf(path, sizeof(path), "%s/%s", fixdir, spec + 8);
+		return readfile(path, len);
+	}
+	if (strncmp(spec, "data:", 5) == 0) {
+		snprintf(path, sizeof(path), "%s/%s", datadir, spec + 5);
+		return readfile(path, len);
+	}
+	if (strncmp(spec, "inline:", 7) == 0)
+		return unescape(spec + 7, len);
+	if (sscanf(spec, "gen:deep:%lu", &n) == 1)
+		return repeat("", "[", n, "", "]", n, "", len);
+	if (sscanf(spec, "gen:deepobj:%lu", &n) == 1)
+		return repeat("", "{\"a\":", n, "1", "}", n, "", len);
+	if (sscanf(spec, "gen:deepstr:%lu", &n) == 1)
+		return repeat(GEN_HEAD("evt_deepstr") "\"note\":\"", "[{", n,
+		    "", "", 0, "\"}}}", len);
+	if (sscanf(spec, "gen:big:%lu", &n) == 1)
+		return repeat(GEN_HEAD("evt_big") "\"pad\":\"", "x", n, "", "",
+		    0, "\"}}}", len);
+	if (sscanf(spec, "gen:manykeys:%lu", &n) == 1)
+		return repeat(GEN_HEAD("evt_keys") "\"k\":[", "1,", n, "1", "",
+		    0, "]}}}", len);
+	return NULL;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct fb_config	 cfg;
+	struct guardian_input	 in;
+	struct task_result	 r;
+	struct store		*s;
+	FILE			*f;
+	regex_t			 re;
+	char			*line = NULL, *cols[5], *p, *body, *before, *after;
+	char			 cause[FB_CAUSE_MAX];
+	size_t			 cap = 0, len, i;
+	ssize_t			 n;
+	int			 nfailrows = 0, good;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: test-store-hostile table.tsv conf\n");
+		return 2;
+	}
+	log_init("test", LOG_LEVEL_ERROR, "stderr", cause, sizeof(cause));
+	fixdir = getenv("FB_FIXTURES") ? getenv("FB_FIXTURES") : ".";
+	datadir = getenv("FB_SRCDIR") ? strdup(getenv("FB_SRCDIR")) : ".";
+	{
+		static char	dd[4096];
+
+		snprintf(dd, sizeof(dd), "%s/t/data/events", datadir);
+		datadir = dd;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	if (config_load(argv[2], &cfg, cause, sizeof(cause)) == -1) {
+		printf("Bail out! %s\n", cause);
+		return 1;
+	}
+	if ((s = store_open(&cfg, cause, sizeof(cause))) == NULL ||
+	    store_check_schema(s, cause, sizeof(cause)) == -1) {
+		printf("Bail out! %s\n", cause);
+		return 1;
+	}
+	if ((db = PQconnectdb("")) == NULL || PQstatus(db) != CONNECTION_OK) {
+		printf("Bail out! %s\n", PQerrorMessage(db));
+		return 1;
+	}
+	if ((f = fopen(argv[1], "r")) == NULL) {
+		printf("Bail out! %s\n", argv[1]);
+		return 1;
+	}
+	while ((n = getline(&line, &cap, f)) != -1) {
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		p = line;
+		for (i = 0; i < 5; i++)
+			cols[i] = strsep(&p, "\t");
+		if (cols[4] == NULL || strcmp(cols[3], "-") != 0)
+			continue;
+		if ((body = payload(cols[2], &len)) == NULL) {
+			ok(0, "%s: payload %s", cols[0], cols[2]);
+			continue;
+		}
+		memset(&in, 0, sizeof(in));
+		in.funcname = cfg.funcnames[0];
+		in.args = json_array();
+		in.kwargs = json_object();
+		in.now = CLOCK;
+		json_array_append_new(in.args, json_stringn_nocheck(body, len));
+		free(body);
+
+		PQclear(PQexec(db, "DELETE FROM subscriptions; "
+		    "DELETE FROM processed_webhooks; DELETE FROM parked_events; "
+		    "DELETE FROM revenue_ledger"));
+		before = counts();
+		task_run(&cfg, s, &in, 0, task_now_ms() + 10000, &r);
+		after = counts();
+		if (strncmp(cols[1], "fail:", 5) == 0) {
+			nfailrows++;
+			good = r.outcome == OUTCOME_FAILED;
+			if (good && regcomp(&re, cols[1] + 5, REG_EXTENDED |
+			    REG_NOSUB) == 0) {
+				good = regexec(&re, r.reason, 0, NULL, 0) == 0;
+				regfree(&re);
+			}
+			ok(good && strcmp(before, after) == 0, "%s: failed, "
+			    "no row written", cols[0]);
+			if (!good || strcmp(before, after) != 0)
+				printf("# %s '%s' rows %s -> %s\n",
+				    store_outcome_str(r.outcome), r.reason,
+				    before, after);
+		} else {
+			good = r.outcome != OUTCOME_TRANSIENT &&
+			    (r.outcome != OUTCOME_FAILED ||
+			    strcmp(before, after) == 0);
+			ok(good, "%s: %s%s%s", cols[0],
+			    store_outcome_str(r.outcome),
+			    r.reason[0] ? " " : "", r.reason);
+		}
+		free(before);
+		free(after);
+		task_result_clear(&r);
+		json_decref(in.args);
+		json_decref(in.kwargs);
+	}
+	free(line);
+	fclose(f);
+	ok(nfailrows >= 50, "%d hostile inputs rejected end to end", nfailrows);
+	store_free(s);
+	config_free(&cfg);
+	PQfinish(db);
+	printf("1..%d\n", ntest);
+	return nfail != 0;
+}
