@@ -14,7 +14,7 @@ ok $? "financebeed started"
 fbd_wait_bees 4
 ok $? "4 bees running"
 
-fbd_submit_generated 120 62
+fbd_submit_generated 80 62
 fbd_submit_fixtures
 kills=0
 working=0

@@ -15,7 +15,7 @@ ok $? "financebeed started"
 fbd_wait_bees 2
 ok $? "2 bees running"
 
-fbd_submit_generated 100 63
+fbd_submit_generated 60 63
 ctl scale 5 >/dev/null
 ok $? "scale 5 accepted"
 fbd_wait_bees 5

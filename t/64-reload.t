@@ -23,7 +23,7 @@ ok $? "financebeed started"
 fbd_wait_bees 3
 ok $? "3 bees running"
 before=$(fbd_bee_pids | sort | tr '\n' ' ')
-fbd_submit_generated 120 64
+fbd_submit_generated 60 64
 
 # 1. A setting the bees use: every bee is replaced, one at a time.
 sed -i 's/statement_timeout = 3;/statement_timeout = 4;/' "$FBD_CONF"
@@ -59,6 +59,11 @@ is "$left" 3 "the 3 running bees were kept"
 # 3. A broken file: logged with file:line, nothing changes.
 cp "$FBD_CONF" "$FBD_DIR/good.conf"
 printf 'supervision: { task_timeout = "soon"; };\n' >>"$FBD_CONF"
+for _ in $(seq 1 100); do
+	[ "$(fbd_status | jq '[.bees[] | select(.state == "polling" or
+	    .state == "working" or .state == "idle")] | length')" = 4 ] && break
+	sleep 0.1
+done
 before=$(fbd_bee_pids | sort | tr '\n' ' ')
 kill -HUP "$FBD_PID"
 wait_log 'reload failed.*financebee.conf:[0-9]+'

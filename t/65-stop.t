@@ -30,7 +30,7 @@ wait_working() {	# wait_working N: until N bees hold a task
 fbd_start
 ok $? "financebeed started"
 fbd_wait_bees 3
-hold_lock 2
+hold_lock 1.5
 fbd_submit_generated 1 651	# a handful of events for one user
 wait_working 2
 ok $? "bees are inside their tasks (blocked on the lock)"
