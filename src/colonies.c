@@ -309,6 +309,59 @@ colonies_status_err(long status)
 	return COL_PROTO;
 }
 
+/*
+ * The envelope exactly as the server writes it:
+ * {"payloadtype":"<[a-z0-9]>","payload":"<base64>","error":<bool>} and
+ * optional trailing whitespace.  Anything else goes to the full JSON
+ * parser, which gives the same answer for this shape but costs ~10 ns a
+ * byte on a payload string that can be kilobytes long.
+ */
+static int
+colonies_fast_envelope(const char *b, size_t len, char *type, size_t typelen,
+    const char **pl, size_t *pllen, int *error)
+{
+	const char	*end = b + len, *q;
+	size_t		 n;
+
+#define FAST_LIT(s) do {						\
+	if ((size_t)(end - b) < sizeof(s) - 1 ||			\
+	    memcmp(b, s, sizeof(s) - 1) != 0)				\
+		return 0;						\
+	b += sizeof(s) - 1;						\
+} while (0)
+	FAST_LIT("{\"payloadtype\":\"");
+	for (q = b; q < end && ((*q >= 'a' && *q <= 'z') ||
+	    (*q >= '0' && *q <= '9')); q++)
+		;
+	if ((n = (size_t)(q - b)) >= typelen)
+		return 0;
+	memcpy(type, b, n);
+	type[n] = '\0';
+	b = q;
+	FAST_LIT("\",\"payload\":\"");
+	for (q = b; q < end && ((*q >= 'A' && *q <= 'Z') ||
+	    (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') ||
+	    *q == '+' || *q == '/' || *q == '='); q++)
+		;
+	*pl = b;
+	*pllen = (size_t)(q - b);
+	b = q;
+	FAST_LIT("\",\"error\":");
+	if ((size_t)(end - b) >= 5 && memcmp(b, "true}", 5) == 0) {
+		*error = 1;
+		b += 5;
+	} else if ((size_t)(end - b) >= 6 && memcmp(b, "false}", 6) == 0) {
+		*error = 0;
+		b += 6;
+	} else
+		return 0;
+#undef FAST_LIT
+	for (; b < end; b++)
+		if (*b != ' ' && *b != '\t' && *b != '\r' && *b != '\n')
+			return 0;
+	return 1;
+}
+
 enum col_err
 colonies_decode_reply(long http_status, const char *body, size_t len,
     const char *payloadtype, json_t **payload, char *cause, size_t causelen)
@@ -316,10 +369,11 @@ colonies_decode_reply(long http_status, const char *body, size_t len,
 	json_t		*env = NULL, *pt, *pl, *er, *value = NULL, *st, *msg;
 	json_error_t	 jerr;
 	unsigned char	*raw = NULL;
-	size_t		 rawlen;
+	size_t		 rawlen, b64len;
 	enum col_err	 e = COL_PROTO;
-	const char	*type;
-	char		*p;
+	const char	*type, *b64;
+	char		*p, typebuf[64];
+	int		 iserror;
 	json_int_t	 status;
 
 	*payload = NULL;
@@ -328,10 +382,15 @@ colonies_decode_reply(long http_status, const char *body, size_t len,
 		    "reply", http_status);
 		return COL_PROTO;
 	}
+	if (colonies_fast_envelope(body, len, typebuf, sizeof typebuf, &b64,
+	    &b64len, &iserror)) {
+		type = typebuf;
+		goto payload;
+	}
 	if ((env = json_loadb(body, len, JSON_ALLOW_NUL, &jerr)) == NULL) {
 		snprintf(cause, causelen, "colonies: HTTP %ld: reply is not a "
 		    "JSON envelope: %s", http_status, jerr.text);
-		return COL_PROTO;
+		goto out;
 	}
 	if (!json_is_object(env)) {
 		snprintf(cause, causelen, "colonies: HTTP %ld: reply envelope "
@@ -354,9 +413,12 @@ colonies_decode_reply(long http_status, const char *body, size_t len,
 		    "payloadtype contains NUL", http_status);
 		goto out;
 	}
-	raw = crypto_base64_decode(json_string_value(pl),
-	    json_string_length(pl), &rawlen);
-	if (raw == NULL) {
+	b64 = json_string_value(pl);
+	b64len = json_string_length(pl);
+	iserror = json_is_true(er);
+
+payload:
+	if ((raw = crypto_base64_decode(b64, b64len, &rawlen)) == NULL) {
 		snprintf(cause, causelen, "colonies: HTTP %ld: reply payload is "
 		    "not base64", http_status);
 		goto out;
@@ -369,7 +431,7 @@ colonies_decode_reply(long http_status, const char *body, size_t len,
 		goto out;
 	}
 
-	if (json_is_true(er)) {
+	if (iserror) {
 		st = json_object_get(value, "status");
 		msg = json_object_get(value, "message");
 		if (strcmp(type, "error") != 0 || !json_is_object(value) ||

@@ -581,6 +581,73 @@ test_unicode(void)
 	free(txt);
 }
 
+/*
+ * The decoder has a fast path for the server's exact envelope shape; a
+ * leading space forces the full parser.  Both must agree on everything.
+ */
+static int
+same_both_ways(long status, const char *body, size_t len, const char *type)
+{
+	struct outcome	 a, b;
+	char		*spaced;
+	int		 same;
+
+	spaced = malloc(len + 2);
+	spaced[0] = ' ';
+	memcpy(spaced + 1, body, len);
+	spaced[len + 1] = '\0';
+	decode(status, body, len, type, &a);
+	decode(status, spaced, len + 1, type, &b);
+	same = a.e == b.e && strcmp(a.cause, b.cause) == 0 &&
+	    ((a.v == NULL && b.v == NULL) || (a.v != NULL && b.v != NULL &&
+	    json_equal(a.v, b.v)));
+	if (!same)
+		printf("# differ: %d/%d '%s' / '%s' on %.*s\n", a.e, b.e,
+		    a.cause, b.cause, (int)(len > 200 ? 200 : len), body);
+	json_decref(a.v);
+	json_decref(b.v);
+	free(spaced);
+	return same;
+}
+
+static void
+test_fast_path(void)
+{
+	const char	*v[] = {
+		"{\"payloadtype\":\"closesuccessfulmsg\",\"payload\":\"e30=\","
+		    "\"error\":false}",
+		"{\"payloadtype\":\"closesuccessfulmsg\",\"payload\":\"e30=\","
+		    "\"error\":false}\n",
+		"{\"payloadtype\":\"closesuccessfulmsg\",\"payload\":\"e30=\","
+		    "\"error\":false}x",
+		"{\"payloadtype\":\"closesuccessfulmsg\",\"payload\":\"e30=\","
+		    "\"error\":false,\"x\":1}",
+		"{\"payloadtype\":\"closesuccessfulmsg\",\"payload\":\"e30=\","
+		    "\"error\":false}}",
+		"{\"payloadtype\":\"closesuccessfulmsg\",\"payload\":\"e\\u0033"
+		    "0=\",\"error\":false}",
+		"{\"payloadtype\":\"closesuccessfulmsg\",\"payload\":\"e30\","
+		    "\"error\":false}",
+		"{\"payloadtype\":\"\",\"payload\":\"\",\"error\":false}",
+		"{\"payloadtype\":\"error\",\"payload\":\"eyJzdGF0dXMiOjQwNCwi"
+		    "bWVzc2FnZSI6IngifQ==\",\"error\":true}",
+		"{\"payloadtype\":\"error\",\"payload\":\"eyJzdGF0dXMiOjQwNCwi"
+		    "bWVzc2FnZSI6IngifQ==\",\"error\":tru}",
+		"{\"payloadtype\":\"closesuccessfulmsg\",\"payload\":\"e30=\","
+		    "\"error\":false",
+	};
+	size_t		 i, n = 0;
+
+	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+		n += same_both_ways(200, v[i], strlen(v[i]),
+		    "closesuccessfulmsg");
+		n += same_both_ways(404, v[i], strlen(v[i]),
+		    "closesuccessfulmsg");
+	}
+	ok(n == 2 * i, "fast and full envelope parsers agree on %zu cases",
+	    2 * i);
+}
+
 /* Random mutations of the envelope text and of the payload text. */
 static void
 test_fuzz(void)
@@ -606,6 +673,9 @@ test_fuzz(void)
 			else
 				m[rnd() % len] = junk[rnd() % (sizeof junk - 1)];
 		}
+		if (i % 10 == 0 && !same_both_ways(200, m, len,
+		    "assignprocessmsg"))
+			bad++;
 		decode(rnd() % 8 ? 200 : 404, m, len, "assignprocessmsg", &o);
 		if (o.e == COL_OK) {
 			ok_env++;
@@ -615,8 +685,8 @@ test_fuzz(void)
 		} else if (o.cause[0] == '\0' || o.v != NULL)
 			bad++;
 	}
-	ok(bad == 0, "3000 envelope mutations: each a code and a cause "
-	    "(%zu still decoded)", ok_env);
+	ok(bad == 0, "3000 envelope mutations: each a code and a cause, "
+	    "fast and full parsers agree (%zu still decoded)", ok_env);
 
 	bad = 0;
 	for (i = 0; i < 5000; i++) {
@@ -667,6 +737,7 @@ main(void)
 	test_process_fields();
 	test_numbers();
 	test_unicode();
+	test_fast_path();
 	test_fuzz();
 	ok(strcmp(col_err_str(COL_LOST), "process lost") == 0 &&
 	    strcmp(col_err_str((enum col_err)99), "unknown error") == 0,
