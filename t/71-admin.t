@@ -137,6 +137,10 @@ for _ in $(seq 1 100); do
 	sleep 0.05
 done
 is "$(ctl status --json | jq .generation)" "3" "the abandoned reload completed"
+printf 'reload\nping\n' | raw >"$dir/reloadpipe.out"
+printf 'OK 9\nreloaded\nOK 5\npong\n' >"$dir/reloadpipe.exp"
+cmp -s "$dir/reloadpipe.out" "$dir/reloadpipe.exp"
+ok $? "a request behind a pending reload is answered after it, in order"
 
 # --- bounds and garbage ---------------------------------------------------------
 out=$(head -c 5000 /dev/zero | tr '\0' a | raw)
@@ -153,6 +157,12 @@ out=$("$TA" flood "$S" 64)
 like "$out" '^ERR [0-9]+' "the 65th concurrent client is refused" &&
 like "$out" 'too many clients' "... too many clients"
 is "$(ctl ping)" "pong" "server alive after garbage and a flood"
+out=$("$TA" hog "$S" 10000)
+like "$out" 'stalled: yes' \
+    "a client that does not read its replies is no longer read (bounded output)"
+like "$out" 'other client: served' "... while other clients are served"
+like "$out" 'replies: 10000 of 10000, OK 10000' \
+    "... and all its 10000 pipelined requests are answered once it reads"
 
 # --- second instance, stop ----------------------------------------------------------
 err=$("$TA" serve -s "$S" 2>&1); rc=$?

@@ -9,6 +9,8 @@
  *		send stdin, half-close, copy every reply byte to stdout.
  *	test-admin flood path n
  *		hold n idle connections, then print what one more gets.
+ *	test-admin hog path n
+ *		n pipelined requests from a client that does not read.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -351,6 +353,88 @@ flood(const char *path, int n)
 	return 0;
 }
 
+/*
+ * Pipeline n "status" requests without reading until the server stops
+ * reading us, check that another client is still served, then read and
+ * count every framed reply.
+ */
+static int
+hog(const char *path, int n)
+{
+	struct pollfd	 pfd;
+	char		 buf[65536], *p;
+	size_t		 have = 0, need = 0;
+	ssize_t		 r;
+	int		 fd, other, sent = 0, got = 0, ok = 0, stalled = 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((fd = connect_to(path)) == -1)
+		return 1;
+	/* Stuff requests until the socket is full both ways. */
+	pfd.fd = fd;
+	pfd.events = POLLOUT;
+	while (sent < n) {
+		if (poll(&pfd, 1, 500) != 1) {
+			stalled = 1;
+			break;
+		}
+		if (send(fd, "status\n", 7, MSG_DONTWAIT) != 7)
+			break;
+		sent++;
+	}
+	if ((other = connect_to(path)) == -1)
+		return 1;
+	(void)!write(other, "ping\n", 5);
+	pfd.fd = other;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 20000) == 1 &&
+	    (r = read(other, buf, sizeof(buf) - 1)) > 0) {
+		buf[r] = '\0';
+		printf("other client: %s", strcmp(buf, "OK 5\npong\n") == 0 ?
+		    "served\n" : "bad reply\n");
+	} else
+		printf("other client: no reply\n");
+	close(other);
+	printf("stalled: %s\n", stalled ? "yes" : "no");
+
+	/* Read every reply, sending the rest as room appears. */
+	for (;;) {
+		pfd.fd = fd;
+		pfd.events = POLLIN | (sent < n ? POLLOUT : 0);
+		if (got == n || poll(&pfd, 1, 20000) != 1)
+			break;
+		if ((pfd.revents & POLLOUT) && sent < n &&
+		    send(fd, "status\n", 7, MSG_DONTWAIT) == 7)
+			sent++;
+		if (!(pfd.revents & (POLLIN | POLLHUP)))
+			continue;
+		if ((r = read(fd, buf + have, sizeof(buf) - have)) <= 0)
+			break;
+		have += (size_t)r;
+		/* Consume complete "OK N\n<N bytes>" frames. */
+		for (;;) {
+			if (need == 0) {
+				if ((p = memchr(buf, '\n', have)) == NULL)
+					break;
+				*p = '\0';
+				if (strncmp(buf, "OK ", 3) == 0)
+					ok++;
+				need = (size_t)(p - buf) + 1 +
+				    strtoul(buf + 3, NULL, 10);
+			}
+			if (have < need)
+				break;
+			memmove(buf, buf + need, have - need);
+			have -= need;
+			need = 0;
+			got++;
+		}
+	}
+	printf("replies: %d of %d, OK %d\n", got, n, ok);
+	close(fd);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -360,6 +444,8 @@ main(int argc, char **argv)
 		return raw(argv[2]);
 	if (argc == 4 && strcmp(argv[1], "flood") == 0)
 		return flood(argv[2], atoi(argv[3]));
+	if (argc == 4 && strcmp(argv[1], "hog") == 0)
+		return hog(argv[2], atoi(argv[3]));
 	fprintf(stderr, "usage: test-admin serve|raw|flood ...\n");
 	return 2;
 }
