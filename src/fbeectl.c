@@ -170,7 +170,7 @@ ctl_read(int fd, void *buf, size_t len, int64_t deadline)
 			continue;
 		if (n <= 0) {
 			if (n == 0)
-				errno = ECONNRESET;
+				errno = ENODATA;	/* EOF: see ctl_request */
 			return -1;
 		}
 		p += n;
@@ -283,7 +283,9 @@ bad:
 	return CTL_EX_TEMPFAIL;
 fail:
 	fprintf(stderr, "fbeectl: %s: %s\n", path, errno == ETIMEDOUT ?
-	    "no reply from the daemon (timeout)" : strerror(errno));
+	    "no reply from the daemon (timeout)" : errno == ENODATA ?
+	    "connection closed before the reply was complete" :
+	    strerror(errno));
 	close(fd);
 	free(r->body);
 	r->body = NULL;

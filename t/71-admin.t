@@ -221,6 +221,36 @@ is "$?" "78" "missing -c file: exit 78"
 is "$?" "2" "unknown command: exit 2"
 ctl stop >/dev/null; stopped "$SPID"
 
+# --- fbeectl facing a broken daemon ---------------------------------------------
+# broken REPLY: fbeectl ping against a server that answers REPLY; sets rc, out.
+broken() {
+	rm -f "$S"
+	printf "$1" | "$TA" answer "$S" &
+	bp=$!
+	for _ in $(seq 1 200); do [ -S "$S" ] && break; sleep 0.05; done
+	out=$("$CTL" -s "$S" ping 2>&1); rc=$?
+	wait "$bp"
+}
+broken 'OK 10\nabc'
+is "$rc" "75" "truncated body: exit 75"
+like "$out" 'connection closed before the reply was complete' \
+    "... saying the reply was cut short"
+broken 'HELLO\n'
+is "$rc" "75" "malformed header: exit 75"
+like "$out" 'malformed reply' "... saying the reply is malformed"
+broken 'OK 999999999999\n'
+is "$rc" "75" "absurd body length: exit 75"
+broken ''
+is "$rc" "75" "connection closed without a reply: exit 75"
+broken 'DENIED 5\nnope\n'
+is "$rc" "77" "DENIED: exit 77"
+is "$out" "fbeectl: nope" "... printing the body on stderr"
+broken 'ERR 4\nbad\n'
+is "$rc" "1" "ERR: exit 1"
+broken 'OK 4\na\tb\n'
+is "$rc:$out" "$(printf '0:a\tb')" "OK: the body printed as it is"
+rm -f "$S"
+
 # --- peer credentials ----------------------------------------------------------------
 if [ "$(id -u)" -ne 0 ] || ! id nobody >/dev/null 2>&1 ||
     ! runuser -u nobody -- "$CTL" key generate >/dev/null 2>&1; then

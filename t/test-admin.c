@@ -11,6 +11,8 @@
  *		hold n idle connections, then print what one more gets.
  *	test-admin hog path n
  *		n pipelined requests from a client that does not read.
+ *	test-admin answer path
+ *		answer one request with stdin, whatever it holds.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -435,6 +437,48 @@ hog(const char *path, int n)
 	return 0;
 }
 
+/*
+ * Serve one connection with stdin as the reply, for fbeectl's handling of
+ * broken daemons.  Listens on a temporary name renamed to path, so that the
+ * path answers as soon as it exists.
+ */
+static int
+answer(const char *path)
+{
+	struct sockaddr_un	 sun;
+	char			 tmp[sizeof(sun.sun_path)], req[4096];
+	char			 reply[65536];
+	size_t			 len = 0;
+	ssize_t			 r;
+	int			 l, fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	while (len < sizeof(reply) &&
+	    (r = read(STDIN_FILENO, reply + len, sizeof(reply) - len)) > 0)
+		len += (size_t)r;
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return 1;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, tmp, strlen(tmp));
+	unlink(tmp);
+	if ((l = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
+	    bind(l, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    listen(l, 1) == -1 || rename(tmp, path) == -1) {
+		perror("test-admin: answer");
+		return 1;
+	}
+	if ((fd = accept(l, NULL, NULL)) == -1)
+		return 1;
+	(void)!read(fd, req, sizeof(req));
+	if (len > 0)
+		(void)!write(fd, reply, len);
+	close(fd);
+	close(l);
+	unlink(path);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -446,6 +490,8 @@ main(int argc, char **argv)
 		return flood(argv[2], atoi(argv[3]));
 	if (argc == 4 && strcmp(argv[1], "hog") == 0)
 		return hog(argv[2], atoi(argv[3]));
+	if (argc == 3 && strcmp(argv[1], "answer") == 0)
+		return answer(argv[2]);
 	fprintf(stderr, "usage: test-admin serve|raw|flood ...\n");
 	return 2;
 }
