@@ -145,17 +145,17 @@ colonies_progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 }
 
 /*
- * Let a caller end a call early (fast shutdown): abort() is polled about
+ * Let a caller end a call early (fast shutdown): fn(arg) is polled about
  * once a second while a request is in flight.  An aborted long-poll may
  * strand a process the server handed out at that instant (it comes back
  * after its maxexectime), so use it only when stopping anyway.
  */
 void
-colonies_set_abort(struct colonies *c, int (*abort)(void *), void *arg)
+colonies_set_abort(struct colonies *c, int (*fn)(void *), void *arg)
 {
-	c->abort_cb = abort;
+	c->abort_cb = fn;
 	c->abort_arg = arg;
-	curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, abort != NULL ? 0L : 1L);
+	curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, fn != NULL ? 0L : 1L);
 }
 
 struct colonies *
@@ -239,6 +239,12 @@ colonies_post(struct colonies *c, const char *body, size_t len,
 {
 	CURLcode	rc;
 
+	/* Do not keep a huge buffer around after one huge reply. */
+	if (c->bufsize > 4 * 1024 * 1024) {
+		free(c->buf);
+		c->buf = NULL;
+		c->bufsize = 0;
+	}
 	c->buflen = 0;
 	c->toobig = 0;
 	c->errbuf[0] = '\0';
