@@ -137,6 +137,22 @@ admin_reply(struct admin_client *c, const char *status, const char *body,
 	}
 }
 
+/* A body that may lack its final newline (JSON text, metrics). */
+static void
+admin_reply_text(struct admin_client *c, const char *body)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	size_t		 len = strlen(body);
+	int		 nl = len == 0 || body[len - 1] != '\n';
+
+	if (evbuffer_add_printf(out, "OK %zu\n", len + nl) == -1 ||
+	    evbuffer_add(out, body, len) == -1 ||
+	    (nl && evbuffer_add(out, "\n", 1) == -1)) {
+		log_warnx("admin: uid %u: cannot queue reply", (unsigned)c->uid);
+		c->closing = 1;
+	}
+}
+
 static void __attribute__((__format__(__printf__, 3, 4)))
 admin_replyf(struct admin_client *c, const char *status, const char *fmt, ...)
 {
@@ -161,7 +177,6 @@ static void
 admin_reply_json(struct admin_client *c, json_t *j)
 {
 	char	*s;
-	size_t	 len;
 
 	if (j == NULL) {
 		admin_replyf(c, "ERR", "no data from the master");
@@ -173,15 +188,7 @@ admin_reply_json(struct admin_client *c, json_t *j)
 		admin_replyf(c, "ERR", "cannot encode the reply");
 		return;
 	}
-	len = strlen(s);
-	{
-		struct evbuffer	*out = bufferevent_get_output(c->bev);
-
-		if (evbuffer_add_printf(out, "OK %zu\n", len + 1) == -1 ||
-		    evbuffer_add(out, s, len) == -1 ||
-		    evbuffer_add(out, "\n", 1) == -1)
-			c->closing = 1;
-	}
+	admin_reply_text(c, s);
 	free(s);
 }
 
@@ -203,22 +210,12 @@ static void
 admin_cmd_metrics(struct admin_client *c, int argc, char **argv)
 {
 	char	*text;
-	size_t	 len;
 
 	if ((text = master_metrics_text()) == NULL) {
 		admin_replyf(c, "ERR", "no metrics from the master");
 		return;
 	}
-	len = strlen(text);
-	if (len == 0 || text[len - 1] != '\n') {
-		struct evbuffer	*out = bufferevent_get_output(c->bev);
-
-		if (evbuffer_add_printf(out, "OK %zu\n", len + 1) == -1 ||
-		    evbuffer_add(out, text, len) == -1 ||
-		    evbuffer_add(out, "\n", 1) == -1)
-			c->closing = 1;
-	} else
-		admin_reply(c, "OK", text, len);
+	admin_reply_text(c, text);
 	free(text);
 }
 
