@@ -799,7 +799,7 @@ admin_open(struct event_base *base, const struct fb_config *cfg, char *cause,
 		return -1;
 	}
 	memcpy(sun.sun_path, cfg->admin_path, strlen(cfg->admin_path));
-	mode = cfg->admin_mode != 0 ? cfg->admin_mode & 0777 : 0660;
+	mode = cfg->admin_mode & 0777;	/* config.c defaults it to 0660 */
 	if (admin_set_groups(cfg, cause, causelen) == -1)
 		return -1;
 	if (admin_check_stale(&sun, cause, causelen) == -1)
