@@ -1,0 +1,485 @@
+/*
+ * apply-bench: the cost of the apply path of a bee (task_run: guardian,
+ * normalisation, one fb_apply_event() round trip) on a typical ~5 KB
+ * customer.subscription.updated, next to pgbench driving the same SQL
+ * function at the same concurrency.  Run by bench/apply-bench.sh, which
+ * starts a throwaway PostgreSQL; by hand: PG* environment set,
+ *
+ *	apply-bench -c financebee.conf [-n events] [-j workers] [-T seconds]
+ */
+#include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "financebee.h"
+
+#define NUSERS		1000
+#define CREATED0	1766592001LL
+#define PGBENCH		"/usr/lib/postgresql/15/bin/pgbench"
+#define PGTX		"number of transactions actually processed: "
+
+struct result {
+	uint64_t	cpu_us;
+	uint64_t	sys_us;
+	uint64_t	events;
+	uint64_t	round_trips;
+	uint64_t	applied;
+	uint64_t	bad;
+	uint64_t	retries;
+};
+
+static uint64_t
+cpu_us(void)
+{
+	struct rusage	ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+	    ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+static uint64_t
+sys_us(void)
+{
+	struct rusage	ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+}
+
+static uint64_t
+children_us(void)
+{
+	struct rusage	ru;
+
+	getrusage(RUSAGE_CHILDREN, &ru);
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+	    ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+static double
+wall(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+sql(PGconn *db, const char *q)
+{
+	PGresult	*res = PQexec(db, q);
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "apply-bench: %s: %s", q, PQerrorMessage(db));
+		exit(1);
+	}
+	PQclear(res);
+}
+
+/* A basil renewal, with the fields a real subscription object carries. */
+static json_t *
+event_template(void)
+{
+	static const char text[] =
+	"{\"id\":\"evt_x\",\"object\":\"event\",\"api_version\":"
+	"\"2025-03-31.basil\",\"created\":0,\"data\":{\"object\":{"
+	"\"id\":\"sub_x\",\"object\":\"subscription\",\"application\":null,"
+	"\"application_fee_percent\":null,\"automatic_tax\":{\"disabled_reason\":"
+	"null,\"enabled\":false,\"liability\":null},\"billing_cycle_anchor\":"
+	"1764000000,\"billing_cycle_anchor_config\":null,\"billing_thresholds\":"
+	"null,\"cancel_at\":null,\"cancel_at_period_end\":false,\"canceled_at\":"
+	"null,\"cancellation_details\":{\"comment\":null,\"feedback\":null,"
+	"\"reason\":null},\"collection_method\":\"charge_automatically\","
+	"\"created\":1764000000,\"currency\":\"usd\",\"customer\":\"cus_x\","
+	"\"days_until_due\":null,\"default_payment_method\":"
+	"\"pm_1SXa2bC3dE4fG5hIcard0001\",\"default_source\":null,"
+	"\"default_tax_rates\":[],\"description\":null,\"discounts\":[],"
+	"\"ended_at\":null,\"invoice_settings\":{\"account_tax_ids\":null,"
+	"\"issuer\":{\"type\":\"self\"}},\"items\":{\"object\":\"list\","
+	"\"data\":[{\"id\":\"si_TaZ9aaaaaaaaa1\",\"object\":"
+	"\"subscription_item\",\"billing_thresholds\":null,\"created\":"
+	"1764000000,\"current_period_end\":1769270400,\"current_period_start\":"
+	"1766592000,\"discounts\":[],\"metadata\":{},\"plan\":{\"id\":"
+	"\"price_silver_monthly\",\"object\":\"plan\",\"active\":true,"
+	"\"aggregate_usage\":null,\"amount\":1999,\"amount_decimal\":\"1999\","
+	"\"billing_scheme\":\"per_unit\",\"created\":1760000000,\"currency\":"
+	"\"usd\",\"interval\":\"month\",\"interval_count\":1,\"livemode\":false,"
+	"\"metadata\":{},\"meter\":null,\"nickname\":\"Silver monthly\","
+	"\"product\":\"prod_SfbJ0xK1Lq2w3e\",\"tiers_mode\":null,"
+	"\"transform_usage\":null,\"trial_period_days\":null,\"usage_type\":"
+	"\"licensed\"},\"price\":{\"id\":\"price_silver_monthly\",\"object\":"
+	"\"price\",\"active\":true,\"billing_scheme\":\"per_unit\",\"created\":"
+	"1760000000,\"currency\":\"usd\",\"custom_unit_amount\":null,"
+	"\"livemode\":false,\"lookup_key\":null,\"metadata\":{},\"nickname\":"
+	"\"Silver monthly\",\"product\":\"prod_SfbJ0xK1Lq2w3e\",\"recurring\":{"
+	"\"aggregate_usage\":null,\"interval\":\"month\",\"interval_count\":1,"
+	"\"meter\":null,\"trial_period_days\":null,\"usage_type\":\"licensed\"},"
+	"\"tax_behavior\":\"unspecified\",\"tiers_mode\":null,"
+	"\"transform_quantity\":null,\"type\":\"recurring\",\"unit_amount\":1999,"
+	"\"unit_amount_decimal\":\"1999\"},\"quantity\":1,\"subscription\":"
+	"\"sub_x\",\"tax_rates\":[]}],\"has_more\":false,\"total_count\":1,"
+	"\"url\":\"/v1/subscription_items?subscription=sub_x\"},"
+	"\"latest_invoice\":\"in_1SXa2bC3dE4fG5hI6jK7lM8n\",\"livemode\":false,"
+	"\"metadata\":{\"plan\":\"silver\",\"source\":\"web\"},"
+	"\"next_pending_invoice_item_invoice\":null,\"on_behalf_of\":null,"
+	"\"pause_collection\":null,\"payment_settings\":{\"payment_method_options\":"
+	"null,\"payment_method_types\":null,\"save_default_payment_method\":"
+	"\"off\"},\"pending_invoice_item_interval\":null,\"pending_setup_intent\":"
+	"null,\"pending_update\":null,\"plan\":{\"id\":\"price_silver_monthly\","
+	"\"object\":\"plan\",\"active\":true,\"amount\":1999,\"currency\":\"usd\","
+	"\"interval\":\"month\",\"interval_count\":1,\"product\":"
+	"\"prod_SfbJ0xK1Lq2w3e\"},\"quantity\":1,\"schedule\":null,"
+	"\"start_date\":1764000000,\"status\":\"active\",\"test_clock\":null,"
+	"\"transfer_data\":null,\"trial_end\":null,\"trial_settings\":{"
+	"\"end_behavior\":{\"missing_payment_method\":\"create_invoice\"}},"
+	"\"trial_start\":null},\"previous_attributes\":{\"items\":{\"data\":[{"
+	"\"id\":\"si_TaZ9aaaaaaaaa1\",\"current_period_end\":1766592000,"
+	"\"current_period_start\":1764000000}]}}},\"livemode\":false,"
+	"\"pending_webhooks\":1,\"request\":{\"id\":\"req_h3Q2nK8sZx1aBc\","
+	"\"idempotency_key\":null},\"type\":\"customer.subscription.updated\"}";
+	json_error_t	err;
+	json_t		*j = json_loads(text, 0, &err);
+
+	if (j == NULL) {
+		fprintf(stderr, "apply-bench: template: %s\n", err.text);
+		exit(1);
+	}
+	return j;
+}
+
+static char *
+event_text(json_t *tmpl, unsigned int w, uint64_t i, unsigned int u,
+    size_t *len)
+{
+	json_t	*obj = json_object_get(json_object_get(tmpl, "data"), "object");
+	json_t	*item = json_array_get(json_object_get(json_object_get(obj,
+		    "items"), "data"), 0);
+	char	 id[64], sub[64], cus[64];
+	char	*s;
+
+	snprintf(id, sizeof(id), "evt_1Bench%02u%012llu", w,
+	    (unsigned long long)i);
+	snprintf(sub, sizeof(sub), "sub_1Bench%06u", u);
+	snprintf(cus, sizeof(cus), "cus_Bench%06u", u);
+	json_object_set_new(tmpl, "id", json_string(id));
+	json_object_set_new(tmpl, "created", json_integer(CREATED0 +
+	    (json_int_t)i));
+	json_object_set_new(obj, "id", json_string(sub));
+	json_object_set_new(obj, "customer", json_string(cus));
+	json_object_set_new(item, "subscription", json_string(sub));
+	/* Stripe sends pretty-printed bodies. */
+	s = json_dumps(tmpl, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	*len = strlen(s);
+	return s;
+}
+
+static void
+guardian_in(struct guardian_input *in, const struct fb_config *cfg,
+    const char *text, size_t len)
+{
+	memset(in, 0, sizeof(*in));
+	in->funcname = cfg->funcnames[0];
+	in->args = json_array();
+	in->kwargs = json_object();
+	in->now = CREATED0;
+	json_array_append_new(in->args, json_stringn_nocheck(text, len));
+}
+
+/*
+ * Run nworkers processes over their share of the events: raw texts through
+ * task_run(), or (texts NULL) normalised changes through task_apply().
+ */
+static void
+run_workers(const struct fb_config *cfg, unsigned int nworkers,
+    unsigned int per, char **texts, size_t *lens, json_t **changes,
+    struct result *tot, double *t0, double *t1)
+{
+	struct guardian_input	 in;
+	struct task_result	 tr;
+	struct result		 r;
+	struct store		*s;
+	char			 cause[FB_CAUSE_MAX];
+	unsigned int		 w, k;
+	uint64_t		 i, c0;
+	int			 go[2], res[2], status;
+	pid_t			*pids;
+
+	if (pipe(go) == -1 || pipe(res) == -1)
+		exit(1);
+	pids = calloc(nworkers, sizeof(*pids));
+	fflush(stdout);
+	for (w = 0; w < nworkers; w++) {
+		if ((pids[w] = fork()) != 0)
+			continue;
+		char	x;
+
+		close(go[1]);
+		memset(&r, 0, sizeof(r));
+		if ((s = store_open(cfg, cause, sizeof(cause))) == NULL)
+			_exit(1);
+		(void)read(go[0], &x, 1);
+		c0 = cpu_us();
+		r.sys_us = sys_us();
+		r.round_trips = store_round_trips(s);
+		for (i = 0; i < per; i++) {
+			k = w * per + (unsigned int)i;
+			memset(&tr, 0, sizeof(tr));
+			if (texts != NULL) {
+				guardian_in(&in, cfg, texts[k], lens[k]);
+				task_run(cfg, s, &in, 0, task_now_ms() + 20000,
+				    &tr);
+				json_decref(in.args);
+				json_decref(in.kwargs);
+			} else
+				task_apply(s, changes[k], 0,
+				    task_now_ms() + 20000, &tr);
+			if (tr.outcome == OUTCOME_APPLIED)
+				r.applied++;
+			else if (r.bad++ == 0)
+				fprintf(stderr, "apply-bench: %s %s\n",
+				    store_outcome_str(tr.outcome), tr.reason);
+			r.retries += tr.attempts > 0 ? tr.attempts - 1 : 0;
+			task_result_clear(&tr);
+		}
+		r.cpu_us = cpu_us() - c0;
+		r.sys_us = sys_us() - r.sys_us;
+		r.round_trips = store_round_trips(s) - r.round_trips;
+		r.events = per;
+		store_free(s);
+		(void)write(res[1], &r, sizeof(r));
+		_exit(0);
+	}
+	close(go[0]);
+	close(res[1]);
+	sleep(1);		/* let every worker connect */
+	*t0 = wall();
+	close(go[1]);
+	memset(tot, 0, sizeof(*tot));
+	for (w = 0; w < nworkers; w++) {
+		if (read(res[0], &r, sizeof(r)) != (ssize_t)sizeof(r)) {
+			fprintf(stderr, "apply-bench: a worker died\n");
+			exit(1);
+		}
+		tot->cpu_us += r.cpu_us;
+		tot->sys_us += r.sys_us;
+		tot->events += r.events;
+		tot->round_trips += r.round_trips;
+		tot->applied += r.applied;
+		tot->bad += r.bad;
+		tot->retries += r.retries;
+	}
+	*t1 = wall();
+	close(res[0]);
+	for (w = 0; w < nworkers; w++)
+		waitpid(pids[w], &status, 0);
+	free(pids);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct fb_config	 cfg;
+	struct store		*s;
+	struct result		 tot, tot2;
+	struct guardian_input	 in;
+	PGconn			*db;
+	json_t			*tmpl, *change, **changes;
+	char			 cause[FB_CAUSE_MAX], q[1024], script[256], line[512];
+	char			**texts;
+	size_t			*lens, bytes = 0;
+	const char		*conf = NULL;
+	unsigned int		 nworkers = 4, w, k, per;
+	uint64_t		 n = 20000, i, c0;
+	double			 t0, t1, t2, t3, gcpu, tps = -1, pgcpu;
+	uint64_t		 pgtx = 0;
+	int			 ch, secs = 10, v;
+	FILE			*p;
+
+	while ((ch = getopt(argc, argv, "c:n:j:T:")) != -1) {
+		switch (ch) {
+		case 'c': conf = optarg; break;
+		case 'n': n = strtoull(optarg, NULL, 10); break;
+		case 'j': nworkers = (unsigned int)atoi(optarg); break;
+		case 'T': secs = atoi(optarg); break;
+		default:
+			fprintf(stderr, "usage: apply-bench -c conf [-n events] "
+			    "[-j workers] [-T pgbench-seconds]\n");
+			return 64;
+		}
+	}
+	if (conf == NULL || nworkers < 1 || nworkers > 64 || n < nworkers)
+		return 64;
+	log_init("apply-bench", LOG_LEVEL_WARN, "stderr", cause, sizeof(cause));
+	memset(&cfg, 0, sizeof(cfg));
+	if (config_load(conf, &cfg, cause, sizeof(cause)) == -1) {
+		fprintf(stderr, "apply-bench: %s\n", cause);
+		return 78;
+	}
+	if ((s = store_open(&cfg, cause, sizeof(cause))) == NULL ||
+	    store_migrate(s, getenv("FINANCEBEE_SQLDIR"), &v, cause,
+	    sizeof(cause)) != 0) {
+		fprintf(stderr, "apply-bench: %s\n", cause);
+		return 75;
+	}
+	store_free(s);
+
+	/* NUSERS users, each with an active subscription to renew. */
+	if ((db = PQconnectdb("")) == NULL || PQstatus(db) != CONNECTION_OK) {
+		fprintf(stderr, "apply-bench: %s", PQerrorMessage(db));
+		return 75;
+	}
+	sql(db, "SET client_min_messages = warning");
+	sql(db, "TRUNCATE subscriptions, processed_webhooks, parked_events, "
+	    "revenue_ledger, user_profiles");
+	snprintf(q, sizeof(q), "INSERT INTO user_profiles (id) SELECT "
+	    "md5(g::text)::uuid FROM generate_series(0, %d) g; "
+	    "INSERT INTO subscriptions (subscriber_id, status, tier, "
+	    "stripe_subscription_id, stripe_customer_id, stripe_event_created) "
+	    "SELECT md5(g::text)::uuid, 'active', 'silver', "
+	    "'sub_1Bench' || lpad(g::text, 6, '0'), "
+	    "'cus_Bench' || lpad(g::text, 6, '0'), 0 "
+	    "FROM generate_series(0, %d) g", NUSERS - 1,
+	    NUSERS - 1);
+	sql(db, q);
+	sql(db, "VACUUM ANALYZE");
+
+	/* Worker w renews users w, w + j, ...: no artificial lock contention. */
+	per = (unsigned int)(n / nworkers);
+	n = (uint64_t)per * nworkers;
+	texts = calloc(n, sizeof(*texts));
+	lens = calloc(n, sizeof(*lens));
+	changes = calloc(n, sizeof(*changes));
+	tmpl = event_template();
+	for (w = 0; w < nworkers; w++)
+		for (i = 0; i < per; i++) {
+			k = w * per + (unsigned int)i;
+			texts[k] = event_text(tmpl, w, i, w + nworkers *
+			    (unsigned int)(i % (NUSERS / nworkers)), &lens[k]);
+			bytes += lens[k];
+		}
+
+	/* The guardian alone (no database), for the split. */
+	c0 = cpu_us();
+	for (i = 0; i < n; i++) {
+		guardian_in(&in, &cfg, texts[i], lens[i]);
+		change = NULL;
+		if (guardian_check(&cfg, &in, &change, cause,
+		    sizeof(cause)) == -1) {
+			fprintf(stderr, "apply-bench: guardian: %s\n", cause);
+			return 1;
+		}
+		if (i == 0) {
+			char	*doc = json_dumps(change, JSON_COMPACT);
+			char	*lit = PQescapeLiteral(db, doc, strlen(doc));
+
+			snprintf(q, sizeof(q), "DROP TABLE IF EXISTS "
+			    "bench_template; CREATE TABLE bench_template "
+			    "(doc jsonb); DROP SEQUENCE IF EXISTS "
+			    "bench_created; CREATE SEQUENCE bench_created "
+			    "START %lld", CREATED0 + 2 * (long long)n + 1);
+			sql(db, q);
+			{
+				char *ins = malloc(strlen(lit) + 64);
+
+				sprintf(ins, "INSERT INTO bench_template VALUES "
+				    "(%s)", lit);
+				sql(db, ins);
+				free(ins);
+			}
+			PQfreemem(lit);
+			free(doc);
+		}
+		/* For the store-only run: new ids, later snapshots. */
+		snprintf(q, sizeof(q), "%s_s", json_string_value(
+		    json_object_get(change, "event_id")));
+		json_object_set_new(change, "event_id", json_string(q));
+		json_object_set_new(change, "created", json_integer(
+		    json_integer_value(json_object_get(change, "created")) +
+		    (json_int_t)n));
+		changes[i] = change;
+		json_decref(in.args);
+		json_decref(in.kwargs);
+	}
+	gcpu = (double)(cpu_us() - c0) / n;
+
+	/* The bees: one process and one connection each, as in production. */
+	run_workers(&cfg, nworkers, per, texts, lens, NULL, &tot, &t0, &t1);
+	/* The store alone: the same documents, already normalised. */
+	run_workers(&cfg, nworkers, per, NULL, NULL, changes, &tot2, &t2, &t3);
+
+	/* pgbench: the same function, the same change document shape. */
+	snprintf(script, sizeof(script), "/tmp/apply-bench.%d.sql",
+	    (int)getpid());
+	if ((p = fopen(script, "w")) == NULL)
+		return 1;
+	fprintf(p, "\\set u :client_id + %u * random(0, %u)\n"
+	    "SELECT fb_apply_event(doc || jsonb_build_object('event_id', "
+	    "'evt_pgb' || gen_random_uuid(), 'created', "
+	    "nextval('bench_created'), 'subscription', 'sub_1Bench' || "
+	    "lpad(:u::text, 6, '0'), 'customer', 'cus_Bench' || "
+	    "lpad(:u::text, 6, '0'))) FROM bench_template;\n", nworkers,
+	    NUSERS / nworkers - 1);
+	fclose(p);
+	snprintf(q, sizeof(q), "%s -n -M prepared -c %u -j %u -T %d -f %s "
+	    "2>&1", getenv("PGBENCH") ? getenv("PGBENCH") : PGBENCH, nworkers,
+	    nworkers, secs, script);
+	c0 = children_us();
+	if ((p = popen(q, "r")) != NULL) {
+		while (fgets(line, sizeof(line), p) != NULL) {
+			if (strncmp(line, PGTX, strlen(PGTX)) == 0)
+				pgtx = strtoull(line + strlen(PGTX), NULL, 10);
+			if (strncmp(line, "tps = ", 6) == 0 &&
+			    strstr(line, "without") != NULL)
+				tps = atof(line + 6);
+			if (strstr(line, "error") || strstr(line, "ERROR"))
+				fprintf(stderr, "pgbench: %s", line);
+		}
+		pclose(p);
+	}
+	pgcpu = pgtx > 0 ? (double)(children_us() - c0) / pgtx : -1;
+	unlink(script);
+
+	printf("events: %llu x %.0f bytes (pretty-printed basil "
+	    "customer.subscription.updated), %u workers\n",
+	    (unsigned long long)tot.events, (double)bytes / n, nworkers);
+	printf("outcomes: %llu applied, %llu other, %llu transient retries\n",
+	    (unsigned long long)tot.applied, (unsigned long long)tot.bad,
+	    (unsigned long long)tot.retries);
+	printf("bee CPU per event (task_run: guardian + normalise + apply): "
+	    "%.1f us\n", (double)tot.cpu_us / tot.events);
+	printf("  user %.1f us + system %.1f us\n",
+	    (double)(tot.cpu_us - tot.sys_us) / tot.events,
+	    (double)tot.sys_us / tot.events);
+	printf("  of which guardian + normalise alone: %.1f us\n", gcpu);
+	printf("PostgreSQL round trips per event: %.3f\n",
+	    (double)tot.round_trips / tot.events);
+	printf("apply path: %.0f events/s (%u bees)\n",
+	    tot.events / (t1 - t0), nworkers);
+	printf("store only (task_apply on normalised documents): %.1f us CPU "
+	    "per event, %.3f round trips, %.0f events/s (%llu applied)\n",
+	    (double)tot2.cpu_us / tot2.events,
+	    (double)tot2.round_trips / tot2.events, tot2.events / (t3 - t2),
+	    (unsigned long long)tot2.applied);
+	printf("pgbench, same SQL function, -c %u -j %u -T %d: %.0f tps\n",
+	    nworkers, nworkers, secs, tps);
+	printf("  pgbench client CPU per transaction (reference): %.1f us\n",
+	    pgcpu);
+	if (tps > 0)
+		printf("apply path / pgbench: %.0f%%\n",
+		    100.0 * tot.events / (t1 - t0) / tps);
+	PQfinish(db);
+	config_free(&cfg);
+	return tot.bad != 0 || tot2.bad != 0;
+}
