@@ -29,6 +29,7 @@ _fb_planned=
 _fb_pids=
 _fb_pgdirs=
 _fb_tmp=
+_fb_seq=0
 
 # --- TAP ---------------------------------------------------------------
 
@@ -179,7 +180,8 @@ mc_start() {
 	local dir keyf portf
 	dir=$(fb_tmpdir)
 	keyf=$dir/mc-server.key
-	portf=$dir/mc.port.$$.$RANDOM
+	_fb_seq=$((_fb_seq + 1))
+	portf=$dir/mc.port.$$.$_fb_seq
 	umask 077; echo "$FB_SERVER_KEY" >"$keyf"; umask 022
 	"$FB_BUILDDIR/minicolonies" serve --listen 127.0.0.1:0 \
 	    --server-key-file "$keyf" --port-file "$portf" "$@" \
