@@ -399,6 +399,101 @@ config_values_text(const char *const *values, char *buf, size_t len)
 }
 
 /*
+ * libconfig 1.5 keeps a 32-bit integer literal without its L suffix in an
+ * int and silently wraps a larger one (4294967300 reads as 4).  Scan the
+ * text for such literals before they can pass a range check.
+ */
+static int
+config_check_ints(struct config_ctx *ctx, const char *file)
+{
+	FILE		*f;
+	char		 tok[64];
+	long long	 v;
+	unsigned int	 line = 1;
+	size_t		 n;
+	int		 c, prev = ' ', state = 0, hex, isfloat, rc = 0;
+
+	if ((f = fopen(file, "r")) == NULL)
+		return 0;	/* libconfig read it: a race, not our error */
+	while (rc == 0 && (c = getc(f)) != EOF) {
+		if (c == '\n')
+			line++;
+		switch (state) {
+		case 1:		/* string */
+			if (c == '\\')
+				(void)getc(f);
+			else if (c == '"')
+				state = 0;
+			break;
+		case 2:		/* line comment */
+			if (c == '\n')
+				state = 0;
+			break;
+		case 3:		/* block comment */
+			if (c == '*') {
+				if ((c = getc(f)) == '/')
+					state = 0;
+				else if (c != EOF) {
+					ungetc(c, f);
+					c = '*';
+				}
+			}
+			break;
+		default:
+			if (c == '"')
+				state = 1;
+			else if (c == '#')
+				state = 2;
+			else if (c == '/') {
+				if ((c = getc(f)) == '/')
+					state = 2;
+				else if (c == '*')
+					state = 3;
+				else {
+					if (c != EOF)
+						ungetc(c, f);
+					c = '/';
+				}
+			} else if (isdigit(c) && !isalnum(prev) && prev != '_' &&
+			    prev != '.') {
+				n = 0;
+				if (prev == '-')
+					tok[n++] = '-';
+				tok[n++] = (char)c;
+				while ((c = getc(f)) != EOF && n < sizeof(tok) - 1 &&
+				    (isalnum(c) || c == '.' || ((c == '+' ||
+				    c == '-') && strchr("eE", tok[n - 1]) != NULL &&
+				    strchr(tok, 'x') == NULL)))
+					tok[n++] = (char)c;
+				tok[n] = '\0';
+				if (c != EOF)
+					ungetc(c, f);
+				c = tok[n - 1];
+				hex = strchr(tok, 'x') != NULL ||
+				    strchr(tok, 'X') != NULL;
+				isfloat = !hex && strpbrk(tok, ".eE") != NULL;
+				if (isfloat || c == 'L')
+					break;
+				errno = 0;
+				v = strtoll(tok, NULL, hex ? 16 : 10);
+				if (errno != 0 || (hex ? (v < 0 ||
+				    v > 0xffffffffLL) : (v < INT32_MIN ||
+				    v > INT32_MAX))) {
+					snprintf(ctx->cause, ctx->causelen,
+					    "%s:%u: integer %s does not fit in 32 "
+					    "bits", file, line, tok);
+					rc = -1;
+				}
+			}
+			break;
+		}
+		prev = c;
+	}
+	fclose(f);
+	return rc;
+}
+
+/*
  * Every setting must be a key of the table, inside one of the known groups.
  * Errors name the first unknown key with its line.
  */
@@ -546,6 +641,7 @@ config_parse_prices(struct config_ctx *ctx, size_t ki)
 	ctx->cfg->prices = p;
 	for (i = 0; i < n; i++) {
 		e = config_setting_get_elem(s, (unsigned int)i);
+		ctx->cfg->nprices = i + 1;	/* config_free sees partial ones */
 		snprintf(name, sizeof(name), "%s[%zu]", k->name, i);
 		if (!config_setting_is_group(e)) {
 			config_error(ctx, e, name, "must be a group: "
@@ -583,7 +679,6 @@ config_parse_prices(struct config_ctx *ctx, size_t ki)
 			else
 				p[i].tier = config_strdup(str);
 		}
-		ctx->cfg->nprices = i + 1;
 	}
 	return 0;
 }
@@ -1147,6 +1242,11 @@ config_load(const char *path, struct fb_config *cfg, char *cause,
 			    config_error_text(&ctx.lc));
 		goto out;
 	}
+	if (config_check_ints(&ctx, path) == -1)
+		goto out;
+	for (i = 0; i < ctx.lc.num_filenames; i++)
+		if (config_check_ints(&ctx, ctx.lc.filenames[i]) == -1)
+			goto out;
 	if (config_check_unknown(&ctx) == -1)
 		goto out;
 

@@ -85,6 +85,11 @@ bad "poll_timeout above 600" 'colonies: { poll_timeout = 601; };' \
     '1: colonies.poll_timeout: 601 is out of range 1..600'
 bad "shutdown_timeout below 1 s" 'supervision: { shutdown_timeout = 0.5; };' \
     '1: supervision.shutdown_timeout: 0.5 s is out of range 1\.\.'
+# libconfig would wrap this to 4 without the scan in config.c.
+bad "integer beyond 32 bits" 'bees = 4294967300;' \
+    '1: integer 4294967300 does not fit in 32 bits'
+bad "64-bit integer out of range" 'colonies: { lease = 4294967300L; };' \
+    '1: colonies.lease: 4294967300 is out of range 1..86400'
 bad "negative seconds" 'database: { statement_timeout = -1; };' \
     '1: database.statement_timeout: -1 s is out of range'
 bad "mode not octal" 'admin: { mode = "0999"; };' '1: admin.mode: must be an octal'
