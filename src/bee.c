@@ -66,6 +66,7 @@ struct bee {
 	int			 orphan;
 	int			 garbage;
 	struct fbee_counters	 c;
+	int			 c_dirty;	/* changed since last sent */
 	unsigned long		 ntasks;
 	int64_t			 last_counters;
 	int64_t			 last_hb;
@@ -147,6 +148,7 @@ bee_counters(struct bee *b, int force)
 	if (!force && now - b->last_counters < b->cfg.metrics_interval_ms)
 		return;
 	b->last_counters = now;
+	b->c_dirty = 0;
 	b->c.rss_kb = metrics_rss_kb(getpid());
 	memset(&m, 0, sizeof(m));
 	m.type = FBEE_COUNTERS;
@@ -450,6 +452,7 @@ bee_task(struct bee *b, struct col_process *p)
 	metrics_hist_add(&b->c.hist, (uint64_t)(task_now_ms() -
 	    b->task_start) * 1000);
 	b->ntasks++;
+	b->c_dirty = 1;
 	b->processid[0] = '\0';
 	b->event[0] = '\0';
 }
@@ -565,6 +568,9 @@ bee_loop(struct bee *b)
 			fails = 0;
 			delay = BEE_BACKOFF_MIN_MS;
 			col_process_free(&p);
+			/* Idle now: let the master see the last tasks. */
+			if (b->c_dirty)
+				bee_counters(b, 1);
 			break;
 		case COL_AUTH:
 			col_process_free(&p);
