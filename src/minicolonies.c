@@ -194,6 +194,7 @@ struct mc_handler {
 	void		(*fn)(struct mc_req *);
 	const char	*badjson;
 	const char	*mismatch;
+	const char	*fields;	/* Go field types, see mc_typecheck */
 };
 
 static struct event_base	*mc_base;
@@ -2123,73 +2124,141 @@ mc_h_pause(struct mc_req *r)
 
 static const struct mc_handler mc_handlers[] = {
 	{ "addcolonymsg", mc_h_addcolony, "Failed to add colony, invalid JSON",
-	    "Failed to add colony, msg.MsgType does not match payloadType" },
+	    "Failed to add colony, msg.MsgType does not match payloadType",
+	    "colony:o,colony.colonyid:s,colony.name:s" },
 	{ "addexecutormsg", mc_h_addexecutor,
 	    "Failed to add executor, invalid JSON",
-	    "Failed to add executor, msg.MsgType does not match payloadType" },
+	    "Failed to add executor, msg.MsgType does not match payloadType",
+	    "executor:o,executor.executorid:s,executor.executortype:s,executor.executorname:s,executor.colonyname:s" },
 	{ "approveexecutormsg", mc_h_approve,
 	    "Failed to approve executor, invalid JSON",
 	    "Failed to approve executor, msg.MsgType does not match "
-	    "payloadType" },
+	    "payloadType",
+	    "colonyname:s,executorname:s" },
 	{ "rejectexecutormsg", mc_h_reject,
 	    "Failed to reject executor, invalid JSON",
 	    "Failed to reject executor, msg.MsgType does not match "
-	    "payloadType" },
+	    "payloadType",
+	    "colonyname:s,executorname:s" },
 	{ "removeexecutormsg", mc_h_removeexecutor,
 	    "Failed to remove executor, invalid JSON",
 	    "Failed to remove executor, msg.MsgType does not match "
-	    "payloadType" },
+	    "payloadType",
+	    "colonyname:s,executorname:s" },
 	{ "getexecutormsg", mc_h_getexecutor,
 	    "Failed to get executor, invalid JSON",
-	    "Failed to get executor, msg.MsgType does not match payloadType" },
+	    "Failed to get executor, msg.MsgType does not match payloadType",
+	    "colonyname:s,executorname:s" },
 	{ "addfunctionmsg", mc_h_addfunction,
 	    "Failed to add function, invalid JSON",
-	    "Failed to add function, msg.MsgType does not match payloadType" },
+	    "Failed to add function, msg.MsgType does not match payloadType",
+	    "fun:o,fun.executorname:s,fun.executortype:s,fun.colonyname:s,fun.funcname:s" },
 	{ "submitfuncspecmsg", mc_h_submit,
 	    "Failed to submit process, invalid JSON",
 	    "Failed to submit process spec, msg.MsgType does not match "
-	    "payloadType" },
+	    "payloadType",
+	    "spec:o" },
 	{ "assignprocessmsg", mc_h_assign,
 	    "Failed to assign process, invalid JSON",
 	    "Failed to assign process, msg.msgType does not match "
-	    "payloadType" },
+	    "payloadType",
+	    "colonyname:s,timeout:i,availablecpu:s,availablemem:s" },
 	{ "closesuccessfulmsg", mc_h_closesuccessful,
 	    "Failed to close successful, invalid JSON",
 	    "Failed to close process as successful, msg.MsgType does not "
-	    "match payloadType" },
+	    "match payloadType",
+	    "processid:s,out:a" },
 	{ "closefailedmsg", mc_h_closefailed,
 	    "Failed to close failed, invalid JSON",
 	    "Failed to close process as failed, msg.MsgType does not match "
-	    "payloadType" },
+	    "payloadType",
+	    "processid:s,errors:S" },
 	{ "getprocessmsg", mc_h_getprocess,
 	    "Failed to get process, invalid JSON",
-	    "Failed to get process, msg.MsgType does not match payloadType" },
+	    "Failed to get process, msg.MsgType does not match payloadType",
+	    "processid:s" },
 	{ "getprocessesmsg", mc_h_getprocesses,
 	    "Failed to get processes, invalid JSON",
-	    "Failed to get processes, msg.MsgType does not match payloadType" },
+	    "Failed to get processes, msg.MsgType does not match payloadType",
+	    "colonyname:s,count:i,state:i,executortype:s,label:s,initiator:s" },
 	{ "addlogmsg", mc_h_addlog, "Failed to add log, invalid JSON",
-	    "Failed to add log, msg.MsgType does not match payloadType" },
+	    "Failed to add log, msg.MsgType does not match payloadType",
+	    "processid:s,message:s" },
 	{ "setoutputmsg", mc_h_setoutput, "Failed to set output, invalid JSON",
-	    "Failed to set output, msg.MsgType does not match payloadType" },
+	    "Failed to set output, msg.MsgType does not match payloadType",
+	    "processid:s,out:a" },
 	{ "cancelprocessmsg", mc_h_cancel,
 	    "Failed to cancel process, invalid JSON",
 	    "Failed to cancel process, msg.MsgType does not match "
-	    "payloadType" },
+	    "payloadType",
+	    "processid:s" },
 	{ "removeallprocessesmsg", mc_h_removeall,
 	    "Failed to remove all processes, invalid JSON",
 	    "Failed to remove all processes, msg.MsgType does not match "
-	    "payloadType" },
+	    "payloadType",
+	    "colonyname:s,state:i" },
 	{ "pauseassignmentsmsg", mc_h_pause,
 	    "Failed to pause assignments, invalid JSON",
 	    "Failed to pause assignments, msg.MsgType does not match "
-	    "payloadType" },
+	    "payloadType",
+	    "colonyname:s" },
 	{ "resumeassignmentsmsg", mc_h_pause,
 	    "Failed to resume assignments, invalid JSON",
 	    "Failed to resume assignments, msg.MsgType does not match "
-	    "payloadType" },
+	    "payloadType",
+	    "colonyname:s" },
 };
 
 /* --- the envelope -------------------------------------------------------- */
+
+/*
+ * Go decodes the whole message into a typed struct before looking at any
+ * field, so a field of the wrong type is "invalid JSON" even when msgtype
+ * is wrong too.  fields: "name:T,obj.name:T", T one of s (string), i (int),
+ * a (array), S (array of strings), o (object).
+ */
+static int
+mc_typecheck(json_t *msg, const char *fields)
+{
+	char		 buf[512], *f, *save, *colon, *dot;
+	json_t		*o, *dummy;
+	const char	*sv;
+	long long	 iv;
+	int		 rc = 0;
+
+	snprintf(buf, sizeof(buf), "%s", fields);
+	for (f = strtok_r(buf, ",", &save); f != NULL && rc == 0;
+	    f = strtok_r(NULL, ",", &save)) {
+		if ((colon = strchr(f, ':')) == NULL)
+			continue;
+		*colon = '\0';
+		o = msg;
+		if ((dot = strchr(f, '.')) != NULL) {
+			*dot = '\0';
+			if (mc_getobj(msg, f, &o) == -1)
+				return -1;
+			f = dot + 1;
+		}
+		switch (colon[1]) {
+		case 's':
+			rc = mc_getstr(o, f, &sv);
+			break;
+		case 'i':
+			rc = mc_getint(o, f, &iv);
+			break;
+		case 'a':
+			rc = mc_getarr(o, f, &dummy);
+			break;
+		case 'S':
+			rc = mc_getstrarr(o, f, &dummy);
+			break;
+		case 'o':
+			rc = mc_getobj(o, f, &dummy);
+			break;
+		}
+	}
+	return rc;
+}
 
 static int
 mc_recover(const char *payload, size_t plen, const char *sig, size_t siglen,
@@ -2383,6 +2452,12 @@ mc_api(struct evhttp_request *req)
 		return;
 	}
 	if (!json_is_object(msg) || mc_getstr(msg, "msgtype", &mt) == -1) {
+		mc_error(req, 400, "%s", h->badjson);
+		json_decref(msg);
+		json_decref(env);
+		return;
+	}
+	if (mc_typecheck(msg, h->fields) == -1) {
 		mc_error(req, 400, "%s", h->badjson);
 		json_decref(msg);
 		json_decref(env);

@@ -101,6 +101,9 @@ is "$RPC_STATUS:$RPC_MSG" "400:Failed to assign process, invalid JSON" \
 mc_post "$(mc_env "$MC_T/sub.key" closesuccessfulmsg '{"processid":5,"msgtype":"closesuccessfulmsg"}')"
 is "$RPC_STATUS:$RPC_MSG" "400:Failed to close successful, invalid JSON" \
     "payload field of the wrong type -> 400 invalid JSON"
+mc_post "$(mc_env "$MC_T/sub.key" assignprocessmsg '{"colonyname":"financebee","timeout":"x","msgtype":"getprocessmsg"}')"
+is "$RPC_STATUS:$RPC_MSG" "400:Failed to assign process, invalid JSON" \
+    "a wrong field type wins over a msgtype mismatch (Go decodes first)"
 mc_post "$(mc_env "$MC_T/sub.key" assignprocessmsg '{"colonyname":"financebee","timeout":-1,"msgtype":"assignprocessmsg"}')"
 is "$RPC_STATUS:$RPC_MSG" "404:No process available for assignment" \
     "a well-formed signed call works (control)"
