@@ -97,6 +97,7 @@ fb_track_pid() { _fb_pids="$_fb_pids $1"; }
 
 fb_cleanup() {
 	local p d
+	set +e		# a caller under set -e must still clean up everything
 	for p in $_fb_pids; do
 		kill -TERM "$p" 2>/dev/null
 	done
