@@ -28,8 +28,8 @@
 #define P1	"1766592000"
 #define P2	"1769270400"
 #define P3	"1771948800"
-#define NSHUFFLE	60	/* random deliveries per scenario */
-#define NROUNDS		5	/* concurrent rounds per scenario */
+#define NSHUFFLE	100	/* random deliveries per scenario */
+#define NROUNDS		30	/* concurrent rounds per scenario */
 
 static int	 ntest, nfail;
 static PGconn	*db;		/* the test's own connection, for checks */
@@ -474,68 +474,86 @@ test_scenarios(struct store *s, char **inorder)
 	}
 }
 
-/* Four processes apply the same scenario at once, each in its own order. */
+/*
+ * Four processes (one connection each, made once) apply the same scenario
+ * at once, each in its own shuffled order with duplicates; a round starts
+ * when the parent writes four "go" messages.
+ */
+struct round_msg {
+	int	scenario;
+	int	round;
+};
+
+static void
+concurrency_child(int go, int res, int k)
+{
+	struct store		*s = open_store();
+	struct round_msg	 m;
+	struct task_result	 r;
+	const struct scenario	*sc;
+	size_t			 j, n, cnt_m, order[2 * MAXEV];
+	unsigned long		 cnt[3];
+	unsigned int		 seed;
+	json_t			*c;
+
+	while (read(go, &m, sizeof(m)) == (ssize_t)sizeof(m)) {
+		sc = &scenarios[m.scenario];
+		n = nevents(sc);
+		seed = (unsigned int)(m.scenario * 100000 + m.round * 10 + k);
+		cnt_m = random_order(&seed, n, order);
+		memset(cnt, 0, sizeof(cnt));
+		for (j = 0; j < cnt_m; j++) {
+			memset(&r, 0, sizeof(r));
+			c = change(sc->events[order[j]]);
+			task_apply(s, c, 0, task_now_ms() + 20000, &r);
+			if (r.outcome == OUTCOME_FAILED)
+				cnt[0]++;
+			if (r.outcome == OUTCOME_TRANSIENT)
+				cnt[1]++;
+			cnt[2] += r.attempts - 1;
+			if (r.outcome >= OUTCOME_FAILED)
+				fprintf(stderr, "%s: %s\n",
+				    store_outcome_str(r.outcome), r.reason);
+			task_result_clear(&r);
+			json_decref(c);
+		}
+		(void)write(res, cnt, sizeof(cnt));
+	}
+	store_free(s);
+	_exit(0);
+}
+
 static void
 test_concurrency(char **inorder)
 {
-	const struct scenario	*sc;
-	size_t			 i, j, n, m, order[2 * MAXEV];
-	int			 go[2], res[2], round, k, status;
+	struct round_msg	 m;
+	size_t			 i;
+	int			 go[2], res[2], round, k, status, mismatch = 0;
 	unsigned long		 tot[3] = { 0, 0, 0 }, got[3];
 	pid_t			 pids[4];
 	char			*fp;
-	int			 mismatch = 0;
 
+	if (pipe(go) == -1 || pipe(res) == -1)
+		exit(1);
+	fflush(stdout);
+	for (k = 0; k < 4; k++) {
+		if ((pids[k] = fork()) == -1)
+			exit(1);
+		if (pids[k] == 0) {
+			close(go[1]);
+			close(res[0]);
+			concurrency_child(go[0], res[1], k);
+		}
+	}
+	close(go[0]);
+	close(res[1]);
 	for (i = 0; i < NSCENARIOS; i++) {
-		sc = &scenarios[i];
-		n = nevents(sc);
 		for (round = 0; round < NROUNDS; round++) {
 			reset_tables();
-			if (pipe(go) == -1 || pipe(res) == -1)
-				exit(1);
-			fflush(stdout);
-			for (k = 0; k < 4; k++) {
-				if ((pids[k] = fork()) == -1)
-					exit(1);
-				if (pids[k] == 0) {
-					struct store		*s;
-					struct task_result	 r;
-					json_t			*c;
-					unsigned int		 seed;
-					unsigned long		 cnt[3] = { 0, 0, 0 };
-					char			 x;
-
-					close(go[1]);
-					close(res[0]);
-					seed = (unsigned int)(i * 1000 + round * 10 + k);
-					s = open_store();
-					m = random_order(&seed, n, order);
-					(void)read(go[0], &x, 1);
-					for (j = 0; j < m; j++) {
-						memset(&r, 0, sizeof(r));
-						c = change(sc->events[order[j]]);
-						task_apply(s, c, 0,
-						    task_now_ms() + 20000, &r);
-						if (r.outcome == OUTCOME_FAILED)
-							cnt[0]++;
-						if (r.outcome == OUTCOME_TRANSIENT)
-							cnt[1]++;
-						cnt[2] += r.attempts - 1;
-						if (r.outcome >= OUTCOME_FAILED)
-							fprintf(stderr, "%s: %s\n",
-							    store_outcome_str(
-							    r.outcome), r.reason);
-						task_result_clear(&r);
-						json_decref(c);
-					}
-					store_free(s);
-					(void)write(res[1], cnt, sizeof(cnt));
-					_exit(0);
-				}
-			}
-			close(go[0]);
-			close(res[1]);
-			close(go[1]);		/* all start together */
+			m.scenario = (int)i;
+			m.round = round;
+			for (k = 0; k < 4; k++)
+				(void)write(go[1], &m, sizeof(m));
 			for (k = 0; k < 4; k++) {
 				if (read(res[0], got, sizeof(got)) ==
 				    (ssize_t)sizeof(got)) {
@@ -545,18 +563,18 @@ test_concurrency(char **inorder)
 				} else
 					tot[0]++;	/* a child died */
 			}
-			close(res[0]);
-			for (k = 0; k < 4; k++)
-				while (waitpid(pids[k], &status, 0) == -1 &&
-				    errno == EINTR)
-					;
 			fp = fingerprint();
 			if (strcmp(fp, inorder[i]) != 0 && mismatch++ == 0)
 				diag("%s round %d\n#  got %s\n# want %s",
-				    sc->name, round, fp, inorder[i]);
+				    scenarios[i].name, round, fp, inorder[i]);
 			free(fp);
 		}
 	}
+	close(go[1]);
+	close(res[0]);
+	for (k = 0; k < 4; k++)
+		while (waitpid(pids[k], &status, 0) == -1 && errno == EINTR)
+			;
 	ok(mismatch == 0, "4 concurrent appliers x %d rounds x %zu scenarios "
 	    "converge to the in-order rows (%d differ)", NROUNDS, NSCENARIOS,
 	    mismatch);
