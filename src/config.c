@@ -958,8 +958,8 @@ config_load_database(struct config_ctx *ctx)
 			return -1;
 		free(cfg->conninfo);
 		cfg->conninfo = buf;
-		if (config_conninfo_has_password(cfg->conninfo, &bad),
-		    bad) {
+		(void)config_conninfo_has_password(cfg->conninfo, &bad);
+		if (bad) {
 			config_error(ctx, ctx->set[fi], config_keys[fi].name,
 			    "%s: not a valid libpq connection string",
 			    ctx->str[fi]);
