@@ -1062,7 +1062,8 @@ mc_feed_pollers(const char *colony)
 			for (pl = TAILQ_FIRST(&q->pollers); pl != NULL;
 			    pl = next) {
 				next = TAILQ_NEXT(pl, entry);
-				if (strcmp(pl->ex->colony, colony) != 0)
+				if (strcmp(pl->ex->colony, colony) != 0 ||
+				    pl->ex->state != MC_EX_APPROVED)
 					continue;
 				if ((p = mc_pick(pl->ex)) == NULL)
 					continue;
