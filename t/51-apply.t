@@ -120,7 +120,6 @@ like "$second" "^dry-run \{.*\"is_premium\":true" \
     "--dry-run: second line tells what would change"
 is "$(counts)" "$before" "--dry-run wrote nothing"
 
-# --- a generated lifecycle: in order and shuffled converge --------------------
 fingerprint() { psql_q -c "SELECT coalesce((SELECT string_agg(format('%s:%s:%s',
 	id, is_premium, subscription_tier), ' ' ORDER BY id) FROM user_profiles), '')
 	|| ' | ' || coalesce((SELECT string_agg(format('%s:%s:%s:%s:%s:%s:%s:%s',
@@ -131,6 +130,46 @@ fingerprint() { psql_q -c "SELECT coalesce((SELECT string_agg(format('%s:%s:%s',
 	coalesce((SELECT string_agg(format('%s:%s:%s:%s:%s', kind, stripe_object_id,
 	subscriber_id, amount, status), ' ' ORDER BY kind, stripe_object_id)
 	FROM revenue_ledger), '') || ' | ' || (SELECT count(*) FROM parked_events)"; }
+# --- a basil lifecycle from t/data/events, step by step, then out of order -----
+EV=$FB_SRCDIR/t/data/events
+LU=7c9e6679-7425-40de-944b-e07fc1f90ae7
+psql_q -c "INSERT INTO user_profiles (id) VALUES ('$LU')" >/dev/null
+lifecycle="checkout-completed-subscription:t:silver
+subscription-created-items-period:t:silver
+subscription-updated-renewal:t:bronze
+invoice-paid-parent:t:bronze
+subscription-paused:f:-
+charge-refunded:f:-
+subscription-resumed:t:silver
+subscription-deleted:f:-"
+user_state() { psql_q -c "SELECT CASE WHEN is_premium THEN 't' ELSE 'f' END ||
+	':' || coalesce(subscription_tier, '-') FROM user_profiles WHERE id = '$LU'"; }
+reset_db
+for step in $lifecycle; do
+	f=${step%%:*}
+	out=$(fbd --apply "$EV/basil-$f.json" 2>&1)
+	is "$(user_state)" "${step#*:}" "lifecycle $f: user ${step#*:}" || diag "$out"
+done
+is "$(psql_q -c "SELECT status || ':' || tier || ':' ||
+	extract(epoch from current_period_end)::bigint FROM subscriptions")" \
+    "canceled:bronze:1769270400" "  ends canceled, bronze, paid through the invoice"
+is "$(psql_q -c "SELECT string_agg(kind || ':' || amount || ':' || subscriber_id,
+	' ' ORDER BY kind) FROM revenue_ledger")" "invoice:999:$LU refund:999:$LU" \
+    "  the invoice and the refund are on the user's ledger"
+lwant=$(fingerprint)
+reset_db
+for f in $(printf '%s\n' $lifecycle | cut -d: -f1 | sed -n '1!G;h;$p'); do
+	fbd --apply "$EV/basil-$f.json" >/dev/null 2>&1
+done
+is "$(fingerprint)" "$lwant" "  the same events in reverse order end in the same rows"
+reset_db
+for f in $(printf '%s\n' $lifecycle | cut -d: -f1 | sed 1d) checkout-completed-subscription; do
+	out=$(fbd --apply "$EV/basil-$f.json" 2>&1)
+done
+like "$out" "applied$" "  checkout last: applied, claiming the parked events"
+is "$(fingerprint)" "$lwant" "  and the same rows again"
+
+# --- a generated lifecycle: in order and shuffled converge --------------------
 apply_lines() {	# apply_lines FILE: one event per line through --apply
 	i=0; bad=0
 	while IFS= read -r line; do
