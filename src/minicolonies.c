@@ -418,7 +418,7 @@ mc_send(struct evhttp_request *req, int status, const char *payloadtype,
 		fatal("evbuffer_new");
 	evbuffer_add(buf, b.s, b.len);
 	sb_free(&b);
-	evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", buf);
+	evhttp_send_reply(req, status, NULL, buf);
 	evbuffer_free(buf);
 }
 

@@ -4,8 +4,6 @@
 # status and message the server sends.
 
 MC_BIN=$FB_BUILDDIR/minicolonies
-# dash has no $RANDOM and fbtest.sh's mc_start uses it under set -u.
-RANDOM=${RANDOM:-$$}
 MC_EVN=0
 MC_T=$(fb_tmpdir)
 
