@@ -215,6 +215,7 @@ run_workers(const struct fb_config *cfg, unsigned int nworkers,
 	uint64_t		 i, c0;
 	int			 go[2], res[2], status;
 	pid_t			*pids;
+	char			 x;
 
 	if (pipe(go) == -1 || pipe(res) == -1)
 		exit(1);
@@ -223,8 +224,6 @@ run_workers(const struct fb_config *cfg, unsigned int nworkers,
 	for (w = 0; w < nworkers; w++) {
 		if ((pids[w] = fork()) != 0)
 			continue;
-		char	x;
-
 		close(go[1]);
 		memset(&r, 0, sizeof(r));
 		if ((s = store_open(cfg, cause, sizeof(cause))) == NULL)

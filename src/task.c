@@ -63,6 +63,7 @@ task_apply(struct store *store, json_t *change, int dry_run,
 {
 	const char	*id;
 	long		 backoff = TASK_BACKOFF_MIN_MS, wait;
+	int64_t		 start, took;
 
 	if ((id = json_string_value(json_object_get(change, "event_id"))) !=
 	    NULL)
@@ -71,12 +72,19 @@ task_apply(struct store *store, json_t *change, int dry_run,
 		json_decref(r->detail);
 		r->detail = NULL;
 		r->attempts++;
+		start = task_now_ms();
 		r->outcome = store_apply(store, change, dry_run, &r->detail,
 		    r->reason, sizeof(r->reason));
 		if (r->outcome != OUTCOME_TRANSIENT)
 			return;
+		/*
+		 * Retry only if another attempt as long as this one (a
+		 * statement timeout, say) still ends before the deadline: the
+		 * process must be closed before its lease runs out.
+		 */
+		took = task_now_ms() - start;
 		wait = task_jitter(backoff);
-		if (task_now_ms() + wait >= deadline_ms)
+		if (task_now_ms() + wait + took >= deadline_ms)
 			return;
 		log_debug("event %s: transient (%s), retry in %ld ms",
 		    r->event_id, r->reason, wait);

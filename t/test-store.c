@@ -730,6 +730,42 @@ test_transient(struct store *s)
 	o = store_apply(s2, c, 0, NULL, reason, sizeof(reason));
 	ok(o == OUTCOME_APPLIED, "lock released: applied (%s)", reason);
 	json_decref(c);
+
+	/*
+	 * A server that stops answering (backend frozen with SIGSTOP): the
+	 * client gives up after statement_timeout + grace, drops the
+	 * connection and reports transient; the retry is then exactly-once.
+	 */
+	{
+		const char	*pid;
+		char		 cmd[128];
+		int64_t		 t0;
+
+		pid = q("SELECT pid FROM pg_stat_activity WHERE "
+		    "application_name = 'financebee' AND pid <> "
+		    "pg_backend_pid() ORDER BY backend_start DESC LIMIT 1");
+		snprintf(cmd, sizeof(cmd), "%s", pid);
+		c = change(CHECKOUT("evt_tr3", "1", U3, "gold", "true",
+		    "sub_tr3", "cus_tr3"));
+		if (kill((pid_t)atoi(cmd), SIGSTOP) == 0) {
+			t0 = task_now_ms();
+			o = store_apply(s2, c, 0, NULL, reason, sizeof(reason));
+			ok(o == OUTCOME_TRANSIENT && strstr(reason, "no reply") &&
+			    task_now_ms() - t0 < 10000, "frozen server: "
+			    "transient after the client-side timeout (%s)",
+			    reason);
+			kill((pid_t)atoi(cmd), SIGCONT);
+			o = store_apply(s2, c, 0, NULL, reason, sizeof(reason));
+			ok(o == OUTCOME_APPLIED || o == OUTCOME_DUPLICATE,
+			    "after it thaws the retry is applied or a "
+			    "duplicate (%s)", store_outcome_str(o));
+			is(q("SELECT count(*) FROM subscriptions WHERE "
+			    "stripe_subscription_id = 'sub_tr3'"), "1",
+			    "and the effect exists once");
+		} else
+			ok(0, "cannot SIGSTOP backend %s", cmd);
+		json_decref(c);
+	}
 	store_free(s2);
 }
 
