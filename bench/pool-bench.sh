@@ -89,6 +89,8 @@ for n in $counts; do
 	p99=$(printf '%s' "$st" | jq '.pool.latency_ms.p99')
 	rss=$(printf '%s' "$st" | jq -r '[.bees[].rss_kb] | "\(min)-\(max)"')
 	mrss=$(awk '/^VmRSS/ { print $2 }' "/proc/$FBD_PID/status")
+	priv=$(for p in $pids; do awk '/^RssAnon/ { print $2 }' \
+	    "/proc/$p/status"; done | sort -n | sed -n '1p;$p' | paste -sd-)
 	restarts=$(printf '%s' "$st" | jq '.pool.restarts')
 	kill -TERM "$FBD_PID"
 	fbd_wait_gone 30
@@ -123,9 +125,11 @@ for n in $counts; do
 		    ap, lim, pct
 	}'
 	echo "#   $FBD_SUBMITTED submitted, $tasks counted by the master," \
-	    "restarts $restarts, master CPU $(( (m1 - m0) * 1000 / tck )) ms"
+	    "restarts $restarts, master CPU $(( (m1 - m0) * 1000 / tck )) ms," \
+	    "bee private (anonymous) RSS $priv kB"
 done
 echo "# tasks/s: submitted / wall time from resume to the last close;"
+echo "# bee_rss_kb: min-max VmRSS of the bees (mostly shared library pages);"
 echo "# bee_cpu_us: utime+stime of all bees / tasks (CLK_TCK $tck);"
 echo "# A: colonies-bench cycles/s; B: pgbench tps on fb_apply_event();"
 echo "# apply/s: the bees' task_run path alone (apply-bench);"

@@ -562,7 +562,6 @@ bee_loop(struct bee *b)
 			}
 			bee_task(b, &p);
 			col_process_free(&p);
-			bee_heartbeat(b, FBEE_ST_IDLE, FBEE_PH_NONE);
 			break;
 		case COL_NOWORK:
 			fails = 0;

@@ -323,7 +323,7 @@ master_channel_close(struct slot *s)
 static void
 master_kill(struct slot *s, const char *why)
 {
-	if (s->state != SLOT_RUNNING || s->pid <= 0)
+	if (s->state != SLOT_RUNNING || s->pid <= 0 || s->killed)
 		return;
 	if (s->beestate == FBEE_ST_WORKING && s->processid[0] != '\0')
 		log_warnx("slot %u: killing pid %ld (%s) holding process %s "
@@ -928,6 +928,10 @@ master_reload_now(char *cause, size_t causelen)
 		return -1;
 	}
 	crypto_key_clear(&key);
+	if (admin_set_groups(&n, cause, causelen) == -1) {
+		config_free(&n);
+		return -1;
+	}
 	differ = config_bee_settings_differ(m.cfg, &n);
 	oldbees = m.cfg->bees;
 	if ((m.cfg->admin_path == NULL) != (n.admin_path == NULL) ||
@@ -936,6 +940,12 @@ master_reload_now(char *cause, size_t causelen)
 		log_warnx("reload: admin.socket changes need a restart");
 	if (m.foreground)
 		n.log_level = LOG_LEVEL_DEBUG;
+	else if (strcmp(m.cfg->log_target, n.log_target) != 0 &&
+	    log_init(NULL, n.log_level, n.log_target, cause, causelen) == -1) {
+		log_warnx("reload: log: %s; keeping the old target", cause);
+		(void)log_init(NULL, n.log_level, m.cfg->log_target, cause,
+		    causelen);
+	}
 	m.generation++;
 	n.generation = m.generation;
 	config_free(m.cfg);
@@ -1009,7 +1019,8 @@ master_watchdog(struct slot *s, int64_t now)
 	int64_t	limit, silent = now - s->last_heard;
 	char	why[128];
 
-	if (s->state != SLOT_RUNNING || s->fd == -1)
+	/* A bee that closed its channel but lives on is silent too. */
+	if (s->state != SLOT_RUNNING || s->killed)
 		return;
 	if (s->beestate == FBEE_ST_WORKING &&
 	    now - s->task_start > m.cfg->task_timeout_ms +
