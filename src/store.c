@@ -89,6 +89,53 @@ store_cause(char *cause, size_t causelen, const char *prefix, const char *msg)
 		*--p = '\0';
 }
 
+/*
+ * libpq never prints a password, but its conninfo syntax errors quote the
+ * offending token, which may be part of one ("password=se cret").  Withhold
+ * those messages, and blank any password value that still shows.
+ */
+static void
+store_redact(char *cause, size_t causelen, const char *conninfo)
+{
+	const char	*p, *v;
+	char		 pw[256], *hit;
+	size_t		 n;
+
+	if (strstr(cause, "connection info string") != NULL ||
+	    strstr(cause, "URI") != NULL || strstr(cause, "percent") != NULL) {
+		snprintf(cause, causelen,
+		    "database: malformed conninfo (details withheld)");
+		return;
+	}
+	for (p = conninfo; (p = strstr(p, "password")) != NULL; p++) {
+		v = p + 8;
+		while (*v == ' ')
+			v++;
+		if (*v++ != '=')
+			continue;
+		while (*v == ' ' || *v == '\'')
+			v++;
+		n = strcspn(v, " '");
+		if (n == 0 || n >= sizeof(pw))
+			continue;
+		memcpy(pw, v, n);
+		pw[n] = '\0';
+		while ((hit = strstr(cause, pw)) != NULL)
+			memset(hit, '*', n);
+	}
+	/* URI form: scheme://user:password@host */
+	if ((p = strstr(conninfo, "://")) != NULL &&
+	    (v = strchr(p + 3, '@')) != NULL &&
+	    (p = memchr(p + 3, ':', (size_t)(v - p - 3))) != NULL &&
+	    (n = (size_t)(v - p - 1)) > 0 && n < sizeof(pw)) {
+		memcpy(pw, p + 1, n);
+		pw[n] = '\0';
+		while ((hit = strstr(cause, pw)) != NULL)
+			memset(hit, '*', n);
+	}
+	explicit_bzero(pw, sizeof(pw));
+}
+
 static void
 store_notice_cb(void *arg, const char *msg)
 {
@@ -151,8 +198,8 @@ store_wait(struct store *s, long timeout_ms, char *cause, size_t causelen)
 				PQclear(last);
 				return NULL;
 			}
-			if (n > 0 && (pfd.revents & POLLIN) &&
-			    PQconsumeInput(s->conn) == 0)
+			if (n > 0 && (pfd.revents & (POLLIN | POLLHUP |
+			    POLLERR)) && PQconsumeInput(s->conn) == 0)
 				goto broken;
 			if (flush == 1 && (flush = PQflush(s->conn)) == -1)
 				goto broken;
@@ -267,6 +314,7 @@ store_connect(struct store *s, char *cause, size_t causelen)
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		store_cause(cause, causelen, "database: ",
 		    PQerrorMessage(s->conn));
+		store_redact(cause, causelen, s->conninfo);
 		store_disconnect(s);
 		return -1;
 	}
