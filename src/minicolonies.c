@@ -1247,14 +1247,16 @@ mc_h_reject(struct mc_req *r)
 	mc_reply_empty(r);
 }
 
+/*
+ * RemoveExecutorByName, as removeexecutormsg and the stale cleanup both
+ * call it: unregistered (state 3), functions dropped, its running
+ * processes back in the queue.
+ */
 static void
-mc_h_removeexecutor(struct mc_req *r)
+mc_ex_remove(struct mc_executor *ex)
 {
-	struct mc_executor	*ex;
 	struct mc_function	*f, *next;
 
-	if ((ex = mc_ex_lookup(r, "remove", 1)) == NULL)
-		return;
 	ex->state = MC_EX_UNREGISTERED;
 	for (f = TAILQ_FIRST(&mc_functions); f != NULL; f = next) {
 		next = TAILQ_NEXT(f, entry);
@@ -1269,6 +1271,16 @@ mc_h_removeexecutor(struct mc_req *r)
 		}
 	}
 	mc_requeue_running_of(ex->id);
+}
+
+static void
+mc_h_removeexecutor(struct mc_req *r)
+{
+	struct mc_executor	*ex;
+
+	if ((ex = mc_ex_lookup(r, "remove", 1)) == NULL)
+		return;
+	mc_ex_remove(ex);
 	mc_reply_empty(r);
 }
 
@@ -2722,7 +2734,11 @@ mc_expiry_cb(evutil_socket_t fd, short ev, void *arg)
 	}
 }
 
-/* Stale executors: those that polled once and then fell silent. */
+/*
+ * Stale executors: those that polled once and then fell silent are
+ * removed as removeexecutormsg does (the real cleanup calls the same
+ * RemoveExecutorByName); their running processes go back to the queue.
+ */
 static void
 mc_cleanup_cb(evutil_socket_t fd, short ev, void *arg)
 {
@@ -2736,7 +2752,7 @@ mc_cleanup_cb(evutil_socket_t fd, short ev, void *arg)
 			if (mc_verbose)
 				log_info("executor %s is stale: unregistered",
 				    ex->name);
-			ex->state = MC_EX_UNREGISTERED;
+			mc_ex_remove(ex);
 		}
 	}
 }

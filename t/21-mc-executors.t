@@ -115,8 +115,14 @@ stale_w1() {
 	mc_rpc "$MC_T/sub.key" getexecutormsg "$getw1" 2>/dev/null
 	[ "$(printf '%s' "$RPC_PAYLOAD" | jq -r .state)" = 3 ]
 }
+mc_assign_raw "$MC_T/w1.key" -1
+held=$RPC_PID
+is "$RPC_STATUS:$(mc_field "$held" .state)" "200:1" \
+    "worker-1 holds a process when it falls silent"
 mc_wait_for 10 stale_w1
 ok $? "an executor silent for longer than the stale duration -> state 3"
+is "$(mc_field "$held" '[.state, .assignedexecutorid] | tostring')" '[0,""]' \
+    "the stale executor's running process went back to the queue"
 mc_rpc "$MC_T/w1.key" assignprocessmsg "$assign1"
 is "$RPC_STATUS:$RPC_MSG" \
     "403:Access denied, not a member of Colony with name <financebee>" \
