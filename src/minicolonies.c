@@ -697,6 +697,7 @@ mc_require_owner(const char *id, const char *colony, char *msg,
 	return 0;
 }
 
+/* Executor.ToJSON is json.Marshal: compact. */
 static void
 mc_ex_json(struct sb *b, struct mc_executor *ex)
 {
@@ -704,19 +705,18 @@ mc_ex_json(struct sb *b, struct mc_executor *ex)
 
 	mc_fmt_time(ex->commission_us, t1, sizeof(t1));
 	mc_fmt_time(ex->lastheard_us, t2, sizeof(t2));
-	sb_adds(b, "{\n  \"executorid\": ");
+	sb_adds(b, "{\"executorid\":");
 	sb_gostr(b, ex->id, strlen(ex->id));
-	sb_adds(b, ",\n  \"executortype\": ");
+	sb_adds(b, ",\"executortype\":");
 	sb_gostr(b, ex->type, strlen(ex->type));
-	sb_adds(b, ",\n  \"executorname\": ");
+	sb_adds(b, ",\"executorname\":");
 	sb_gostr(b, ex->name, strlen(ex->name));
-	sb_adds(b, ",\n  \"colonyname\": ");
+	sb_adds(b, ",\"colonyname\":");
 	sb_gostr(b, ex->colony, strlen(ex->colony));
-	sb_printf(b, ",\n  \"state\": %d,\n  \"requirefuncreg\": false,\n"
-	    "  \"commissiontime\": \"%s\",\n  \"lastheardfromtime\": \"%s\",\n"
-	    "  \"capabilities\": {\n    \"hardware\": null,\n"
-	    "    \"software\": null\n  },\n  \"allocations\": {\n"
-	    "    \"projects\": null\n  }\n}", ex->state, t1, t2);
+	sb_printf(b, ",\"state\":%d,\"requirefuncreg\":false,"
+	    "\"commissiontime\":\"%s\",\"lastheardfromtime\":\"%s\","
+	    "\"capabilities\":{\"hardware\":null,\"software\":null},"
+	    "\"allocations\":{\"projects\":null}}", ex->state, t1, t2);
 }
 
 /* --- the waiting queues -------------------------------------------------- */
@@ -1112,11 +1112,12 @@ mc_h_addcolony(struct mc_req *r)
 	c->name = mc_strdup(name);
 	snprintf(c->id, sizeof(c->id), "%s", id);
 	TAILQ_INSERT_TAIL(&mc_colonies, c, entry);
-	sb_adds(&b, "{\n  \"colonyid\": ");
+	/* Colony.ToJSON is json.Marshal: compact. */
+	sb_adds(&b, "{\"colonyid\":");
 	sb_gostr(&b, c->id, strlen(c->id));
-	sb_adds(&b, ",\n  \"name\": ");
+	sb_adds(&b, ",\"name\":");
 	sb_gostr(&b, c->name, strlen(c->name));
-	sb_adds(&b, "\n}");
+	sb_adds(&b, "}");
 	mc_reply_sb(r, &b);
 	sb_free(&b);
 }
@@ -1334,19 +1335,18 @@ mc_h_addfunction(struct mc_req *r)
 	f->colony = mc_strdup(colony);
 	f->funcname = mc_strdup(funcname);
 	TAILQ_INSERT_TAIL(&mc_functions, f, entry);
-	sb_printf(&b, "{\n  \"functionid\": \"%s\",\n  \"executorname\": ",
+	sb_printf(&b, "{\"functionid\":\"%s\",\"executorname\":",
 	    f->functionid);
 	sb_gostr(&b, exname, strlen(exname));
-	sb_adds(&b, ",\n  \"executortype\": ");
+	sb_adds(&b, ",\"executortype\":");
 	sb_gostr(&b, extype, strlen(extype));
-	sb_adds(&b, ",\n  \"colonyname\": ");
+	sb_adds(&b, ",\"colonyname\":");
 	sb_gostr(&b, colony, strlen(colony));
-	sb_adds(&b, ",\n  \"funcname\": ");
+	sb_adds(&b, ",\"funcname\":");
 	sb_gostr(&b, funcname, strlen(funcname));
-	sb_adds(&b, ",\n  \"counter\": 0,\n  \"minwaittime\": 0,\n"
-	    "  \"maxwaittime\": 0,\n  \"minexectime\": 0,\n"
-	    "  \"maxexectime\": 0,\n  \"avgwaittime\": 0,\n"
-	    "  \"avgexectime\": 0\n}");
+	sb_adds(&b, ",\"counter\":0,\"minwaittime\":0,\"maxwaittime\":0,"
+	    "\"minexectime\":0,\"maxexectime\":0,\"avgwaittime\":0,"
+	    "\"avgexectime\":0}");
 	mc_reply_sb(r, &b);
 	sb_free(&b);
 }

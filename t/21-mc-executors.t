@@ -30,6 +30,8 @@ is "$RPC_STATUS" 200 "addexecutormsg by the owner -> 200"
 is "$(printf '%s' "$RPC_PAYLOAD" | jq -r '[.executorid, .executortype, .executorname, .colonyname, .state, .requirefuncreg, .lastheardfromtime] | map(tostring) | join(" ")')" \
     "$MC_W1_ID financebee worker-1 financebee 0 false 0001-01-01T00:00:00Z" \
     "the reply is the executor, pending (state 0)"
+like "$RPC_PAYLOAD" '^\{"executorid":"[0-9a-f]{64}","executortype":"financebee",' \
+    "the executor is sent compact (Executor.ToJSON is json.Marshal)"
 like "$(printf '%s' "$RPC_PAYLOAD" | jq -r .commissiontime)" \
     '^20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9:]{8}(\.[0-9]+)?Z$' \
     "commissiontime is RFC 3339 UTC"
