@@ -361,6 +361,13 @@ master_message(struct slot *s, const struct fbee_msg *msg)
 		}
 		break;
 	case FBEE_HEARTBEAT:
+		/* Polling again, or working: the colony accepted this bee. */
+		if (msg->state == FBEE_ST_WORKING ||
+		    (msg->state == FBEE_ST_POLLING &&
+		    s->beestate == FBEE_ST_POLLING)) {
+			s->registered = 1;
+			s->auth_refused = 0;
+		}
 		if (msg->state == FBEE_ST_WORKING) {
 			if (s->beestate != FBEE_ST_WORKING ||
 			    strcmp(s->processid, msg->processid) != 0)
@@ -469,7 +476,6 @@ master_slot_reset_bee(struct slot *s)
 	s->phase = FBEE_PH_NONE;
 	s->processid[0] = '\0';
 	s->event[0] = '\0';
-	s->auth_refused = 0;
 	s->drain_sent = 0;
 	s->killed = 0;
 	memset(&s->live, 0, sizeof(s->live));
@@ -1328,7 +1334,7 @@ master_executors(void)
 			(void)master_identity(s, cause, sizeof(cause));
 		if (s->registered == 1)
 			reg = "yes";
-		else if (s->state == SLOT_RUNNING && s->auth_refused)
+		else if (s->auth_refused)
 			reg = "no";
 		else
 			reg = "unknown";
