@@ -193,11 +193,11 @@ main(int argc, char *argv[])
 	}
 	log_init("test", LOG_LEVEL_ERROR, "stderr", cause, sizeof(cause));
 	fixdir = getenv("FB_FIXTURES") ? getenv("FB_FIXTURES") : ".";
-	datadir = getenv("FB_SRCDIR") ? strdup(getenv("FB_SRCDIR")) : ".";
 	{
 		static char	dd[4096];
 
-		snprintf(dd, sizeof(dd), "%s/t/data/events", datadir);
+		snprintf(dd, sizeof(dd), "%s/t/data/events",
+		    getenv("FB_SRCDIR") ? getenv("FB_SRCDIR") : ".");
 		datadir = dd;
 	}
 	memset(&cfg, 0, sizeof(cfg));
