@@ -273,7 +273,19 @@ int	 guardian_check(const struct fb_config *, const struct guardian_input *,
 /* Strict JSON: no duplicate keys, valid UTF-8, no trailing data, depth bound. */
 json_t	*guardian_parse_json(const char *, size_t, int maxdepth, char *, size_t);
 
-/* store.c: PostgreSQL. One round trip per applied event. */
+/*
+ * store.c: PostgreSQL. One round trip per applied event: the prepared
+ * "SELECT fb_apply_event($1::jsonb)" (sql/001_init.sql) with the change
+ * document.  Outcomes: applied; duplicate (event id seen before: nothing
+ * written); ignored (marker only); stale (older than the subscription's last
+ * applied snapshot, or the subscription is canceled/incomplete_expired:
+ * status untouched); parked (no user known yet: kept until the checkout
+ * that names the user, which applies it in created order).  FAILED =
+ * SQLSTATE class FB (unknown user/tier, bad user id...), 22 or 23: the
+ * statement rolled back, no row written.  Everything else (serialization,
+ * deadlock, timeouts, connection loss, server trouble) is TRANSIENT; the
+ * connection is then remade on the next call.
+ */
 enum store_outcome {
 	OUTCOME_APPLIED = 0,
 	OUTCOME_DUPLICATE,
