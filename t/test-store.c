@@ -641,9 +641,11 @@ test_round_trips_dry_run(struct store *s)
 	enum store_outcome	 o;
 	uint64_t		 rt;
 	int			 i, good = 1;
-	char			 id[64], text[1024];
+	char			 id[64], text[1024], xmax0[32];
 
 	reset_tables();
+	snprintf(xmax0, sizeof(xmax0), "%s",
+	    q("SELECT txid_snapshot_xmax(txid_current_snapshot())"));
 	for (i = 0; i < 20; i++) {
 		snprintf(id, sizeof(id), "evt_rt%d", i);
 		snprintf(text, sizeof(text), "{\"event_id\":\"%s\",\"type\":"
@@ -661,6 +663,11 @@ test_round_trips_dry_run(struct store *s)
 			good = 0;
 	}
 	ok(good, "exactly 1 round trip per apply, new or duplicate (40 applies)");
+	/* Server side: one transaction id per new event, none per duplicate. */
+	snprintf(text, sizeof(text), "SELECT txid_snapshot_xmax("
+	    "txid_current_snapshot()) - %s", xmax0);
+	is(q(text), "20", "the server assigned 20 transaction ids to 20 new "
+	    "events and 20 duplicates");
 
 	reset_tables();
 	apply_text(s, CHECKOUT("evt_dr0", "1", U2, "gold", "true", "sub_dr0",
@@ -890,6 +897,12 @@ main(void)
 	    "one version row");
 	q("INSERT INTO user_profiles (id) VALUES ('" U1 "'), ('" U2 "'), "
 	    "('" U3 "')");
+	/* No autovacuum ANALYZE taking transaction ids behind our back. */
+	q("ALTER TABLE user_profiles SET (autovacuum_enabled = false); "
+	    "ALTER TABLE subscriptions SET (autovacuum_enabled = false); "
+	    "ALTER TABLE processed_webhooks SET (autovacuum_enabled = false); "
+	    "ALTER TABLE parked_events SET (autovacuum_enabled = false); "
+	    "ALTER TABLE revenue_ledger SET (autovacuum_enabled = false)");
 
 	test_schema(s);
 	test_bad_user_profiles();
