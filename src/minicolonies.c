@@ -1013,10 +1013,19 @@ mc_poller_close_cb(struct evhttp_connection *evcon, void *arg)
 {
 	struct mc_poller	*pl = arg;
 
+	struct evhttp_request	*req = pl->req;
+
 	if (mc_verbose)
 		log_info("long-poll client of %s went away", pl->ex->name);
 	pl->evcon = NULL;
 	mc_poller_free(pl);
+	/*
+	 * libevent detaches a request the user has not answered yet from
+	 * the dying connection and leaves it to us; one still attached is
+	 * freed with the connection.
+	 */
+	if (evhttp_request_get_connection(req) == NULL)
+		evhttp_request_free(req);
 }
 
 /*

@@ -211,7 +211,8 @@ curl -s -o /dev/null --max-time 1 --data-binary @"$MC_T/dc.json" \
     "$FB_COLONIES_URL"
 is "$?" 28 "the client gave up after 1 s (curl timeout)"
 mc_wait_for 10 pollers_are 0
-ok $? "the server noticed the disconnect and dropped the long-poll"
+ok $? "the server noticed the disconnect and dropped the long-poll" ||
+    diag "stats: $(curl -s "${FB_COLONIES_URL%/api}/stats")"
 p_dc=$(mc_submit)
 is "$(mc_field "$p_dc" .state)" 0 \
     "a process submitted after the client left stays waiting"
