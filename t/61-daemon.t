@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib/fbtest-daemon.sh"
 
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
-plan 23
+plan 27
 
 fbd_start
 ok $? "financebeed started"
@@ -47,6 +47,24 @@ like "$m" '# TYPE financebee_tasks_total counter' "metrics: tasks counter"
 applied=$(printf '%s' "$st" | jq -r '.pool.tasks.applied')
 like "$m" "financebee_tasks_total\\{outcome=\"applied\"\\} $applied" \
     "metrics: same applied count as status"
+
+# The operator (or the stale-executor cleanup) removes an executor: its bee
+# is refused, exits 75, and the master registers and approves it again.
+mc executor remove --colony "$FB_COLONY" --name financebee-1 \
+    --owner-key-file "$FBD_DIR/owner.key" >/dev/null 2>&1
+ok $? "executor financebee-1 removed"
+for _ in $(seq 1 150); do
+	[ "$(grep -c 'slot 1: executor financebee-1 registered' "$FBD_LOG")" \
+	    -ge 2 ] && break
+	sleep 0.1
+done
+like "$(grep 'bee\[1\]' "$FBD_LOG")" 'refuses executor financebee-1' \
+    "bee 1 is refused"
+is "$(grep -c 'slot 1: executor financebee-1 registered' "$FBD_LOG")" 2 \
+    "the master registered and approved it again"
+fbd_submit_generated 10 611
+fbd_wait_closed 60
+ok $? "every process closed ($FBD_WAIT)"
 
 # SIGTERM: a graceful stop, exit 0, no bee left behind.
 bees=$(fbd_bee_pids)

@@ -77,7 +77,6 @@ fbd_setup() {
 	FBD_SEED=$FBD_DIR/executor.seed
 	export FBD_DIR FBD_CONF FBD_LOG FBD_SOCK FBD_SEED
 	pg_start || return 1
-	RANDOM=${RANDOM:-$$}	# mc_start uses it; dash has none
 	mc_start || return 1
 	(
 		umask 077
