@@ -493,9 +493,22 @@ fbee_decode(const msgpack_object *o, struct fbee_msg *m, char *cause,
 	return 0;
 
 badfield:
-	snprintf(cause, causelen, "%s message: bad value for \"%.*s\"",
-	    fbee_type_str(m->type), kv->key.via.str.size > 32 ? 32 :
-	    (int)kv->key.via.str.size, kv->key.via.str.ptr);
+	{
+		char	k[33];
+		size_t	j, n = kv->key.via.str.size;
+
+		if (n > sizeof(k) - 1)
+			n = sizeof(k) - 1;
+		for (j = 0; j < n; j++) {
+			k[j] = kv->key.via.str.ptr[j];
+			if ((unsigned char)k[j] < 0x20 ||
+			    (unsigned char)k[j] >= 0x7f)
+				k[j] = '?';
+		}
+		k[n] = '\0';
+		snprintf(cause, causelen, "%s message: bad value for \"%s\"",
+		    fbee_type_str(m->type), k);
+	}
 	return -1;
 }
 
