@@ -154,6 +154,7 @@ struct master {
 
 	struct crypto_key	 ownerkey;
 	struct colonies		*owner;
+	int64_t			 owner_down;	/* last transport failure */
 	int			 exitcode;
 };
 
@@ -245,6 +246,11 @@ master_register(struct slot *s)
 
 	if (m.cfg->owner_key == NULL || m.cfg->owner_key[0] == '\0')
 		return;
+	/* ColonyOS unreachable a moment ago: do not block the loop again. */
+	if (m.owner_down > 0 && now_ms() - m.owner_down <
+	    m.cfg->respawn_max_ms)
+		return;
+	m.owner_down = 0;
 	if (s->executorid[0] == '\0' && master_identity(s, cause,
 	    sizeof(cause)) == -1) {
 		log_warnx("slot %u: %s", s->id, cause);
@@ -270,6 +276,8 @@ master_register(struct slot *s)
 		log_warnx("slot %u: cannot register executor %s: %s: %s",
 		    s->id, s->executor, col_err_str(e), cause);
 		s->registered = -1;
+		if (e == COL_TRANSPORT)
+			m.owner_down = now_ms();
 		return;
 	}
 	e = colonies_approve_executor(m.owner, m.cfg->colony, s->executor,
@@ -278,6 +286,8 @@ master_register(struct slot *s)
 		log_warnx("slot %u: cannot approve executor %s: %s: %s",
 		    s->id, s->executor, col_err_str(e), cause);
 		s->registered = -1;
+		if (e == COL_TRANSPORT)
+			m.owner_down = now_ms();
 		return;
 	}
 	if (s->registered != 1)

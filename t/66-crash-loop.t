@@ -10,7 +10,7 @@
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
 sed -i -e 's|conninfo = ".*";|conninfo = "host=/nonexistent-financebee port=1";|' \
     -e 's|crash_window = 10;|crash_window = 4;|' "$FBD_CONF"
-plan 22
+plan 26
 
 fbd_wait_status() {	# fbd_wait_status JQ-EXPR [SECONDS]: until true
 	for _ in $(seq 1 $(( ${2:-20} * 10 ))); do
@@ -79,6 +79,20 @@ sed -i 's|conninfo = ".*";|conninfo = "";|' "$FBD_CONF"
 kill -HUP "$FBD_PID"
 fbd_wait_bees 3
 ok $? "a reload brings failed slots back"
+kill -TERM "$FBD_PID"
+fbd_wait_gone 30
+is "$FBD_RC" 0 "graceful stop exits 0"
+
+# --- ColonyOS unreachable: registration fails, the master stays responsive -
+sed -i 's|url = ".*";|url = "http://127.0.0.1:1/api";|' "$FBD_CONF"
+: >"$FBD_LOG"
+fbd_start
+ok $? "financebeed started with ColonyOS unreachable"
+sleep 1
+st=$(fbd_status)
+is "$(printf '%s' "$st" | jq -r .bees_target)" 3 "status answers"
+like "$(cat "$FBD_LOG")" 'cannot register executor financebee-1' \
+    "the failed registration is logged"
 kill -TERM "$FBD_PID"
 fbd_wait_gone 30
 is "$FBD_RC" 0 "graceful stop exits 0"
