@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -172,6 +173,7 @@ struct mc_poller {
 	struct mc_executor	*ex;
 	struct mc_queue		*q;
 	struct event		*timer;
+	struct event		*watch;		/* EOF on the client socket */
 	TAILQ_ENTRY(mc_poller)	 entry;
 };
 
@@ -972,6 +974,8 @@ mc_poller_free(struct mc_poller *pl)
 	mc_npollers--;
 	if (pl->timer != NULL)
 		event_free(pl->timer);
+	if (pl->watch != NULL)
+		event_free(pl->watch);
 	if (pl->evcon != NULL)
 		evhttp_connection_set_closecb(pl->evcon, NULL, NULL);
 	free(pl);
@@ -1026,6 +1030,32 @@ mc_poller_close_cb(struct evhttp_connection *evcon, void *arg)
 	 */
 	if (evhttp_request_get_connection(req) == NULL)
 		evhttp_request_free(req);
+}
+
+/*
+ * evhttp stops reading a connection once a request is read, so it would
+ * not see a client hang up during a long-poll.  Watch the socket: EOF or
+ * an error frees the connection (and, through its close callback, the
+ * poller); data (a pipelined request) just ends the watch.
+ */
+static void
+mc_poller_watch_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct mc_poller	*pl = arg;
+	char			 c;
+	ssize_t			 n;
+
+	n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n > 0 || (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))) {
+		if (n > 0) {
+			event_free(pl->watch);
+			pl->watch = NULL;
+		}
+		return;
+	}
+	if (pl->evcon != NULL)
+		evhttp_connection_free(pl->evcon);
 }
 
 /*
@@ -1743,9 +1773,20 @@ mc_h_assign(struct mc_req *r)
 	evtimer_add(pl->timer, &tv);
 	TAILQ_INSERT_TAIL(&pl->q->pollers, pl, entry);
 	mc_npollers++;
-	if (pl->evcon != NULL)
+	if (pl->evcon != NULL) {
+		struct bufferevent	*bev;
+
 		evhttp_connection_set_closecb(pl->evcon, mc_poller_close_cb,
 		    pl);
+		bev = evhttp_connection_get_bufferevent(pl->evcon);
+		if (bev != NULL && bufferevent_getfd(bev) != -1) {
+			pl->watch = event_new(mc_base, bufferevent_getfd(bev),
+			    EV_READ | EV_PERSIST, mc_poller_watch_cb, pl);
+			if (pl->watch == NULL)
+				fatal("event_new");
+			event_add(pl->watch, NULL);
+		}
+	}
 }
 
 /* Shared head of the process handlers: find it, check membership. */

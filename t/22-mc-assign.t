@@ -206,11 +206,12 @@ is "$(echo $got | tr ' ' '\n' | sort | tr '\n' ' ')" \
     "two pollers got one process each, the third 404 at its timeout"
 
 # --- a client that goes away stops waiting ------------------------------------------------
-mc_env "$MC_T/w1.key" assignprocessmsg '{"colonyname":"financebee","timeout":20,"msgtype":"assignprocessmsg"}' >"$MC_T/dc.json"
+# A 60 s poll: the checks below end long before it would time out.
+mc_env "$MC_T/w1.key" assignprocessmsg '{"colonyname":"financebee","timeout":60,"msgtype":"assignprocessmsg"}' >"$MC_T/dc.json"
 curl -s -o /dev/null --max-time 1 --data-binary @"$MC_T/dc.json" \
     "$FB_COLONIES_URL"
 is "$?" 28 "the client gave up after 1 s (curl timeout)"
-mc_wait_for 10 pollers_are 0
+mc_wait_for 5 pollers_are 0
 ok $? "the server noticed the disconnect and dropped the long-poll" ||
     diag "stats: $(curl -s "${FB_COLONIES_URL%/api}/stats")"
 p_dc=$(mc_submit)
