@@ -365,10 +365,6 @@ master_message(struct slot *s, const struct fbee_msg *msg)
 		    msg->executorid);
 		log_debug("slot %u: pid %ld hello, executor %s", s->id,
 		    (long)s->pid, s->executor);
-		if (s->replacing) {
-			s->replacing = 0;
-			master_roll_next();
-		}
 		break;
 	case FBEE_HEARTBEAT:
 		/* Polling again, or working: the colony accepted this bee. */
@@ -393,6 +389,13 @@ master_message(struct slot *s, const struct fbee_msg *msg)
 			s->since = now_wall();
 		s->beestate = msg->state;
 		s->phase = msg->phase;
+		/* A replacement counts once it serves, not when it starts. */
+		if (s->replacing && s->generation == m.generation &&
+		    (msg->state == FBEE_ST_POLLING ||
+		    msg->state == FBEE_ST_WORKING)) {
+			s->replacing = 0;
+			master_roll_next();
+		}
 		break;
 	case FBEE_COUNTERS:
 		s->live = msg->c;
@@ -628,6 +631,20 @@ master_reaped(struct slot *s, int status)
 		log_warnx("slot %u: process %s event %s was in hand; ColonyOS "
 		    "hands it out again when its lease expires", s->id,
 		    s->processid, s->event[0] != '\0' ? s->event : "-");
+
+	/*
+	 * A bee of the new generation died before serving: stop replacing,
+	 * so that a configuration the bees cannot work with takes out one
+	 * slot, not the pool.
+	 */
+	if (m.rolling && s->replacing && s->generation == m.generation &&
+	    code != 0) {
+		m.rolling = 0;
+		s->replacing = 0;
+		log_warnx("reload: the new bee of slot %u failed (%s); the "
+		    "other bees keep their configuration until the next "
+		    "reload", s->id, s->last_exit);
+	}
 
 	if (m.state == MASTER_STOPPING || !s->wanted) {
 		s->state = SLOT_STOPPED;

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib/fbtest-daemon.sh"
 
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
-plan 26
+plan 31
 
 gens() { fbd_status | jq -r '[.bees[] | select(.pid > 0) | .generation]
     | unique | join(",")'; }
@@ -78,6 +78,29 @@ ok $? "fbeectl reload of a bad file fails (exit $rc)"
 like "$out" 'financebee.conf:[0-9]+' "fbeectl reload prints file:line"
 is "$(fbd_bee_pids | sort | tr '\n' ' ')" "$before" "no bee replaced"
 cp "$FBD_DIR/good.conf" "$FBD_CONF"
+
+# 4. A file the master accepts but new bees cannot work with (a database
+# without the schema): one slot fails, the others keep serving.
+psql_q -c "CREATE DATABASE noschema" >/dev/null
+before=$(fbd_bee_pids | sort | tr '\n' ' ')
+sed -i 's|conninfo = ".*";|conninfo = "dbname=noschema";|' "$FBD_CONF"
+kill -HUP "$FBD_PID"
+wait_log 'reload: the new bee of slot 1 failed' 30
+ok $? "the first replacement fails and the replacement stops"
+sleep 0.5
+left=0
+for p in $before; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
+is "$left" 3 "the 3 other bees of the old generation still run" ||
+    diag "before: $before" "now: $(fbd_bee_pids | tr '\n' ' ')" \
+    "$(grep master "$FBD_LOG" | tail -12)"
+is "$(fbd_status | jq -r '.bees[] | select(.slot == 1) | .state')" failed \
+    "status: slot 1 failed"
+cp "$FBD_DIR/good.conf" "$FBD_CONF"
+kill -HUP "$FBD_PID"
+wait_log 'reload complete: generation 5' 40
+ok $? "a good reload brings slot 1 back and replaces the others"
+fbd_wait_bees 4
+ok $? "4 bees running"
 
 fbd_wait_closed 90
 ok $? "every process closed ($FBD_WAIT)"
