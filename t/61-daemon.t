@@ -5,6 +5,10 @@
 . "$(dirname "$0")/lib/fbtest.sh"
 . "$(dirname "$0")/lib/fbtest-daemon.sh"
 
+# A password in conninfo (trust authentication ignores it): a secret that
+# must never be logged.
+FBD_CONNINFO="password=fbpw-Zq83rT1x"
+FBD_SECRETS=$FBD_CONNINFO
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
 plan 27
 

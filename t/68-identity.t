@@ -9,7 +9,7 @@
 
 FBD_BEES=2
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
-plan 22
+plan 24
 
 ctl() { "$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" "$@"; }
 wait_in() {	# wait_in FILE REGEX [SECONDS]
@@ -76,6 +76,17 @@ ok $? "the master reopened its log"
 ctl scale +1 >/dev/null
 wait_in "$LOGF" 'bee\[3\] info: executor financebee-3'
 ok $? "a new bee logs to the new file"
+# A webhook secret added by reload: unsigned events now fail, and neither
+# the secret nor anything derived from it shows in the logs.
+WHSEC=whsec_fbtest9x7Qp2LmZ
+FBD_SECRETS=$WHSEC
+sed -i "s|webhook_secrets = \[ \];|webhook_secrets = [ \"$WHSEC\" ];|" "$FBD_CONF"
+kill -HUP "$FBD_PID"
+wait_in "$LOGF" 'reload complete: generation 2' 30
+ok $? "reloaded with a webhook secret"
+_fbd_submit "$FB_FIXTURES/stripe-events/stripe-ruby-mock__invoice.paid__1.json"
+fbd_wait_closed 30
+is "$(fbd_count_state 3)" 1 "an unsigned event now fails"
 ctl stop >/dev/null
 fbd_wait_gone 30
 like "$(cat "$LOGF")" 'bee\[[12]\] info: drained' \
