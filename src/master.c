@@ -420,9 +420,10 @@ master_read(struct slot *s)
 	struct fbee_msg		msg;
 	char			cause[FB_CAUSE_MAX], why[FB_CAUSE_MAX + 32];
 	ssize_t			n;
-	int			rc;
+	int			rc, reads;
 
-	for (;;) {
+	/* Bounded: a chatty bee must not starve the loop (level-triggered). */
+	for (reads = 0; reads < 64; reads++) {
 		if (s->fd == -1)
 			return -1;
 		if (!msgpack_unpacker_reserve_buffer(&s->unp, 4096)) {
@@ -469,6 +470,7 @@ master_read(struct slot *s)
 			return -1;
 		}
 	}
+	return 0;
 }
 
 static void
