@@ -43,10 +43,10 @@
 #include "financebee.h"
 #include "fbee-proto.h"
 
-#define BEE_MAX_FAILS		10	/* consecutive assign errors before 75 */
+#define BEE_MAX_FAILS		10	/* assign errors in a row: 75 */
 #define BEE_BACKOFF_MIN_MS	100
 #define BEE_BACKOFF_MAX_MS	5000
-#define BEE_MARGIN_MS		2000	/* kept before a process's maxexectime */
+#define BEE_MARGIN_MS		2000	/* before maxexectime */
 
 static volatile sig_atomic_t	bee_sigterm;
 static volatile sig_atomic_t	bee_sigquit;
@@ -66,7 +66,7 @@ struct bee {
 	int			 orphan;
 	int			 garbage;
 	struct fbee_counters	 c;
-	int			 c_dirty;	/* changed since last sent */
+	int			 c_dirty;	/* unsent changes */
 	unsigned long		 ntasks;
 	int64_t			 last_counters;
 	int64_t			 last_hb;
@@ -198,7 +198,7 @@ bee_test_garbage(struct bee *b, const char *mode)
 		}
 	} else {
 		for (i = 0; i < sizeof(junk); i++)
-			junk[i] = (char)(0xc1);	/* never used in msgpack */
+			junk[i] = (char)0xc1;	/* never used */
 		msgpack_sbuffer_write(&sb, junk, sizeof(junk));
 	}
 	log_warnx("test: writing garbage (%s) on the channel", mode);
@@ -226,7 +226,8 @@ bee_handle(struct bee *b, const struct fbee_msg *m)
 		(void)log_reopen();
 		break;
 	default:
-		log_warnx("channel: unexpected %s message", fbee_type_str(m->type));
+		log_warnx("channel: unexpected %s message",
+		    fbee_type_str(m->type));
 		break;
 	}
 }

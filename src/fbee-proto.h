@@ -30,7 +30,7 @@
 #include "financebee.h"
 
 #define FBEE_PROTO_VERSION	1
-#define FBEE_MSG_MAX		65536	/* bytes a message may never exceed */
+#define FBEE_MSG_MAX		65536	/* bytes, at most, per message */
 #define FBEE_NOUTCOMES		(OUTCOME_TRANSIENT + 1)
 
 enum fbee_type {
@@ -101,11 +101,13 @@ const char *fbee_type_str(int);
 /* Pack one message (appended to sbuf). */
 int	 fbee_pack(msgpack_sbuffer *, const struct fbee_msg *);
 /* Decode and validate one unpacked object. 0, or -1 + cause. */
-int	 fbee_decode(const msgpack_object *, struct fbee_msg *, char *, size_t);
+int	 fbee_decode(const msgpack_object *, struct fbee_msg *, char *,
+	    size_t);
 /* Pack and write a whole message to a blocking or non-blocking fd. */
 int	 fbee_send(int, const struct fbee_msg *, char *, size_t);
 /* Counters arithmetic: dst += src. */
-void	 fbee_counters_add(struct fbee_counters *, const struct fbee_counters *);
+void	 fbee_counters_add(struct fbee_counters *,
+	    const struct fbee_counters *);
 uint64_t fbee_counters_total(const struct fbee_counters *);
 
 #endif /* FBEE_PROTO_H */

@@ -18,10 +18,10 @@
  * waitpid(-1, WNOHANG) until nothing is left.
  *
  * A dead bee's exit status decides what happens to its slot:
- *   0	drained or recycled: respawned at once if the slot is still wanted;
+ *   0	drained or recycled: respawned at once if the slot is wanted;
  *   75	a dependency is down: respawned after a backoff;
- *   78	configuration: the slot is marked failed, never respawned (until a
- *	successful reload);
+ *   78	configuration: the slot is marked failed and not respawned
+ *	(until a successful reload);
  *   else	a crash: respawned after a backoff.
  * The backoff is exponential from respawn_min to respawn_max, jittered, and
  * starts again from respawn_min once a bee has served healthy_after.  When
@@ -62,8 +62,8 @@
 #define MASTER_TICK_MS		500
 #define MASTER_RATE_SAMPLES	121	/* one per tick over a minute */
 #define MASTER_DEATHS		256
-#define MASTER_FAST_KILL_MS	2000	/* fast stop: SIGKILL after this */
-#define MASTER_START_GRACE_MS	5000	/* a starting bee may be silent */
+#define MASTER_FAST_KILL_MS	2000	/* fast stop: then SIGKILL */
+#define MASTER_START_GRACE_MS	5000	/* silence allowed at start */
 #define MASTER_TASK_GRACE_MS	1000
 
 enum slot_state {
@@ -93,7 +93,7 @@ struct slot {
 	/* identity */
 	char			 executor[128];
 	char			 executorid[CRYPTO_ID_HEXLEN + 1];
-	int			 registered;	/* -1 unknown, 0 no, 1 yes */
+	int			 registered;	/* -1 ?, 0 no, 1 yes */
 
 	/* as reported by the bee */
 	int			 hello;
@@ -101,18 +101,18 @@ struct slot {
 	int			 phase;
 	char			 processid[CRYPTO_ID_HEXLEN + 1];
 	char			 event[256];
-	int64_t			 task_start;	/* master's clock, ms */
+	int64_t			 task_start;	/* monotonic ms */
 	int64_t			 last_heard;
 	int			 auth_refused;
 	struct fbee_counters	 live;
-	struct fbee_counters	 retired;	/* from this slot's dead bees */
+	struct fbee_counters	 retired;	/* its dead bees' */
 
 	/* supervision */
 	int			 drain_sent;
-	int			 replacing;	/* reload: being replaced */
+	int			 replacing;	/* reload */
 	int			 killed;
 	int64_t			 started;	/* ms */
-	double			 since;		/* wall clock of last change */
+	double			 since;		/* wall clock */
 	long			 backoff_ms;
 	unsigned int		 restarts;
 	char			 last_exit[64];
@@ -145,7 +145,7 @@ struct master {
 	int			 crash_loop;
 	double			 throttled_until;
 
-	struct fbee_counters	 retired;	/* every dead bee, all slots */
+	struct fbee_counters	 retired;	/* all dead bees' */
 	unsigned int		 restarts;
 	uint64_t		 rate_total[MASTER_RATE_SAMPLES];
 	int64_t			 rate_ms[MASTER_RATE_SAMPLES];
@@ -154,7 +154,7 @@ struct master {
 
 	struct crypto_key	 ownerkey;
 	struct colonies		*owner;
-	int64_t			 owner_down;	/* last transport failure */
+	int64_t			 owner_down;	/* unreachable at */
 	int			 exitcode;
 };
 
@@ -206,7 +206,7 @@ jitter(long ms)
 	return ms / 2 + (long)(r % (unsigned int)(ms / 2 + 1));
 }
 
-/* --- identities ------------------------------------------------------- */
+/* --- identities ----------------------------------------------------------- */
 
 static int
 master_identity(struct slot *s, char *cause, size_t causelen)
@@ -296,7 +296,7 @@ master_register(struct slot *s)
 	s->registered = 1;
 }
 
-/* --- channel ---------------------------------------------------------- */
+/* --- channel -------------------------------------------------------------- */
 
 static void
 master_send(struct slot *s, int type)
@@ -481,7 +481,7 @@ master_read_cb(evutil_socket_t fd, short ev, void *arg)
 	(void)master_read(arg);
 }
 
-/* --- spawning and reaping ---------------------------------------------- */
+/* --- spawning and reaping ------------------------------------------------- */
 
 static void
 master_slot_reset_bee(struct slot *s)
@@ -733,7 +733,7 @@ master_sigchld(void)
 	}
 }
 
-/* --- stop ---------------------------------------------------------------- */
+/* --- stop ----------------------------------------------------------------- */
 
 static void
 master_check_done(void)
@@ -807,7 +807,7 @@ master_stop(int fast)
 	master_check_done();
 }
 
-/* --- scale, pause ---------------------------------------------------------- */
+/* --- scale, pause --------------------------------------------------------- */
 
 static void
 master_drain_slot(struct slot *s)
@@ -896,7 +896,7 @@ master_pause(int pause)
 		master_send(&m.slots[i], pause ? FBEE_PAUSE : FBEE_RESUME);
 }
 
-/* --- reload ------------------------------------------------------------ */
+/* --- reload --------------------------------------------------------------- */
 
 struct master_reload_done {
 	void	(*done)(int, const char *, void *);
@@ -1046,7 +1046,7 @@ master_reload(void (*done)(int, const char *, void *), void *arg)
 	}
 }
 
-/* --- timers ---------------------------------------------------------------- */
+/* --- timers --------------------------------------------------------------- */
 
 static void
 master_watchdog(struct slot *s, int64_t now)
@@ -1191,7 +1191,7 @@ master_signal_cb(evutil_socket_t sig, short ev, void *arg)
 	}
 }
 
-/* --- status for admin.c ---------------------------------------------------- */
+/* --- status for admin.c --------------------------------------------------- */
 
 static const char *const master_outcomes[FBEE_NOUTCOMES] = {
 	"applied", "duplicate", "ignored", "stale", "parked", "failed",
@@ -1516,7 +1516,7 @@ master_metrics_text(void)
 	return b.p;
 }
 
-/* --- main ------------------------------------------------------------- */
+/* --- main ----------------------------------------------------------------- */
 
 static int
 master_pidfile(void)

@@ -14,7 +14,7 @@
 #include "financebee.h"
 #include "fbee-proto.h"
 
-/* Bucket i counts durations of at most 2^i microseconds; the last one is open. */
+/* Bucket i counts durations of at most 2^i us; the last one is open. */
 void
 metrics_hist_add(struct metrics_hist *h, uint64_t us)
 {

@@ -33,7 +33,8 @@ int
 proc_init(char *cause, size_t causelen)
 {
 	if (access("/proc/self/exe", X_OK) == 0) {
-		snprintf(proc_exe_path, sizeof(proc_exe_path), "/proc/self/exe");
+		snprintf(proc_exe_path, sizeof(proc_exe_path), "%s",
+		    "/proc/self/exe");
 		return 0;
 	}
 	snprintf(cause, causelen, "/proc/self/exe: %s", strerror(errno));
