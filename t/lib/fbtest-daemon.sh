@@ -70,6 +70,7 @@ EOF
 }
 
 fbd_setup() {
+	fb_tmpdir >/dev/null	# in this shell, so that cleanup removes it
 	FBD_DIR=$(fb_tmpdir)
 	FBD_CONF=$FBD_DIR/financebee.conf
 	FBD_LOG=$FBD_DIR/financebeed.log
