@@ -714,6 +714,10 @@ master_sigchld(void)
 			proc_status_str(status, buf, sizeof(buf));
 			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 				log_debug("prune finished");
+			else if (m.state == MASTER_STOPPING &&
+			    WIFSIGNALED(status))
+				/* We stopped it: the next run picks up. */
+				log_info("prune interrupted by the stop");
 			else
 				log_warnx("prune: %s", buf);
 			m.prune_pid = 0;
