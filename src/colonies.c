@@ -376,6 +376,294 @@ colonies_fast_envelope(const char *b, size_t len, char *type, size_t typelen,
 	return 1;
 }
 
+/*
+ * The reply payload is well-formed ASCII JSON (the server's encoder), and
+ * jansson costs ~110 instructions a byte on it: most of an assign reply is
+ * the event text as one escaped string.  This parser builds the same
+ * jansson values (same calls as jansson's own parser) but gives up on
+ * anything it is not sure of: a byte outside printable ASCII, \u0000 or a
+ * surrogate escape, a real, an integer beyond int64, a key over 255
+ * bytes, deep nesting, any syntax error.  The caller then parses with
+ * jansson, whose answer (value or error) is the only one that counts.
+ */
+#define FASTJ_MAX_DEPTH	32
+
+struct fastj {
+	const char	*p;
+	const char	*end;
+	char		*buf;		/* the last string, unescaped */
+	size_t		 len;
+	size_t		 size;
+};
+
+static json_t	*fastj_value(struct fastj *, int);
+
+static int
+fastj_put(struct fastj *f, const char *s, size_t n)
+{
+	char	*p;
+	size_t	 want;
+
+	if (f->len + n + 1 > f->size) {
+		want = f->size ? f->size : 4096;
+		while (want < f->len + n + 1)
+			want *= 2;
+		if ((p = realloc(f->buf, want)) == NULL)
+			return -1;
+		f->buf = p;
+		f->size = want;
+	}
+	memcpy(f->buf + f->len, s, n);
+	f->len += n;
+	return 0;
+}
+
+static void
+fastj_ws(struct fastj *f)
+{
+	while (f->p < f->end && (*f->p == ' ' || *f->p == '\n' ||
+	    *f->p == '\r' || *f->p == '\t'))
+		f->p++;
+}
+
+static int
+fastj_hex(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* A string, after its opening quote, into f->buf and f->len. */
+static int
+fastj_string(struct fastj *f)
+{
+	const char	*p = f->p, *s;
+	char		 u8[3];
+	unsigned int	 u;
+	int		 i, h;
+
+	f->len = 0;
+	for (;;) {
+		for (s = p; p < f->end && *p != '"' && *p != '\\' &&
+		    (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f; p++)
+			;
+		if (p >= f->end || fastj_put(f, s, (size_t)(p - s)) == -1)
+			return -1;
+		if (*p == '"') {
+			f->p = p + 1;
+			return 0;
+		}
+		if (*p != '\\' || ++p >= f->end)
+			return -1;
+		switch (*p) {
+		case '"':
+		case '\\':
+		case '/':
+			u8[0] = *p;
+			break;
+		case 'b':
+			u8[0] = '\b';
+			break;
+		case 'f':
+			u8[0] = '\f';
+			break;
+		case 'n':
+			u8[0] = '\n';
+			break;
+		case 'r':
+			u8[0] = '\r';
+			break;
+		case 't':
+			u8[0] = '\t';
+			break;
+		case 'u':
+			if (f->end - p < 5)
+				return -1;
+			for (u = 0, i = 1; i <= 4; i++) {
+				if ((h = fastj_hex((unsigned char)p[i])) == -1)
+					return -1;
+				u = u << 4 | (unsigned int)h;
+			}
+			p += 5;
+			if (u == 0 || (u >= 0xd800 && u <= 0xdfff))
+				return -1;
+			if (u < 0x80) {
+				u8[0] = (char)u;
+				i = 1;
+			} else if (u < 0x800) {
+				u8[0] = (char)(0xc0 | u >> 6);
+				u8[1] = (char)(0x80 | (u & 0x3f));
+				i = 2;
+			} else {
+				u8[0] = (char)(0xe0 | u >> 12);
+				u8[1] = (char)(0x80 | ((u >> 6) & 0x3f));
+				u8[2] = (char)(0x80 | (u & 0x3f));
+				i = 3;
+			}
+			if (fastj_put(f, u8, (size_t)i) == -1)
+				return -1;
+			continue;
+		default:
+			return -1;
+		}
+		if (fastj_put(f, u8, 1) == -1)
+			return -1;
+		p++;
+	}
+}
+
+static int
+fastj_lit(struct fastj *f, const char *lit, size_t n)
+{
+	if ((size_t)(f->end - f->p) < n || memcmp(f->p, lit, n) != 0)
+		return -1;
+	f->p += n;
+	return 0;
+}
+
+static json_t *
+fastj_number(struct fastj *f)
+{
+	unsigned long long	n = 0;
+	int			neg = 0, nd = 0;
+
+	if (*f->p == '-') {
+		neg = 1;
+		f->p++;
+	}
+	if (f->p < f->end && *f->p == '0' && f->end - f->p > 1 &&
+	    f->p[1] >= '0' && f->p[1] <= '9')
+		return NULL;
+	for (; f->p < f->end && *f->p >= '0' && *f->p <= '9'; f->p++) {
+		if (++nd > 19)
+			return NULL;
+		n = n * 10 + (unsigned long long)(*f->p - '0');
+	}
+	if (nd == 0 || n > LLONG_MAX || (f->p < f->end && (*f->p == '.' ||
+	    *f->p == 'e' || *f->p == 'E')))
+		return NULL;
+	return json_integer(neg ? -(json_int_t)n : (json_int_t)n);
+}
+
+static json_t *
+fastj_value(struct fastj *f, int depth)
+{
+	json_t	*v, *e;
+	char	 key[256];
+	size_t	 klen;
+
+	fastj_ws(f);
+	if (f->p >= f->end)
+		return NULL;
+	switch (*f->p) {
+	case '{':
+		if (depth >= FASTJ_MAX_DEPTH || (v = json_object()) == NULL)
+			return NULL;
+		f->p++;
+		fastj_ws(f);
+		if (f->p < f->end && *f->p == '}') {
+			f->p++;
+			return v;
+		}
+		for (;;) {
+			fastj_ws(f);
+			if (f->p >= f->end || *f->p != '"')
+				break;
+			f->p++;
+			if (fastj_string(f) == -1 || f->len >= sizeof(key))
+				break;
+			memcpy(key, f->buf, f->len);
+			key[f->len] = '\0';
+			klen = f->len;
+			fastj_ws(f);
+			if (f->p >= f->end || *f->p != ':')
+				break;
+			f->p++;
+			if ((e = fastj_value(f, depth + 1)) == NULL)
+				break;
+			if (json_object_setn_new_nocheck(v, key, klen, e) == -1)
+				break;
+			fastj_ws(f);
+			if (f->p < f->end && *f->p == ',') {
+				f->p++;
+				continue;
+			}
+			if (f->p < f->end && *f->p == '}') {
+				f->p++;
+				return v;
+			}
+			break;
+		}
+		json_decref(v);
+		return NULL;
+	case '[':
+		if (depth >= FASTJ_MAX_DEPTH || (v = json_array()) == NULL)
+			return NULL;
+		f->p++;
+		fastj_ws(f);
+		if (f->p < f->end && *f->p == ']') {
+			f->p++;
+			return v;
+		}
+		for (;;) {
+			if ((e = fastj_value(f, depth + 1)) == NULL ||
+			    json_array_append_new(v, e) == -1)
+				break;
+			fastj_ws(f);
+			if (f->p < f->end && *f->p == ',') {
+				f->p++;
+				continue;
+			}
+			if (f->p < f->end && *f->p == ']') {
+				f->p++;
+				return v;
+			}
+			break;
+		}
+		json_decref(v);
+		return NULL;
+	case '"':
+		f->p++;
+		if (fastj_string(f) == -1)
+			return NULL;
+		return json_stringn_nocheck(f->buf, f->len);
+	case 't':
+		return fastj_lit(f, "true", 4) == -1 ? NULL : json_true();
+	case 'f':
+		return fastj_lit(f, "false", 5) == -1 ? NULL : json_false();
+	case 'n':
+		return fastj_lit(f, "null", 4) == -1 ? NULL : json_null();
+	default:
+		return fastj_number(f);
+	}
+}
+
+/* The payload as jansson would load it, or NULL: ask jansson. */
+static json_t *
+colonies_fast_json(const char *s, size_t len)
+{
+	struct fastj	 f;
+	json_t		*v;
+
+	memset(&f, 0, sizeof f);
+	f.p = s;
+	f.end = s + len;
+	if ((v = fastj_value(&f, 0)) != NULL) {
+		fastj_ws(&f);
+		if (f.p != f.end) {
+			json_decref(v);
+			v = NULL;
+		}
+	}
+	free(f.buf);
+	return v;
+}
+
 enum col_err
 colonies_decode_reply(long http_status, const char *body, size_t len,
     const char *payloadtype, json_t **payload, char *cause, size_t causelen)
@@ -437,8 +725,9 @@ payload:
 		    "not base64", http_status);
 		goto out;
 	}
-	value = json_loadb((const char *)raw, rawlen,
-	    JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+	if ((value = colonies_fast_json((const char *)raw, rawlen)) == NULL)
+		value = json_loadb((const char *)raw, rawlen,
+		    JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	if (value == NULL) {
 		snprintf(cause, causelen, "colonies: HTTP %ld: reply payload is "
 		    "not JSON: %s", http_status, jerr.text);
