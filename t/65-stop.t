@@ -9,13 +9,27 @@
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
 plan 23
 
-# hold_lock SECONDS: bees applying an event wait for the lock meanwhile.
+# hold_lock: bees applying an event wait for the lock until release_lock.
+# The lock is held for as long as the test needs it, never for a guessed
+# number of seconds, so a slow machine cannot let a task finish early.
 hold_lock() {
 	psql_q -c "BEGIN; LOCK TABLE processed_webhooks IN ACCESS EXCLUSIVE
-	    MODE; SELECT pg_sleep($1); COMMIT;" >/dev/null 2>&1 &
+	    MODE; SELECT pg_sleep(120); COMMIT;" >/dev/null 2>&1 &
 	LOCK_PID=$!
 	fb_track_pid "$LOCK_PID"
-	sleep 0.3
+	for _ in $(seq 1 100); do
+		[ "$(psql_q -c "SELECT count(*) FROM pg_locks l JOIN pg_class c
+		    ON c.oid = l.relation WHERE c.relname = 'processed_webhooks'
+		    AND l.mode = 'AccessExclusiveLock' AND l.granted")" = 1 ] &&
+		    break
+		sleep 0.05
+	done
+}
+release_lock() {
+	psql_q -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+	    WHERE pid <> pg_backend_pid() AND query LIKE '%pg_sleep(120)%'" \
+	    >/dev/null
+	wait "$LOCK_PID" 2>/dev/null
 }
 wait_working() {	# wait_working N: until N bees hold a task
 	for _ in $(seq 1 100); do
@@ -30,7 +44,7 @@ wait_working() {	# wait_working N: until N bees hold a task
 fbd_start
 ok $? "financebeed started"
 fbd_wait_bees 3
-hold_lock 1.5
+hold_lock
 fbd_submit_generated 1 651	# a handful of events for one user
 wait_working 2
 ok $? "bees are inside their tasks (blocked on the lock)"
@@ -38,9 +52,9 @@ kill -TERM "$FBD_PID"
 sleep 0.5
 kill -0 "$FBD_PID"
 ok $? "the master waits for the tasks in hand"
+release_lock
 fbd_wait_gone 20
 is "$FBD_RC" 0 "graceful stop exits 0"
-wait "$LOCK_PID" 2>/dev/null
 r=$(fbd_count_state 1)
 is "$r" 0 "no process left running: the tasks in hand were closed"
 like "$(cat "$FBD_LOG")" 'drained after [1-9]' "bees drained after their task"
@@ -49,7 +63,7 @@ like "$(cat "$FBD_LOG")" 'drained after [1-9]' "bees drained after their task"
 fbd_start
 ok $? "financebeed started again"
 fbd_wait_bees 3
-hold_lock 3
+hold_lock
 fbd_submit_generated 1 652
 wait_working 2
 ok $? "bees are inside their tasks"
@@ -57,28 +71,28 @@ kill -TERM "$FBD_PID"
 sleep 0.2
 kill -TERM "$FBD_PID"
 fbd_wait_gone 10
+release_lock
 is "$FBD_RC" 0 "fast stop exits 0"
 like "$(cat "$FBD_LOG")" 'fast stop' "the second SIGTERM made it a fast stop"
 r=$(fbd_count_state 1)
 [ "$r" -ge 1 ]
 ok $? "fast stop closed nothing: $r processes left running"
-wait "$LOCK_PID" 2>/dev/null
 
 # --- SIGQUIT: fast --------------------------------------------------------
 fbd_start
 ok $? "financebeed started again"
 fbd_wait_bees 3
-hold_lock 3
+hold_lock
 fbd_submit_generated 1 653
 wait_working 1
 ok $? "bees are inside their tasks"
 kill -QUIT "$FBD_PID"
 fbd_wait_gone 10
+release_lock
 is "$FBD_RC" 0 "SIGQUIT exits 0"
 r=$(fbd_count_state 1)
 [ "$r" -ge 1 ]
 ok $? "SIGQUIT closed nothing: $r processes left running"
-wait "$LOCK_PID" 2>/dev/null
 
 # --- what was left is handed out again after its lease --------------------
 fbd_start
