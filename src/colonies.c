@@ -391,6 +391,7 @@ colonies_fast_envelope(const char *b, size_t len, char *type, size_t typelen,
 struct fastj {
 	const char	*p;
 	const char	*end;
+	size_t		 flags;		/* JSON_REJECT_DUPLICATES or 0 */
 	char		*buf;		/* the last string, unescaped */
 	size_t		 len;
 	size_t		 size;
@@ -584,6 +585,9 @@ fastj_value(struct fastj *f, int depth)
 			if (f->p >= f->end || *f->p != ':')
 				break;
 			f->p++;
+			if ((f->flags & JSON_REJECT_DUPLICATES) &&
+			    json_object_getn(v, key, klen) != NULL)
+				break;
 			if ((e = fastj_value(f, depth + 1)) == NULL)
 				break;
 			if (json_object_setn_new_nocheck(v, key, klen, e) == -1)
@@ -643,14 +647,19 @@ fastj_value(struct fastj *f, int depth)
 	}
 }
 
-/* The payload as jansson would load it, or NULL: ask jansson. */
-static json_t *
-colonies_fast_json(const char *s, size_t len)
+/*
+ * What json_loadb(s, len, flags) loads, or NULL: ask jansson.  flags may
+ * hold JSON_REJECT_DUPLICATES; top-level scalars are accepted as with
+ * JSON_DECODE_ANY (a caller without it checks the type).
+ */
+json_t *
+colonies_fast_json(const char *s, size_t len, size_t flags)
 {
 	struct fastj	 f;
 	json_t		*v;
 
 	memset(&f, 0, sizeof f);
+	f.flags = flags;
 	f.p = s;
 	f.end = s + len;
 	if ((v = fastj_value(&f, 0)) != NULL) {
@@ -725,7 +734,7 @@ payload:
 		    "not base64", http_status);
 		goto out;
 	}
-	if ((value = colonies_fast_json((const char *)raw, rawlen)) == NULL)
+	if ((value = colonies_fast_json((const char *)raw, rawlen, 0)) == NULL)
 		value = json_loadb((const char *)raw, rawlen,
 		    JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	if (value == NULL) {
