@@ -177,11 +177,18 @@ struct mc_poller {
 	TAILQ_ENTRY(mc_poller)	 entry;
 };
 
-/* One cached signature recovery. */
+/*
+ * One cached signature recovery, keyed by the payload and signature text
+ * themselves: comparing them is far cheaper than the SHA3 of the payload
+ * that used to be the key (recovery hashes it again on a miss anyway).
+ */
 struct mc_cslot {
-	unsigned char	key[32 + 65];
-	char		id[CRYPTO_ID_HEXLEN + 1];
-	int		used;
+	char		*payload;
+	size_t		 plen;
+	uint64_t	 h;
+	char		 sig[CRYPTO_SIG_HEXLEN];
+	char		 id[CRYPTO_ID_HEXLEN + 1];
+	int		 used;
 };
 
 struct mc_req {
@@ -266,10 +273,13 @@ mc_calloc(size_t n, size_t sz)
 static void
 mc_fmt_time(int64_t us, char *buf, size_t len)
 {
+	static char	last[64];
+	static size_t	lastlen;
+	static time_t	lastt;
 	struct tm	tm;
 	time_t		t;
 	char		frac[16];
-	int		f, i;
+	int		f, i, n;
 
 	if (us == 0) {
 		snprintf(buf, len, "0001-01-01T00:00:00Z");
@@ -277,16 +287,49 @@ mc_fmt_time(int64_t us, char *buf, size_t len)
 	}
 	t = (time_t)(us / 1000000);
 	f = (int)(us % 1000000);
-	gmtime_r(&t, &tm);
-	frac[0] = '\0';
-	if (f != 0) {
+	if (us < 0) {
+		/* Never in practice; kept as it always printed. */
+		gmtime_r(&t, &tm);
 		snprintf(frac, sizeof(frac), ".%06d", f);
 		for (i = (int)strlen(frac) - 1; i > 0 && frac[i] == '0'; i--)
 			frac[i] = '\0';
+		snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d%sZ",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec, f != 0 ? frac : "");
+		return;
 	}
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d%sZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, frac);
+	/*
+	 * An assign reply prints five times, mostly of the same second:
+	 * format the date part once per second, the fraction by hand.
+	 */
+	if (t != lastt || lastlen == 0) {
+		gmtime_r(&t, &tm);
+		n = snprintf(last, sizeof(last), "%04d-%02d-%02dT%02d:%02d:%02d",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec);
+		if (n < 0 || (size_t)n >= sizeof(last))
+			n = 0;
+		lastlen = (size_t)n;
+		lastt = t;
+	}
+	frac[0] = '\0';
+	if (f != 0) {
+		frac[0] = '.';
+		for (i = 6; i >= 1; i--, f /= 10)
+			frac[i] = (char)('0' + f % 10);
+		frac[7] = '\0';
+		for (i = 6; i > 0 && frac[i] == '0'; i--)
+			frac[i] = '\0';
+	}
+	if (lastlen + strlen(frac) + 2 > len) {
+		snprintf(buf, len, "%.*s%sZ", (int)lastlen, last, frac);
+		return;
+	}
+	memcpy(buf, last, lastlen);
+	n = (int)strlen(frac);
+	memcpy(buf + lastlen, frac, (size_t)n);
+	buf[lastlen + (size_t)n] = 'Z';
+	buf[lastlen + (size_t)n + 1] = '\0';
 }
 
 static void
@@ -906,11 +949,51 @@ mc_assign(struct mc_process *p, struct mc_executor *ex)
 
 /* --- process JSON -------------------------------------------------------- */
 
+/*
+ * Appenders for mc_proc_json, which renders every assign reply: plain
+ * copies instead of vsnprintf (twice per call) over a 40-argument format.
+ */
+static void
+mc_pj_key(struct sb *b, const char *lead, const char *ind, size_t indlen,
+    const char *key)
+{
+	sb_adds(b, lead);
+	sb_add(b, ind, indlen);
+	sb_add(b, "  \"", 3);
+	sb_adds(b, key);
+	sb_add(b, "\": ", 3);
+}
+
+static void
+mc_pj_qstr(struct sb *b, const char *v)
+{
+	sb_addc(b, '"');
+	sb_adds(b, v);
+	sb_addc(b, '"');
+}
+
+static void
+mc_pj_int(struct sb *b, long long v)
+{
+	char			 buf[24], *q = buf + sizeof(buf);
+	unsigned long long	 u = v < 0 ? 0ULL - (unsigned long long)v :
+				    (unsigned long long)v;
+
+	do {
+		*--q = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		*--q = '-';
+	sb_add(b, q, (size_t)(buf + sizeof(buf) - q));
+}
+
 static void
 mc_proc_json(struct sb *b, struct mc_process *p, int depth)
 {
 	char	t[5][40];
 	char	ind[16];
+	size_t	il;
 	int	i;
 
 	for (i = 0; i < depth && i < 7; i++) {
@@ -918,26 +1001,42 @@ mc_proc_json(struct sb *b, struct mc_process *p, int depth)
 		ind[2 * i + 1] = ' ';
 	}
 	ind[2 * i] = '\0';
+	il = (size_t)(2 * i);
 	mc_fmt_time(p->submit_us, t[0], sizeof(t[0]));
 	mc_fmt_time(p->start_us, t[1], sizeof(t[1]));
 	mc_fmt_time(p->end_us, t[2], sizeof(t[2]));
 	mc_fmt_time(p->waitdl_us, t[3], sizeof(t[3]));
 	mc_fmt_time(p->execdl_us, t[4], sizeof(t[4]));
 	sb_grow(b, 2048 + strlen(p->specjson));
-	sb_printf(b, "{\n%s  \"processid\": \"%s\",\n"
-	    "%s  \"initiatorid\": \"%s\",\n%s  \"initiatorname\": ",
-	    ind, p->id, ind, p->initiatorid, ind);
+	mc_pj_key(b, "{\n", ind, il, "processid");
+	mc_pj_qstr(b, p->id);
+	mc_pj_key(b, ",\n", ind, il, "initiatorid");
+	mc_pj_qstr(b, p->initiatorid);
+	mc_pj_key(b, ",\n", ind, il, "initiatorname");
 	sb_gostr(b, p->initiatorname, strlen(p->initiatorname));
-	sb_printf(b, ",\n%s  \"assignedexecutorid\": \"%s\",\n"
-	    "%s  \"isassigned\": %s,\n%s  \"state\": %d,\n"
-	    "%s  \"prioritytime\": %lld,\n%s  \"submissiontime\": \"%s\",\n"
-	    "%s  \"starttime\": \"%s\",\n%s  \"endtime\": \"%s\",\n"
-	    "%s  \"waitdeadline\": \"%s\",\n%s  \"execdeadline\": \"%s\",\n"
-	    "%s  \"retries\": %d,\n%s  \"attributes\": [],\n%s  \"spec\": ",
-	    ind, p->assigned, ind, p->isassigned ? "true" : "false",
-	    ind, p->state, ind, (long long)p->prioritytime, ind, t[0],
-	    ind, t[1], ind, t[2], ind, t[3], ind, t[4], ind, p->retries,
-	    ind, ind);
+	mc_pj_key(b, ",\n", ind, il, "assignedexecutorid");
+	mc_pj_qstr(b, p->assigned);
+	mc_pj_key(b, ",\n", ind, il, "isassigned");
+	sb_adds(b, p->isassigned ? "true" : "false");
+	mc_pj_key(b, ",\n", ind, il, "state");
+	mc_pj_int(b, p->state);
+	mc_pj_key(b, ",\n", ind, il, "prioritytime");
+	mc_pj_int(b, (long long)p->prioritytime);
+	mc_pj_key(b, ",\n", ind, il, "submissiontime");
+	mc_pj_qstr(b, t[0]);
+	mc_pj_key(b, ",\n", ind, il, "starttime");
+	mc_pj_qstr(b, t[1]);
+	mc_pj_key(b, ",\n", ind, il, "endtime");
+	mc_pj_qstr(b, t[2]);
+	mc_pj_key(b, ",\n", ind, il, "waitdeadline");
+	mc_pj_qstr(b, t[3]);
+	mc_pj_key(b, ",\n", ind, il, "execdeadline");
+	mc_pj_qstr(b, t[4]);
+	mc_pj_key(b, ",\n", ind, il, "retries");
+	mc_pj_int(b, p->retries);
+	mc_pj_key(b, ",\n", ind, il, "attributes");
+	sb_add(b, "[]", 2);
+	mc_pj_key(b, ",\n", ind, il, "spec");
 	if (depth == 0)
 		sb_adds(b, p->specjson);
 	else {
@@ -950,19 +1049,29 @@ mc_proc_json(struct sb *b, struct mc_process *p, int depth)
 				sb_adds(b, ind);
 		}
 	}
-	sb_printf(b, ",\n%s  \"waitforparents\": false,\n%s  \"parents\": [],\n"
-	    "%s  \"children\": [],\n%s  \"processgraphid\": \"\",\n"
-	    "%s  \"in\": [],\n%s  \"out\": ", ind, ind, ind, ind, ind, ind);
+	mc_pj_key(b, ",\n", ind, il, "waitforparents");
+	sb_adds(b, "false");
+	mc_pj_key(b, ",\n", ind, il, "parents");
+	sb_add(b, "[]", 2);
+	mc_pj_key(b, ",\n", ind, il, "children");
+	sb_add(b, "[]", 2);
+	mc_pj_key(b, ",\n", ind, il, "processgraphid");
+	sb_add(b, "\"\"", 2);
+	mc_pj_key(b, ",\n", ind, il, "in");
+	sb_add(b, "[]", 2);
+	mc_pj_key(b, ",\n", ind, il, "out");
 	if (p->out != NULL)
 		sb_gojson(b, p->out, depth + 1);
 	else
-		sb_adds(b, "[]");
-	sb_printf(b, ",\n%s  \"errors\": ", ind);
+		sb_add(b, "[]", 2);
+	mc_pj_key(b, ",\n", ind, il, "errors");
 	if (p->errors != NULL)
 		sb_gojson(b, p->errors, depth + 1);
 	else
-		sb_adds(b, "[]");
-	sb_printf(b, "\n%s}", ind);
+		sb_add(b, "[]", 2);
+	sb_addc(b, '\n');
+	sb_add(b, ind, il);
+	sb_addc(b, '}');
 }
 
 /* --- long-polls ---------------------------------------------------------- */
@@ -2323,32 +2432,56 @@ mc_typecheck(json_t *msg, const char *fields)
 	return rc;
 }
 
+/* A quick 64-bit hash for the signature cache (not for hmap: FNV there). */
+static uint64_t
+mc_cache_hash(const char *k, size_t n, uint64_t h)
+{
+	uint64_t	w;
+
+	for (; n >= 8; k += 8, n -= 8) {
+		memcpy(&w, k, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	for (; n > 0; k++, n--)
+		h = (h ^ (unsigned char)*k) * 0x100000001b3ULL;
+	return h ^ (h >> 32);
+}
+
 static int
 mc_recover(const char *payload, size_t plen, const char *sig, size_t siglen,
     char *id, char *cause, size_t causelen)
 {
-	unsigned char	 key[32 + 65], raw[65];
+	unsigned char	 raw[65];
 	struct mc_cslot	*s;
 	uint64_t	 h;
 
-	if (siglen != CRYPTO_SIG_HEXLEN ||
-	    crypto_unhex(sig, siglen, raw, sizeof(raw)) != 65)
+	if (siglen != CRYPTO_SIG_HEXLEN)
 		return crypto_recover_id(payload, plen, sig, siglen, id, cause,
 		    causelen);
-	crypto_sha3_256(payload, plen, key);
-	memcpy(key + 32, raw, 65);
-	h = hmap_hash((const char *)key, sizeof(key));
+	h = mc_cache_hash(payload, plen, mc_cache_hash(sig, siglen, plen));
 	s = &mc_cache[h & (MC_CACHE_SLOTS - 1)];
-	if (s->used && memcmp(s->key, key, sizeof(key)) == 0) {
+	if (s->used && s->h == h && s->plen == plen &&
+	    memcmp(s->sig, sig, siglen) == 0 &&
+	    memcmp(s->payload, payload, plen) == 0) {
 		mc_cache_hits++;
 		memcpy(id, s->id, CRYPTO_ID_HEXLEN + 1);
 		return 0;
 	}
+	if (crypto_unhex(sig, siglen, raw, sizeof(raw)) != 65)
+		return crypto_recover_id(payload, plen, sig, siglen, id, cause,
+		    causelen);
 	mc_cache_misses++;
 	if (crypto_recover_id(payload, plen, sig, siglen, id, cause,
 	    causelen) == -1)
 		return -1;
-	memcpy(s->key, key, sizeof(key));
+	free(s->payload);
+	if ((s->payload = malloc(plen + 1)) == NULL)
+		fatal("malloc");
+	memcpy(s->payload, payload, plen);
+	s->plen = plen;
+	s->h = h;
+	memcpy(s->sig, sig, siglen);
 	memcpy(s->id, id, CRYPTO_ID_HEXLEN + 1);
 	s->used = 1;
 	return 0;
@@ -2403,24 +2536,86 @@ mc_version(struct evhttp_request *req, const char *payloadtype)
 	mc_send(req, 200, payloadtype, v, sizeof(v) - 1);
 }
 
+/*
+ * The envelope as our clients send it: {"k":"v","k":"v","k":"v"} with
+ * exactly signature, payloadtype and payload, once each, the values plain
+ * printable ASCII.  Scanning that by hand saves jansson's per-character
+ * lexing of the long base64 payload, the largest user-space cost of a
+ * request after the signature recovery.  Anything else (whitespace,
+ * escapes, other or repeated keys, non-string values) returns -1 and takes
+ * the general path, so no reply can differ.  On success the three values
+ * are NUL-terminated in place.
+ */
+static int
+mc_env_fast(char *body, size_t len, const char **v, size_t *vlen)
+{
+	static const char *const keys[3] = { "payloadtype", "payload",
+	    "signature" };
+	size_t	 i = 1, ks, vs, end[3], k, j;
+	int	 seen = 0;
+
+	if (len < 2 || body[0] != '{' || body[len - 1] != '}')
+		return -1;
+	len--;		/* the final '}' */
+	for (k = 0; k < 3; k++) {
+		if (k > 0 && (i >= len || body[i++] != ','))
+			return -1;
+		if (i >= len || body[i++] != '"')
+			return -1;
+		for (ks = i; i < len && body[i] >= 'a' && body[i] <= 'z'; i++)
+			;
+		for (j = 0; j < 3; j++)
+			if (strlen(keys[j]) == i - ks &&
+			    memcmp(keys[j], body + ks, i - ks) == 0)
+				break;
+		if (j == 3 || (seen & (1 << j)))
+			return -1;
+		seen |= 1 << j;
+		if (i + 2 >= len || body[i] != '"' || body[i + 1] != ':' ||
+		    body[i + 2] != '"')
+			return -1;
+		for (i += 3, vs = i; i < len && body[i] != '"'; i++)
+			if ((unsigned char)body[i] < 0x20 ||
+			    (unsigned char)body[i] > 0x7e || body[i] == '\\')
+				return -1;
+		if (i >= len)
+			return -1;
+		v[j] = body + vs;
+		vlen[j] = i - vs;
+		end[j] = i++;
+	}
+	if (i != len)
+		return -1;
+	for (j = 0; j < 3; j++)
+		body[end[j]] = '\0';
+	return 0;
+}
+
 static void
 mc_api(struct evhttp_request *req)
 {
 	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
 	size_t			 len = evbuffer_get_length(in);
 	const char		*body, *payloadtype, *payload, *sig;
-	json_t			*env, *jpt, *jp, *js, *jerr, *msg;
+	json_t			*env = NULL, *jpt, *jp, *js, *jerr, *msg;
 	json_error_t		 jerror;
-	char			 err[512];
+	char			 err[512], *mbody;
 	struct mc_req		 r;
 	const struct mc_handler	*h = NULL;
 	unsigned char		*dec;
-	size_t			 i, declen;
-	const char		*mt;
+	size_t			 i, declen, plen, siglen, fl[3];
+	const char		*mt, *fv[3];
 
-	body = (const char *)evbuffer_pullup(in, -1);
-	if (body == NULL)
-		body = "";
+	mbody = (char *)evbuffer_pullup(in, -1);
+	if (mbody != NULL && mc_env_fast(mbody, len, fv, fl) == 0) {
+		payloadtype = fv[0];
+		payload = fv[1];
+		plen = fl[1];
+		sig = fv[2];
+		siglen = fl[2];
+		goto envelope;
+	}
+	body = mbody != NULL ? mbody : "";
 	if (mc_go_syntax(body, len, err, sizeof(err)) == -1) {
 		mc_error(req, 400, "%s", err);
 		return;
@@ -2458,6 +2653,9 @@ mc_api(struct evhttp_request *req)
 	payloadtype = jpt != NULL ? json_string_value(jpt) : "";
 	payload = jp != NULL ? json_string_value(jp) : "";
 	sig = js != NULL ? json_string_value(js) : "";
+	plen = jp != NULL ? json_string_length(jp) : 0;
+	siglen = js != NULL ? json_string_length(js) : 0;
+envelope:
 	if (strcmp(payloadtype, "versionmsg") == 0 ||
 	    strcmp(payloadtype, "getserverinfomsg") == 0) {
 		mc_version(req, payloadtype);
@@ -2467,8 +2665,7 @@ mc_api(struct evhttp_request *req)
 	memset(&r, 0, sizeof(r));
 	r.req = req;
 	r.payloadtype = payloadtype;
-	if (mc_recover(payload, jp != NULL ? json_string_length(jp) : 0, sig,
-	    js != NULL ? json_string_length(js) : 0, r.id, err,
+	if (mc_recover(payload, plen, sig, siglen, r.id, err,
 	    sizeof(err)) == -1) {
 		mc_error(req, 403, "%s", err);
 		json_decref(env);
@@ -2496,8 +2693,7 @@ mc_api(struct evhttp_request *req)
 	if (mc_verbose)
 		log_info("%s from %.12s", payloadtype, r.id);
 	/* Go ignores a base64 error and parses what it got (nothing). */
-	dec = crypto_base64_decode(payload, jp != NULL ?
-	    json_string_length(jp) : 0, &declen);
+	dec = crypto_base64_decode(payload, plen, &declen);
 	if (dec == NULL ||
 	    mc_go_syntax((char *)dec, declen, err, sizeof(err)) == -1 ||
 	    (msg = json_loadb((char *)dec, declen, JSON_DECODE_ANY |
