@@ -88,9 +88,12 @@ kill -HUP "$FBD_PID"
 wait_log 'reload: the new bee of slot 1 failed' 30
 ok $? "the first replacement fails and the replacement stops"
 sleep 0.5
+# Only slot 1 is replaced; every other bee of the old generation (3, unless
+# a loaded machine had one between respawns when we looked) keeps running.
 left=0
 for p in $before; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
-is "$left" 3 "the 3 other bees of the old generation still run" ||
+is "$left" "$(( $(echo $before | wc -w) - 1 ))" \
+    "the other bees of the old generation still run" ||
     diag "before: $before" "now: $(fbd_bee_pids | tr '\n' ' ')" \
     "$(grep master "$FBD_LOG" | tail -12)"
 is "$(fbd_status | jq -r '.bees[] | select(.slot == 1) | .state')" failed \
