@@ -85,13 +85,10 @@ done_testing() {
 
 # --- scratch space and cleanup ------------------------------------------
 
-fb_tmpdir() {
-	if [ -z "$_fb_tmp" ]; then
-		_fb_tmp=$(mktemp -d "${TMPDIR:-/tmp}/fbtest.XXXXXX")
-		chmod 755 "$_fb_tmp"
-	fi
-	echo "$_fb_tmp"
-}
+# Made here, in the test's own shell: "dir=$(fb_tmpdir)" runs in a subshell,
+# which could not tell the cleanup about a directory it made itself.
+_fb_tmp=$(mktemp -d "${TMPDIR:-/tmp}/fbtest.XXXXXX") && chmod 755 "$_fb_tmp"
+fb_tmpdir() { echo "$_fb_tmp"; }
 
 fb_track_pid() { _fb_pids="$_fb_pids $1"; }
 
