@@ -21,40 +21,8 @@
 #include <unistd.h>
 
 #include "financebee.h"
+#include "tap.h"
 
-static int	tap_n, tap_failed;
-
-static int
-ok(int cond, const char *fmt, ...)
-    __attribute__((__format__(__printf__, 2, 3)));
-
-static int
-ok(int cond, const char *fmt, ...)
-{
-	va_list	ap;
-
-	tap_n++;
-	printf("%s %d - ", cond ? "ok" : "not ok", tap_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!cond)
-		tap_failed++;
-	return cond;
-}
-
-static int
-is_str(const char *got, const char *want, const char *what)
-{
-	if (ok(got != NULL && want != NULL && strcmp(got, want) == 0, "%s",
-	    what))
-		return 1;
-	printf("#   got:      '%s'\n#   expected: '%s'\n",
-	    got ? got : "(null)", want ? want : "(null)");
-	return 0;
-}
 
 #define PRVKEY	"ddf7f7791208083b6a9ed975a72684f6406a269cfa36f1b1c32045c0a71fff05"
 #define PID	"654c1973b058776c810ee8c6c342ccbad18092183aa8513d720020e67d32e83a"
@@ -535,6 +503,5 @@ main(void)
 	for (i = 0; (size_t)i < nreq; i++)
 		free(req[i].body);
 	crypto_key_clear(&key);
-	printf("1..%d\n", tap_n);
-	return tap_failed != 0;
+	return tap_done();
 }

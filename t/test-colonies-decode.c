@@ -9,39 +9,8 @@
 #include <string.h>
 
 #include "financebee.h"
+#include "tap.h"
 
-static int	tap_n, tap_failed;
-
-static int
-ok(int cond, const char *fmt, ...)
-    __attribute__((__format__(__printf__, 2, 3)));
-
-static int
-ok(int cond, const char *fmt, ...)
-{
-	va_list	ap;
-
-	tap_n++;
-	printf("%s %d - ", cond ? "ok" : "not ok", tap_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	if (!cond)
-		tap_failed++;
-	return cond;
-}
-
-static int
-is_str(const char *got, const char *want, const char *what)
-{
-	if (ok(got != NULL && want != NULL && strcmp(got, want) == 0, "%s",
-	    what))
-		return 1;
-	printf("#   got:      '%s'\n#   expected: '%s'\n",
-	    got ? got : "(null)", want ? want : "(null)");
-	return 0;
-}
 
 /* The real assign reply payload of the protocol doc, section 7. */
 static const char real_process[] =
@@ -742,6 +711,5 @@ main(void)
 	ok(strcmp(col_err_str(COL_LOST), "process lost") == 0 &&
 	    strcmp(col_err_str((enum col_err)99), "unknown error") == 0,
 	    "col_err_str");
-	printf("1..%d\n", tap_n);
-	return tap_failed != 0;
+	return tap_done();
 }

@@ -8,39 +8,8 @@
 #include <string.h>
 
 #include "financebee.h"
+#include "tap.h"
 
-static int	tap_n, tap_failed;
-
-static int
-ok(int cond, const char *fmt, ...)
-    __attribute__((__format__(__printf__, 2, 3)));
-
-static int
-ok(int cond, const char *fmt, ...)
-{
-	va_list	ap;
-
-	tap_n++;
-	printf("%s %d - ", cond ? "ok" : "not ok", tap_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	if (!cond)
-		tap_failed++;
-	return cond;
-}
-
-static int
-is_str(const char *got, const char *want, const char *what)
-{
-	if (ok(got != NULL && want != NULL && strcmp(got, want) == 0, "%s",
-	    what))
-		return 1;
-	printf("#   got:      '%s'\n#   expected: '%s'\n",
-	    got ? got : "(null)", want ? want : "(null)");
-	return 0;
-}
 
 static const char *
 jstr(json_t *o, const char *k)
@@ -471,6 +440,5 @@ main(void)
 	test_keys();
 	test_base64();
 	test_hex();
-	printf("1..%d\n", tap_n);
-	return tap_failed != 0;
+	return tap_done();
 }
