@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <ctype.h>
+#include <grp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1129,6 +1130,22 @@ config_order(struct config_ctx *ctx, const char *a, const char *b,
 }
 
 static int
+config_groups_exist(struct config_ctx *ctx, const char *key, char **names,
+    size_t n)
+{
+	size_t	i, ki = config_index(key);
+
+	for (i = 0; i < n; i++) {
+		if (getgrnam(names[i]) == NULL) {
+			config_error(ctx, ctx->set[ki], key,
+			    "no such group: %s", names[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
 config_check_rules(struct config_ctx *ctx)
 {
 	struct fb_config	*cfg = ctx->cfg;
@@ -1195,6 +1212,12 @@ config_check_rules(struct config_ctx *ctx)
 		    "must be stderr, syslog or an absolute path");
 		return -1;
 	}
+	/* An unknown group is a configuration error (78), found by -t. */
+	if (config_groups_exist(ctx, "admin.groups", cfg->admin_groups,
+	    cfg->nadmin_groups) == -1 || config_groups_exist(ctx,
+	    "admin.readonly_groups", cfg->readonly_groups,
+	    cfg->nreadonly_groups) == -1)
+		return -1;
 	ki = config_index("admin.socket");
 	if (strlen(cfg->admin_path) >= 104) {	/* sun_path, portably */
 		config_error(ctx, ctx->set[ki], config_keys[ki].name,

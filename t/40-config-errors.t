@@ -39,7 +39,7 @@ supervision: { task_timeout = 59.5; respawn_min = 0.1; respawn_max = 0.1; };
 stripe: { tiers = [ "free", "pro" ];
   prices = ( { price = "price_1"; tier = "pro"; } );
   premium_statuses = [ "active", "trialing", "past_due" ]; };
-admin: { mode = "0600"; groups = [ "wheel" ]; };
+admin: { mode = "0600"; groups = [ "daemon" ]; };
 log: { level = "debug"; target = "/var/log/financebee.log"; };'
 
 # Syntax.
@@ -83,6 +83,12 @@ bad "bees = 257" '# many
 bees = 257;' '2: bees: 257 is out of range 1..256'
 bad "poll_timeout above 600" 'colonies: { poll_timeout = 601; };' \
     '1: colonies.poll_timeout: 601 is out of range 1..600'
+bad "an admin group that does not exist" \
+    'admin: { groups = [ "root", "fbtest-no-such-group" ]; };' \
+    '1: admin.groups: no such group: fbtest-no-such-group'
+bad "a read-only group that does not exist" \
+    'admin: { readonly_groups = [ "fbtest-no-such-group" ]; };' \
+    '1: admin.readonly_groups: no such group: fbtest-no-such-group'
 bad "shutdown_timeout below 1 s" 'supervision: { shutdown_timeout = 0.5; };' \
     '1: supervision.shutdown_timeout: 0.5 s is out of range 1\.\.'
 # libconfig would wrap this to 4 without the scan in config.c.

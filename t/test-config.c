@@ -165,7 +165,7 @@ test_values(void)
 	    "bees = 7;\n"
 	    "supervision: { respawn_min = 0.25; respawn_max = 2; "
 	    "task_timeout = 1.5; };\n"
-	    "admin: { mode = \"0600\"; groups = [ \"wheel\" ]; };\n"
+	    "admin: { mode = \"0600\"; groups = [ \"daemon\" ]; };\n"
 	    "log: { level = \"debug\"; };\n"
 	    "stripe: { tiers = [ \"basic\", \"pro\" ];\n"
 	    "  prices = ( { price = \"price_a\"; tier = \"pro\"; },\n"
@@ -180,7 +180,7 @@ test_values(void)
 	ok(cfg.respawn_min_ms == 250 && cfg.respawn_max_ms == 2000 &&
 	    cfg.task_timeout_ms == 1500, "float seconds become ms");
 	ok(cfg.admin_mode == 0600 && cfg.nadmin_groups == 1 &&
-	    strcmp(cfg.admin_groups[0], "wheel") == 0, "admin mode and groups");
+	    strcmp(cfg.admin_groups[0], "daemon") == 0, "admin mode and groups");
 	ok(cfg.log_level == LOG_LEVEL_DEBUG, "log level debug");
 	ok(cfg.nprices == 2 && strcmp(cfg.prices[0].price, "price_a") == 0 &&
 	    strcmp(cfg.prices[0].tier, "pro") == 0 &&
