@@ -3,4 +3,4 @@
 # error mapping, transport errors.
 . "$(dirname "$0")/lib/fbtest.sh"
 fb_tmpdir >/dev/null
-FB_TMPDIR=$_fb_tmp "$FB_BUILDDIR/t/test-colonies-client"
+FB_TMPDIR=$(fb_tmpdir) "$FB_BUILDDIR/t/test-colonies-client"

@@ -85,10 +85,18 @@ done_testing() {
 
 # --- scratch space and cleanup ------------------------------------------
 
-# Made here, in the test's own shell: "dir=$(fb_tmpdir)" runs in a subshell,
-# which could not tell the cleanup about a directory it made itself.
-_fb_tmp=$(mktemp -d "${TMPDIR:-/tmp}/fbtest.XXXXXX") && chmod 755 "$_fb_tmp"
-fb_tmpdir() { echo "$_fb_tmp"; }
+# The name is fixed here, in the test's own shell ($$ is the same in its
+# subshells), and the directory made on first use: "dir=$(fb_tmpdir)" runs
+# in a subshell, which could not tell the cleanup about a random name, and a
+# test that only execs a C program never needs the directory at all.
+# A directory of that name can only be a leftover of a dead test whose PID
+# we now have: remove it, so no stale file (a port file) is read.
+_fb_tmp=${TMPDIR:-/tmp}/fbtest.$$
+rm -rf "$_fb_tmp"
+fb_tmpdir() {
+	mkdir -m 755 "$_fb_tmp" 2>/dev/null || [ -d "$_fb_tmp" ] || return 1
+	echo "$_fb_tmp"
+}
 
 fb_track_pid() { _fb_pids="$_fb_pids $1"; }
 
@@ -108,7 +116,7 @@ fb_cleanup() {
 	for d in $_fb_pgdirs; do
 		pg_stop_dir "$d"
 	done
-	if [ -n "$_fb_tmp" ] && [ -z "${FB_KEEP_TMP:-}" ]; then
+	if [ -d "$_fb_tmp" ] && [ -z "${FB_KEEP_TMP:-}" ]; then
 		rm -rf "$_fb_tmp"
 	fi
 }
