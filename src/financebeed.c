@@ -29,15 +29,16 @@ enum {
 };
 
 static __dead void
-usage(void)
+usage(FILE *f, int status)
 {
-	fprintf(stderr,
+	fprintf(f,
 	    "usage: financebeed [-dt] [-c file]\n"
 	    "       financebeed [-c file] --migrate\n"
 	    "       financebeed [-c file] --apply event.json [--dry-run] "
 	    "[--signature header]\n"
-	    "       financebeed [-c file] --prune\n");
-	exit(FB_EX_USAGE);
+	    "       financebeed [-c file] --prune\n"
+	    "       financebeed --version\n");
+	exit(status);
 }
 
 static unsigned int
@@ -71,6 +72,7 @@ main(int argc, char *argv[])
 		{ "generation",	required_argument,	NULL, OPT_GENERATION },
 		{ "channel-fd",	required_argument,	NULL, OPT_CHANNEL_FD },
 		{ "version",	no_argument,		NULL, OPT_VERSION },
+		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL,		0,			NULL, 0 }
 	};
 	struct fb_config	 cfg;
@@ -81,7 +83,7 @@ main(int argc, char *argv[])
 	int			 dry_run = 0, debug = 0, bee = 0, rc;
 	unsigned int		 slot = 0, generation = 0, chanfd = 3;
 
-	while ((ch = getopt_long(argc, argv, "c:dt", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:dht", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			cfgpath = optarg;
@@ -121,16 +123,18 @@ main(int argc, char *argv[])
 			printf("financebeed %s (schema %d)\n", PACKAGE_VERSION,
 			    FB_SCHEMA_VERSION);
 			return FB_EX_OK;
+		case 'h':
+			usage(stdout, FB_EX_OK);
 		default:
-			usage();
+			usage(stderr, FB_EX_USAGE);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(stderr, FB_EX_USAGE);
 	if (test + migrate + prune + (applyfile != NULL) + bee > 1)
-		usage();
+		usage(stderr, FB_EX_USAGE);
 	if ((dry_run || sighdr != NULL) && applyfile == NULL)
-		usage();
+		usage(stderr, FB_EX_USAGE);
 
 	signal(SIGPIPE, SIG_IGN);
 	(void)log_init(bee ? "bee" : (test || migrate || prune ||
