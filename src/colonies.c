@@ -392,6 +392,7 @@ struct fastj {
 	const char	*p;
 	const char	*end;
 	size_t		 flags;		/* JSON_REJECT_DUPLICATES or 0 */
+	int		 maxdepth;	/* <= FASTJ_MAX_DEPTH */
 	char		*buf;		/* the last string, unescaped */
 	size_t		 len;
 	size_t		 size;
@@ -563,7 +564,7 @@ fastj_value(struct fastj *f, int depth)
 		return NULL;
 	switch (*f->p) {
 	case '{':
-		if (depth >= FASTJ_MAX_DEPTH || (v = json_object()) == NULL)
+		if (depth >= f->maxdepth || (v = json_object()) == NULL)
 			return NULL;
 		f->p++;
 		fastj_ws(f);
@@ -606,7 +607,7 @@ fastj_value(struct fastj *f, int depth)
 		json_decref(v);
 		return NULL;
 	case '[':
-		if (depth >= FASTJ_MAX_DEPTH || (v = json_array()) == NULL)
+		if (depth >= f->maxdepth || (v = json_array()) == NULL)
 			return NULL;
 		f->p++;
 		fastj_ws(f);
@@ -650,16 +651,20 @@ fastj_value(struct fastj *f, int depth)
 /*
  * What json_loadb(s, len, flags) loads, or NULL: ask jansson.  flags may
  * hold JSON_REJECT_DUPLICATES; top-level scalars are accepted as with
- * JSON_DECODE_ANY (a caller without it checks the type).
+ * JSON_DECODE_ANY (a caller without it checks the type).  A value nested
+ * deeper than maxdepth (or FASTJ_MAX_DEPTH) containers gives up too, so a
+ * value returned has no NUL byte and no container below that depth.
  */
 json_t *
-colonies_fast_json(const char *s, size_t len, size_t flags)
+colonies_fast_json(const char *s, size_t len, size_t flags, int maxdepth)
 {
 	struct fastj	 f;
 	json_t		*v;
 
 	memset(&f, 0, sizeof f);
 	f.flags = flags;
+	f.maxdepth = maxdepth > 0 && maxdepth < FASTJ_MAX_DEPTH ? maxdepth :
+	    FASTJ_MAX_DEPTH;
 	f.p = s;
 	f.end = s + len;
 	if ((v = fastj_value(&f, 0)) != NULL) {
@@ -734,7 +739,7 @@ payload:
 		    "not base64", http_status);
 		goto out;
 	}
-	if ((value = colonies_fast_json((const char *)raw, rawlen, 0)) == NULL)
+	if ((value = colonies_fast_json((const char *)raw, rawlen, 0, 0)) == NULL)
 		value = json_loadb((const char *)raw, rawlen,
 		    JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	if (value == NULL) {
