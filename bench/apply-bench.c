@@ -225,6 +225,7 @@ run_workers(const struct fb_config *cfg, unsigned int nworkers,
 		if ((pids[w] = fork()) != 0)
 			continue;
 		close(go[1]);
+		arena_init();	/* as a bee does */
 		memset(&r, 0, sizeof(r));
 		if ((s = store_open(cfg, cause, sizeof(cause))) == NULL)
 			_exit(1);

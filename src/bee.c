@@ -613,6 +613,7 @@ bee_main(const char *cfgpath, unsigned int slot, unsigned int generation,
 
 	log_procname("bee[%u]", slot);
 	bee_signals();
+	arena_init();
 	memset(&b, 0, sizeof(b));
 	b.slot = slot;
 	b.generation = generation;

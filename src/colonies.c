@@ -667,6 +667,7 @@ colonies_fast_json(const char *s, size_t len, size_t flags, int maxdepth)
 	    FASTJ_MAX_DEPTH;
 	f.p = s;
 	f.end = s + len;
+	arena_enter();
 	if ((v = fastj_value(&f, 0)) != NULL) {
 		fastj_ws(&f);
 		if (f.p != f.end) {
@@ -674,6 +675,7 @@ colonies_fast_json(const char *s, size_t len, size_t flags, int maxdepth)
 			v = NULL;
 		}
 	}
+	arena_leave();
 	free(f.buf);
 	return v;
 }

@@ -98,6 +98,12 @@ char	*crypto_base64_encode(const void *, size_t, size_t *);
 unsigned char *crypto_base64_decode(const char *, size_t, size_t *);
 int	 crypto_random(void *, size_t);	/* getrandom(2); 0 or -1 */
 
+/* arena.c: jansson values of one parse, bump-allocated (bees). */
+void	 arena_init(void);
+void	 arena_enter(void);
+void	 arena_leave(void);
+size_t	 arena_inuse(int *);
+
 /* colonies.c: the ColonyOS RPC client. */
 enum col_err {
 	COL_OK = 0,
