@@ -689,6 +689,40 @@ test_round_trips_dry_run(struct store *s)
 	json_decref(c);
 }
 
+/*
+ * store_apply writes the change document as JSON text itself (jansson's
+ * dump only for what it does not write): every escape must reach
+ * PostgreSQL intact.  An ignored change echoes its note back.
+ */
+static void
+test_text(struct store *s)
+{
+	static const char	 note[] = "q\"b\\s/\n\t\x01\x1f \xc3\xa9 "
+	    "\xe6\x97\xa5 \xf0\x9f\x90\x9d end";
+	char			 reason[FB_CAUSE_MAX];
+	enum store_outcome	 o;
+	json_t			*c;
+	int			 i;
+
+	for (i = 0; i < 2; i++) {
+		c = json_pack("{s:s, s:s, s:s, s:I, s:b, s:n, s:[i, s, {}], "
+		    "s:s}", "kind", "ignored", "event_id", i ? "evt_text_1" :
+		    "evt_text_0", "type", "test.text", "created",
+		    (json_int_t)1764000000, "livemode", 0, "nothing", "list", -7,
+		    "x\"y", "note", note);
+		if (i == 1)	/* a real: jansson writes it */
+			json_object_set_new(c, "ratio", json_real(0.25));
+		o = store_apply(s, c, 0, NULL, reason, sizeof(reason));
+		ok(o == OUTCOME_IGNORED, "escapes%s: ignored (%s)", i ?
+		    " with a real" : "", store_outcome_str(o));
+		is(reason, note, i ? "the note, through json_dumps" :
+		    "the note, every escape intact");
+		json_decref(c);
+	}
+	is(q("SELECT count(*) FROM processed_webhooks WHERE event_id LIKE "
+	    "'evt_text_%'"), "2", "both recorded once");
+}
+
 static void
 test_transient(struct store *s)
 {
@@ -908,6 +942,7 @@ main(void)
 	test_bad_user_profiles();
 	test_round_trips_dry_run(s);
 	test_permanent(s);
+	test_text(s);
 	test_scenarios(s, inorder);
 	test_concurrency(inorder);
 	test_transient(s);
