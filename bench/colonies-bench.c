@@ -175,7 +175,8 @@ bench_usage(void)
 {
 	fprintf(stderr, "usage: colonies-bench --url URL --server-key-file F "
 	    "--owner-key-file F --submitter-key-file F\n"
-	    "\t[--colony C] [--executors N] [--count K] [--server-pid PID]\n");
+	    "\t[--colony C] [--executors N] [--count K] [--server-pid PID]\n"
+	    "\t[--args-file F]\n");
 	exit(FB_EX_USAGE);
 }
 
@@ -191,10 +192,12 @@ main(int argc, char **argv)
 		{ "executors", required_argument, NULL, 'n' },
 		{ "count", required_argument, NULL, 'k' },
 		{ "server-pid", required_argument, NULL, 'P' },
+		{ "args-file", required_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char		*url = NULL, *sfile = NULL, *ofile = NULL;
 	const char		*bfile = NULL, *colony = "bench";
+	char			*args = NULL;
 	struct crypto_key	 server, owner, sub, *keys;
 	struct colonies		*c;
 	struct col_process	 p;
@@ -237,6 +240,20 @@ main(int argc, char **argv)
 			break;
 		case 'P':
 			spid = (pid_t)atol(optarg);
+			break;
+		case 'a':
+			/* args[0] of every process, e.g. the pool's events. */
+			if ((f = fopen(optarg, "r")) == NULL)
+				fatal("%s", optarg);
+			{
+				static char	buf[1 << 20];
+				size_t		len;
+
+				len = fread(buf, 1, sizeof(buf) - 1, f);
+				buf[len] = '\0';
+				args = buf;
+			}
+			fclose(f);
 			break;
 		default:
 			bench_usage();
@@ -293,7 +310,8 @@ main(int argc, char **argv)
 	t0 = bench_now_us();
 	for (k = 0; k < count; k++) {
 		spec = json_pack("{s:s, s:[s], s:i, s:i, s:{s:s, s:s}}",
-		    "funcname", "noop", "args", "{}", "maxexectime", -1,
+		    "funcname", "noop", "args", args != NULL ? args : "{}",
+		    "maxexectime", -1,
 		    "maxretries", 0, "conditions", "colonyname", colony,
 		    "executortype", "bench");
 		memset(&p, 0, sizeof(p));

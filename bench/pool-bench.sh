@@ -4,7 +4,8 @@
 # counts given).  For each: throughput, p50/p99 task latency (the master's
 # histogram), RSS of each bee and of the master, bee CPU per task (from
 # /proc/PID/stat), and, measured in the same run at the same concurrency,
-#   A = minicolonies no-op assign+close cycles/s (bench/colonies-bench),
+#   A = minicolonies no-op assign+close cycles/s (bench/colonies-bench,
+#       on processes carrying an event of the pool's median size),
 #   B = PostgreSQL throughput of the same SQL function (pgbench, from
 #       bench/apply-bench), and the bees' apply path alone,
 # with the combined limit 1/(1/A + 1/B) the pool is compared with.
@@ -98,7 +99,12 @@ for n in $counts; do
 	# A: minicolonies alone, same concurrency, its own colony and keys.
 	"$FB_BUILDDIR/minicolonies" keygen "$FBD_DIR/cb-owner.$n" >/dev/null
 	"$FB_BUILDDIR/minicolonies" keygen "$FBD_DIR/cb-sub.$n" >/dev/null
+	# Its processes carry an event of the pool's median size as args[0].
+	awk '{ print length($0) "\t" $0 }' "$FBD_DIR/ev.$n" | sort -n |
+	    awk -v m="$(($(wc -l <"$FBD_DIR/ev.$n") / 2 + 1))" 'NR == m' |
+	    cut -f2- >"$FBD_DIR/args.$n"
 	a=$("$FB_BUILDDIR/bench/colonies-bench" --url "$FB_COLONIES_URL" \
+	    --args-file "$FBD_DIR/args.$n" \
 	    --server-key-file "$FBD_DIR/server.key" \
 	    --owner-key-file "$FBD_DIR/cb-owner.$n" \
 	    --submitter-key-file "$FBD_DIR/cb-sub.$n" \
@@ -131,6 +137,7 @@ done
 echo "# tasks/s: submitted / wall time from resume to the last commit;"
 echo "# bee_rss_kb: min-max VmRSS of the bees (mostly shared library pages);"
 echo "# bee_cpu_us: utime+stime of all bees / tasks (CLK_TCK $tck);"
-echo "# A: colonies-bench cycles/s; B: pgbench tps on fb_apply_event();"
+echo "# A: colonies-bench cycles/s, processes carrying a median pool event;"
+echo "# B: pgbench tps on fb_apply_event();"
 echo "# apply/s: the bees' task_run path alone (apply-bench);"
 echo "# limit = 1/(1/A + 1/B); pct = tasks/s of that limit."
