@@ -225,7 +225,6 @@ run_workers(const struct fb_config *cfg, unsigned int nworkers,
 		if ((pids[w] = fork()) != 0)
 			continue;
 		close(go[1]);
-		arena_init();	/* as a bee does */
 		memset(&r, 0, sizeof(r));
 		if ((s = store_open(cfg, cause, sizeof(cause))) == NULL)
 			_exit(1);
@@ -323,6 +322,7 @@ main(int argc, char *argv[])
 		return 64;
 	log_init("apply-bench", LOG_LEVEL_WARN, "stderr", cause, sizeof(cause));
 	memset(&cfg, 0, sizeof(cfg));
+	arena_init();	/* as a bee does */
 	if (config_load(conf, &cfg, cause, sizeof(cause)) == -1) {
 		fprintf(stderr, "apply-bench: %s\n", cause);
 		return 78;

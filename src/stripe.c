@@ -1230,9 +1230,12 @@ stripe_normalize(json_t *event, const struct fb_config *cfg, json_t **change,
 	type = json_string_value(v);
 
 	sc.change = json_object();
-	json_object_set(sc.change, "event_id", json_object_get(event, "id"));
-	json_object_set(sc.change, "type", v);
-	json_object_set(sc.change, "created", json_object_get(event, "created"));
+	/* Copies: the change outlives the event's values (see arena.c). */
+	json_object_set_new(sc.change, "event_id",
+	    json_copy(json_object_get(event, "id")));
+	json_object_set_new(sc.change, "type", json_copy(v));
+	json_object_set_new(sc.change, "created",
+	    json_copy(json_object_get(event, "created")));
 	json_object_set_new(sc.change, "livemode",
 	    json_boolean(json_is_true(json_object_get(event, "livemode"))));
 	v = json_object_get(event, "api_version");
