@@ -465,7 +465,7 @@ void	 proc_status_str(int, char *, size_t);
 
 /* bee.c: one worker.  Returns its exit status (see FB_EX_*). */
 int	 bee_main(const char *cfgpath, unsigned int slot, unsigned int generation,
-	    int chanfd);
+	    int chanfd, int statusfd);
 
 /* admin.c: the admin socket, served from the master's event loop. */
 struct event_base;
