@@ -50,7 +50,7 @@ fbd_wait_bees 2
 ok $? "2 bees running"
 
 # --- status and the watchdog, from the page ---------------------------------
-hold_lock 2
+hold_lock 4
 fbd_submit_generated 1 691
 w=$(working_bee)
 ok $? "status shows a working bee"
@@ -76,7 +76,7 @@ fbd_wait_bees 2
 ok $? "2 bees again"
 
 # --- kill -9 mid-task ---------------------------------------------------------
-hold_lock 3
+hold_lock 4
 fbd_submit_generated 1 692
 w=$(working_bee)
 ok $? "a bee works on the next event"
