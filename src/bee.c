@@ -4,11 +4,11 @@
  * NOTES
  *
  * A bee is re-executed by the master as "financebeed -c CFG --bee SLOT
- * --generation G --channel-fd 3".  It loads the configuration itself, takes
- * the executor identity of its slot, opens PostgreSQL and the ColonyOS
- * client, then loops: long-poll assign, check and apply the event
- * (task_run), close the process, report.  It holds at most one process at
- * a time.
+ * --generation G --channel-fd 3 --status-fd 4".  It loads the
+ * configuration itself, takes the executor identity of its slot, opens
+ * PostgreSQL and the ColonyOS client, then loops: long-poll assign, check
+ * and apply the event (task_run), close the process, report.  It holds at
+ * most one process at a time.
  *
  * Signals only set flags, checked between steps.  SIGTERM = drain: no new
  * assign, the task in hand is finished and closed, exit 0.  A second SIGTERM
@@ -17,8 +17,14 @@
  * maxexectime expires (the store's idempotency makes a re-run harmless).
  * SIGINT and SIGHUP are ignored: the master orchestrates the pool.
  *
+ * Each state and phase change is written to the status page (fd 4,
+ * struct fbee_shm), which costs no syscall; a heartbeat message goes to the
+ * master only once a second, or at once when the bee pauses or drains.
+ *
  * The master talks on fd 3 (fbee-proto.h): drain, pause, resume, reopen.
- * The channel is read between steps with poll(); the long-poll is never
+ * The channel is read between steps, but only when the master has bumped
+ * cmdseq in the page since the last look (or while the bee waits anyway),
+ * so the common loop makes no poll() at all; the long-poll is never
  * cut short (colonies-protocol.md section 8: a cancelled long-poll can
  * strand a process), so a drain or pause waits for it to return, and a
  * process it returns is processed and closed normally first.  EOF on the
@@ -29,9 +35,12 @@
  * configuration or the schema is wrong.  The master acts on these.
  */
 #include <sys/types.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -72,9 +81,16 @@ struct bee {
 	int64_t			 last_hb;
 	int			 state;
 	int			 phase;
+	int			 hb_state;	/* of the last message */
+	int64_t			 since;
 	char			 processid[CRYPTO_ID_HEXLEN + 1];
 	char			 event[256];
 	int64_t			 task_start;
+	uint64_t		 polls;
+	struct fbee_shm		*shm;		/* the master's page */
+	struct fbee_shm		 shm_local;	/* or this, without one */
+	uint32_t		 cmdseq;	/* last seen */
+	pid_t			 pid;		/* getpid() is a syscall */
 };
 
 static void
@@ -114,18 +130,94 @@ bee_send(struct bee *b, const struct fbee_msg *m)
 	if (b->fd == -1 || b->orphan)
 		return;
 	if (fbee_send(b->fd, m, cause, sizeof(cause)) == -1) {
-		log_warnx("channel: %s", cause);
+		/* Since reads are rare, this is how a dead master shows. */
+		log_warnx("channel: %s; lost the master: draining", cause);
 		b->orphan = 1;
+		b->draining = 1;
 	}
 }
 
+/* Map the status page the master passed; without it, a private one. */
+static void
+bee_shm_attach(struct bee *b, int fd)
+{
+	struct stat	 st;
+	void		*p;
+
+	b->shm = &b->shm_local;
+	if (fd == -1)
+		return;
+	if (fstat(fd, &st) == -1 || st.st_size < (off_t)sizeof(*b->shm)) {
+		log_warnx("status page: bad fd %d", fd);
+		close(fd);
+		return;
+	}
+	p = mmap(NULL, sizeof(*b->shm), PROT_READ | PROT_WRITE, MAP_SHARED,
+	    fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		log_warn("status page: mmap");
+		return;
+	}
+	b->shm = p;
+	if (b->shm->magic != FBEE_SHM_MAGIC ||
+	    b->shm->version != FBEE_SHM_VERSION) {
+		log_warnx("status page: not version %d", FBEE_SHM_VERSION);
+		munmap(p, sizeof(*b->shm));
+		b->shm = &b->shm_local;
+		return;
+	}
+	b->cmdseq = __atomic_load_n(&b->shm->cmdseq, __ATOMIC_ACQUIRE);
+}
+
+static void
+bee_shm_detach(struct bee *b)
+{
+	if (b->shm != &b->shm_local)
+		munmap(b->shm, sizeof(*b->shm));
+	b->shm = &b->shm_local;
+}
+
+/* Publish the current state in the page: plain stores, no syscall. */
+static void
+bee_shm_write(struct bee *b, int64_t now)
+{
+	struct fbee_shm	*p = b->shm;
+	int		 working = b->state == FBEE_ST_WORKING;
+
+	fbee_shm_write_begin(p);
+	p->state = b->state;
+	p->phase = b->phase;
+	p->pid = (int64_t)b->pid;
+	p->since = b->since;
+	p->task_start = working ? b->task_start : 0;
+	p->last_beat = now;
+	p->tasks = b->ntasks;
+	p->polls = b->polls;
+	fbee_shm_strcpy(p->processid, sizeof(p->processid),
+	    working ? b->processid : "");
+	fbee_shm_strcpy(p->event, sizeof(p->event), working ? b->event : "");
+	fbee_shm_write_end(p);
+}
+
+/*
+ * Every change goes to the page; a message only when the last is a second
+ * old, or at once for a pause or a drain, which an operator waits to see.
+ */
 static void
 bee_heartbeat(struct bee *b, int state, int phase)
 {
 	struct fbee_msg	m;
+	int64_t		now = task_now_ms();
 
+	if (state != b->state)
+		b->since = now;
 	b->state = state;
 	b->phase = phase;
+	bee_shm_write(b, now);
+	if (now - b->last_hb < 1000 && (state == b->hb_state ||
+	    (state != FBEE_ST_PAUSED && state != FBEE_ST_DRAINING)))
+		return;
 	memset(&m, 0, sizeof(m));
 	m.type = FBEE_HEARTBEAT;
 	m.state = state;
@@ -133,10 +225,11 @@ bee_heartbeat(struct bee *b, int state, int phase)
 	if (state == FBEE_ST_WORKING) {
 		snprintf(m.processid, sizeof(m.processid), "%s", b->processid);
 		snprintf(m.event, sizeof(m.event), "%s", b->event);
-		m.age_ms = task_now_ms() - b->task_start;
+		m.age_ms = now - b->task_start;
 	}
 	bee_send(b, &m);
-	b->last_hb = task_now_ms();
+	b->last_hb = now;
+	b->hb_state = state;
 }
 
 static void
@@ -179,6 +272,17 @@ bee_test_garbage(struct bee *b, const char *mode)
 	char		junk[256];
 	size_t		i;
 
+	if (strcmp(mode, "shm") == 0) {
+		/* A consistent copy of nonsense, then never a fix. */
+		log_warnx("test: writing garbage into the status page");
+		fbee_shm_write_begin(b->shm);
+		memset(&b->shm->state, 0xa5, offsetof(struct fbee_shm,
+		    cmdseq) - offsetof(struct fbee_shm, state));
+		b->shm->pid = (int64_t)getpid();
+		fbee_shm_write_end(b->shm);
+		bee_shm_detach(b);
+		return;
+	}
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	if (strcmp(mode, "version") == 0) {
@@ -288,6 +392,21 @@ orphan:
 		log_warnx("lost the master: draining");
 	b->orphan = 1;
 	b->draining = 1;
+}
+
+/* Read the channel if the master said it wrote to it. */
+static void
+bee_commands(struct bee *b)
+{
+	uint32_t	c;
+
+	if (b->shm != &b->shm_local) {
+		c = __atomic_load_n(&b->shm->cmdseq, __ATOMIC_ACQUIRE);
+		if (c == b->cmdseq)
+			return;
+		b->cmdseq = c;
+	}
+	bee_channel(b, 0);
 }
 
 /* Sleep ms while listening to the channel. */
@@ -446,9 +565,7 @@ bee_task(struct bee *b, struct col_process *p)
 			log_debug("process %s event %s: %s", b->processid,
 			    b->event[0] ? b->event : "-",
 			    store_outcome_str(res.outcome));
-		/* A quick task goes straight on: one message less per task. */
-		if (task_now_ms() - b->task_start >= 100)
-			bee_heartbeat(b, FBEE_ST_WORKING, FBEE_PH_CLOSE);
+		bee_heartbeat(b, FBEE_ST_WORKING, FBEE_PH_CLOSE);
 		bee_close(b, &res, closeby);
 	}
 	task_result_clear(&res);
@@ -528,7 +645,7 @@ bee_loop(struct bee *b)
 
 	bee_heartbeat(b, FBEE_ST_IDLE, FBEE_PH_NONE);
 	for (;;) {
-		bee_channel(b, 0);
+		bee_commands(b);
 		if (bee_sigquit)
 			return FB_EX_OK;
 		if (b->draining || bee_sigterm) {
@@ -543,9 +660,7 @@ bee_loop(struct bee *b)
 		}
 		bee_counters(b, 0);
 		if (b->paused) {
-			if (b->state != FBEE_ST_PAUSED ||
-			    task_now_ms() - b->last_hb >= 1000)
-				bee_heartbeat(b, FBEE_ST_PAUSED, FBEE_PH_NONE);
+			bee_heartbeat(b, FBEE_ST_PAUSED, FBEE_PH_NONE);
 			bee_channel(b, 1000);
 			continue;
 		}
@@ -555,6 +670,7 @@ bee_loop(struct bee *b)
 		    b->cfg.poll_timeout, &p, cause, sizeof(cause));
 		switch (e) {
 		case COL_OK:
+			b->polls++;
 			fails = 0;
 			delay = BEE_BACKOFF_MIN_MS;
 			if (bee_sigquit) {
@@ -567,6 +683,7 @@ bee_loop(struct bee *b)
 			col_process_free(&p);
 			break;
 		case COL_NOWORK:
+			b->polls++;
 			fails = 0;
 			delay = BEE_BACKOFF_MIN_MS;
 			col_process_free(&p);
@@ -604,7 +721,7 @@ bee_loop(struct bee *b)
 
 int
 bee_main(const char *cfgpath, unsigned int slot, unsigned int generation,
-    int chanfd)
+    int chanfd, int statusfd)
 {
 	struct bee	 b;
 	const char	*g;
@@ -618,6 +735,10 @@ bee_main(const char *cfgpath, unsigned int slot, unsigned int generation,
 	b.slot = slot;
 	b.generation = generation;
 	b.fd = chanfd;
+	b.hb_state = -1;
+	b.pid = getpid();
+	b.since = task_now_ms();
+	bee_shm_attach(&b, statusfd);
 	if (!msgpack_unpacker_init(&b.unp, 4096)) {
 		log_warnx("out of memory");
 		return FB_EX_SOFTWARE;
@@ -642,6 +763,7 @@ bee_main(const char *cfgpath, unsigned int slot, unsigned int generation,
 		store_free(b.store);
 	config_free(&b.cfg);
 	msgpack_unpacker_destroy(&b.unp);
+	bee_shm_detach(&b);
 	if (b.fd != -1)
 		close(b.fd);
 	return rc;

@@ -462,11 +462,16 @@ void	 master_reload(void (*done)(int ok, const char *cause, void *), void *);
 int	 proc_init(char *, size_t);
 const char *proc_exe(void);
 pid_t	 proc_spawn(char *const argv[], int *chanfd, char *, size_t);
+pid_t	 proc_spawn_bee(char *const argv[], int *chanfd, int statusfd, char *,
+	    size_t);
+struct fbee_shm;
+struct fbee_shm *proc_shm_create(int *, char *, size_t);
+void	 proc_shm_free(struct fbee_shm *);
 void	 proc_status_str(int, char *, size_t);
 
 /* bee.c: one worker.  Returns its exit status (see FB_EX_*). */
 int	 bee_main(const char *cfgpath, unsigned int slot, unsigned int generation,
-	    int chanfd);
+	    int chanfd, int statusfd);
 
 /* admin.c: the admin socket, served from the master's event loop. */
 struct event_base;

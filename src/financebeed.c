@@ -25,6 +25,7 @@ enum {
 	OPT_BEE,
 	OPT_GENERATION,
 	OPT_CHANNEL_FD,
+	OPT_STATUS_FD,
 	OPT_VERSION
 };
 
@@ -71,6 +72,7 @@ main(int argc, char *argv[])
 		{ "bee",	required_argument,	NULL, OPT_BEE },
 		{ "generation",	required_argument,	NULL, OPT_GENERATION },
 		{ "channel-fd",	required_argument,	NULL, OPT_CHANNEL_FD },
+		{ "status-fd",	required_argument,	NULL, OPT_STATUS_FD },
 		{ "version",	no_argument,		NULL, OPT_VERSION },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL,		0,			NULL, 0 }
@@ -82,6 +84,7 @@ main(int argc, char *argv[])
 	int			 ch, test = 0, migrate = 0, prune = 0;
 	int			 dry_run = 0, debug = 0, bee = 0, rc;
 	unsigned int		 slot = 0, generation = 0, chanfd = 3;
+	int			 statusfd = -1;
 
 	while ((ch = getopt_long(argc, argv, "c:dht", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -119,6 +122,9 @@ main(int argc, char *argv[])
 		case OPT_CHANNEL_FD:
 			chanfd = parse_uint(optarg, "--channel-fd");
 			break;
+		case OPT_STATUS_FD:
+			statusfd = (int)parse_uint(optarg, "--status-fd");
+			break;
 		case OPT_VERSION:
 			printf("financebeed %s (schema %d)\n", PACKAGE_VERSION,
 			    FB_SCHEMA_VERSION);
@@ -148,7 +154,8 @@ main(int argc, char *argv[])
 
 	memset(&cfg, 0, sizeof(cfg));
 	if (bee)
-		return bee_main(cfgpath, slot, generation, (int)chanfd);
+		return bee_main(cfgpath, slot, generation, (int)chanfd,
+		    statusfd);
 
 	if (config_load(cfgpath, &cfg, cause, sizeof(cause)) == -1) {
 		fprintf(stderr, "financebeed: %s\n", cause);

@@ -12,6 +12,12 @@
  * and reopen from the master.  Anything malformed on a channel gets that
  * bee SIGKILLed and respawned; the master itself never dies of a bee.
  *
+ * Each bee also has a status page (struct fbee_shm), mapped by both: the
+ * bee writes its state, task and last beat there at every change, and the
+ * master reads it for status, the watchdog and the exit log, so these are
+ * exact although heartbeat messages come only once a second.  A page that
+ * fails the checks (fbee_shm_read) is treated like a malformed message.
+ *
  * Every signal is a libevent event and every delay a timer; the master
  * blocks only in the rare owner-key calls that register and approve
  * executors, each bounded by the HTTP timeouts.  SIGCHLD reaps with
@@ -65,6 +71,7 @@
 #define MASTER_FAST_KILL_MS	2000	/* fast stop: then SIGKILL */
 #define MASTER_START_GRACE_MS	5000	/* silence allowed at start */
 #define MASTER_TASK_GRACE_MS	1000
+#define MASTER_CLOCK_SLACK_MS	1000	/* bee vs master monotonic reads */
 
 enum slot_state {
 	SLOT_STOPPED = 0,
@@ -89,6 +96,9 @@ struct slot {
 	struct event		*ev_respawn;
 	msgpack_unpacker	 unp;
 	int			 unp_init;
+	struct fbee_shm		*shm;		/* the bee's status page */
+	int			 shm_seen;	/* a good snapshot came */
+	int64_t			 last_beat;	/* from the page, ms */
 
 	/* identity */
 	char			 executor[128];
@@ -308,9 +318,85 @@ master_send(struct slot *s, int type)
 		return;
 	memset(&msg, 0, sizeof(msg));
 	msg.type = type;
-	if (fbee_send(s->fd, &msg, cause, sizeof(cause)) == -1)
+	if (fbee_send(s->fd, &msg, cause, sizeof(cause)) == -1) {
 		log_warnx("slot %u: pid %ld: %s: %s", s->id, (long)s->pid,
 		    fbee_type_str(type), cause);
+		return;
+	}
+	/* After the write: the bee reads its channel when this moves. */
+	if (s->shm != NULL)
+		__atomic_add_fetch(&s->shm->cmdseq, 1, __ATOMIC_RELEASE);
+}
+
+/* What the bee reports, from its page or (before it has one) a message. */
+static void
+master_bee_state(struct slot *s, int state, int phase, const char *processid,
+    const char *event, int64_t task_start, double since)
+{
+	if (state == FBEE_ST_WORKING) {
+		if (s->beestate != FBEE_ST_WORKING ||
+		    strcmp(s->processid, processid) != 0)
+			s->task_start = task_start;
+		snprintf(s->processid, sizeof(s->processid), "%s", processid);
+		snprintf(s->event, sizeof(s->event), "%s", event);
+	} else {
+		s->processid[0] = '\0';
+		s->event[0] = '\0';
+	}
+	if (s->beestate != state)
+		s->since = since;
+	s->beestate = state;
+	s->phase = phase;
+	/* A replacement counts once it serves, not when it starts. */
+	if (s->replacing && s->generation == m.generation &&
+	    (state == FBEE_ST_POLLING || state == FBEE_ST_WORKING)) {
+		s->replacing = 0;
+		master_roll_next();
+	}
+}
+
+/*
+ * Take in the bee's status page.  0 (also when it has nothing new or is
+ * being written right now: the last snapshot stays), or -1 + cause when
+ * it is corrupt; the slot then keeps its last good values.
+ */
+static int
+master_shm_peek(struct slot *s, char *cause, size_t causelen)
+{
+	struct fbee_shm	snap;
+	int64_t		now = now_ms(), lo, hi;
+	int		rc;
+
+	if (s->shm == NULL || s->state != SLOT_RUNNING)
+		return 0;
+	if ((rc = fbee_shm_read(s->shm, &snap, cause, causelen)) == 1)
+		return 0;
+	if (rc == -1)
+		return -1;
+	if (snap.pid != (int64_t)s->pid) {
+		snprintf(cause, causelen, "pid %lld is not the bee's",
+		    (long long)snap.pid);
+		return -1;
+	}
+	lo = s->started - MASTER_CLOCK_SLACK_MS;
+	hi = now + MASTER_CLOCK_SLACK_MS;
+	if (snap.since < lo || snap.since > hi || snap.last_beat < lo ||
+	    snap.last_beat > hi || (snap.state == FBEE_ST_WORKING &&
+	    (snap.task_start < lo || snap.task_start > hi))) {
+		snprintf(cause, causelen, "times out of range");
+		return -1;
+	}
+	s->shm_seen = 1;
+	if (snap.last_beat > s->last_beat)
+		s->last_beat = snap.last_beat;
+	/* The colony answered an assign: it accepts this executor. */
+	if (snap.polls > 0 || snap.state == FBEE_ST_WORKING) {
+		s->registered = 1;
+		s->auth_refused = 0;
+	}
+	master_bee_state(s, snap.state, snap.phase, snap.processid, snap.event,
+	    snap.task_start, now_wall() - (double)(now - snap.since) / 1000);
+	return 0;
 }
 
 static void
@@ -333,8 +419,11 @@ master_channel_close(struct slot *s)
 static void
 master_kill(struct slot *s, const char *why)
 {
+	char	cause[FB_CAUSE_MAX];
+
 	if (s->state != SLOT_RUNNING || s->pid <= 0 || s->killed)
 		return;
+	(void)master_shm_peek(s, cause, sizeof(cause));	/* for the log */
 	if (s->beestate == FBEE_ST_WORKING && s->processid[0] != '\0')
 		log_warnx("slot %u: killing pid %ld (%s) holding process %s "
 		    "event %s", s->id, (long)s->pid, why, s->processid,
@@ -351,6 +440,8 @@ master_kill(struct slot *s, const char *why)
 static void
 master_message(struct slot *s, const struct fbee_msg *msg)
 {
+	char	cause[FB_CAUSE_MAX], why[FB_CAUSE_MAX + 32];
+
 	s->last_heard = now_ms();
 	switch (msg->type) {
 	case FBEE_HELLO:
@@ -367,6 +458,15 @@ master_message(struct slot *s, const struct fbee_msg *msg)
 		    (long)s->pid, s->executor);
 		break;
 	case FBEE_HEARTBEAT:
+		if (s->shm_seen) {
+			/* The page says more, and more exactly. */
+			if (master_shm_peek(s, cause, sizeof(cause)) == -1) {
+				snprintf(why, sizeof(why), "status page: %s",
+				    cause);
+				master_kill(s, why);
+			}
+			break;
+		}
 		/* Polling again, or working: the colony accepted this bee. */
 		if (msg->state == FBEE_ST_WORKING ||
 		    (msg->state == FBEE_ST_POLLING &&
@@ -374,28 +474,8 @@ master_message(struct slot *s, const struct fbee_msg *msg)
 			s->registered = 1;
 			s->auth_refused = 0;
 		}
-		if (msg->state == FBEE_ST_WORKING) {
-			if (s->beestate != FBEE_ST_WORKING ||
-			    strcmp(s->processid, msg->processid) != 0)
-				s->task_start = now_ms() - msg->age_ms;
-			snprintf(s->processid, sizeof(s->processid), "%s",
-			    msg->processid);
-			snprintf(s->event, sizeof(s->event), "%s", msg->event);
-		} else {
-			s->processid[0] = '\0';
-			s->event[0] = '\0';
-		}
-		if (s->beestate != msg->state)
-			s->since = now_wall();
-		s->beestate = msg->state;
-		s->phase = msg->phase;
-		/* A replacement counts once it serves, not when it starts. */
-		if (s->replacing && s->generation == m.generation &&
-		    (msg->state == FBEE_ST_POLLING ||
-		    msg->state == FBEE_ST_WORKING)) {
-			s->replacing = 0;
-			master_roll_next();
-		}
+		master_bee_state(s, msg->state, msg->phase, msg->processid,
+		    msg->event, now_ms() - msg->age_ms, now_wall());
 		break;
 	case FBEE_COUNTERS:
 		s->live = msg->c;
@@ -493,16 +573,27 @@ master_slot_reset_bee(struct slot *s)
 	s->event[0] = '\0';
 	s->drain_sent = 0;
 	s->killed = 0;
+	s->shm_seen = 0;
+	s->last_beat = 0;
 	memset(&s->live, 0, sizeof(s->live));
+}
+
+static void
+master_shm_free(struct slot *s)
+{
+	proc_shm_free(s->shm);
+	s->shm = NULL;
+	s->shm_seen = 0;
 }
 
 static void
 master_spawn(struct slot *s)
 {
-	char	 slotarg[16], genarg[16], cause[FB_CAUSE_MAX];
-	char	*argv[12];
-	int	 fd = -1;
-	pid_t	 pid;
+	char		 slotarg[16], genarg[16], cause[FB_CAUSE_MAX];
+	char		*argv[12];
+	int		 fd = -1, shmfd = -1;
+	pid_t		 pid;
+	struct fbee_shm	*shm;
 
 	if (m.state != MASTER_RUNNING || !s->wanted ||
 	    s->state == SLOT_RUNNING)
@@ -528,14 +619,25 @@ master_spawn(struct slot *s)
 	argv[6] = genarg;
 	argv[7] = (char *)"--channel-fd";
 	argv[8] = (char *)"3";
-	argv[9] = NULL;
-	if ((pid = proc_spawn(argv, &fd, cause, sizeof(cause))) == -1) {
+	argv[9] = (char *)"--status-fd";
+	argv[10] = (char *)"4";
+	argv[11] = NULL;
+	if ((shm = proc_shm_create(&shmfd, cause, sizeof(cause))) == NULL ||
+	    (pid = proc_spawn_bee(argv, &fd, shmfd, cause,
+	    sizeof(cause))) == -1) {
+		if (shm != NULL) {
+			close(shmfd);
+			proc_shm_free(shm);
+		}
 		log_warnx("slot %u: spawn: %s", s->id, cause);
 		snprintf(s->last_exit, sizeof(s->last_exit), "spawn failed");
 		master_schedule(s, m.cfg->respawn_max_ms);
 		return;
 	}
+	close(shmfd);	/* the bee has its copy; the mapping stays */
 	master_slot_reset_bee(s);
+	master_shm_free(s);
+	s->shm = shm;
 	s->pid = pid;
 	s->fd = fd;
 	s->generation = m.generation;
@@ -608,11 +710,15 @@ master_death(void)
 static void
 master_reaped(struct slot *s, int status)
 {
+	char	cause[FB_CAUSE_MAX];
 	long	delay;
 	int	code = -1, lived;
 
 	(void)master_read(s);	/* the bee's last counters and bye */
 	master_channel_close(s);
+	/* Its last word, exact even after a kill -9, then gone. */
+	(void)master_shm_peek(s, cause, sizeof(cause));
+	master_shm_free(s);
 	proc_status_str(status, s->last_exit, sizeof(s->last_exit));
 	if (WIFEXITED(status))
 		code = WEXITSTATUS(status);
@@ -1055,12 +1161,20 @@ master_reload(void (*done)(int, const char *, void *), void *arg)
 static void
 master_watchdog(struct slot *s, int64_t now)
 {
-	int64_t	limit, silent = now - s->last_heard;
-	char	why[128];
+	int64_t	limit, silent;
+	char	why[FB_CAUSE_MAX + 32], cause[FB_CAUSE_MAX];
 
 	/* A bee that closed its channel but lives on is silent too. */
 	if (s->state != SLOT_RUNNING || s->killed)
 		return;
+	if (master_shm_peek(s, cause, sizeof(cause)) == -1) {
+		snprintf(why, sizeof(why), "status page: %s", cause);
+		master_kill(s, why);
+		return;
+	}
+	/* A message or a page update: either shows the bee alive. */
+	silent = now - (s->last_beat > s->last_heard ? s->last_beat :
+	    s->last_heard);
 	if (s->beestate == FBEE_ST_WORKING &&
 	    now - s->task_start > m.cfg->task_timeout_ms +
 	    MASTER_TASK_GRACE_MS) {
@@ -1272,11 +1386,14 @@ master_status(void)
 	unsigned int		 running = 0;
 	size_t			 i;
 	const char		*state;
+	char			 cause[FB_CAUSE_MAX];
 
 	pool = m.retired;
 	bees = json_array();
 	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
 		s = &m.slots[i];
+		/* A corrupt page: its last good values; the watchdog acts. */
+		(void)master_shm_peek(s, cause, sizeof(cause));
 		fbee_counters_add(&pool, &s->live);
 		if (s->state == SLOT_RUNNING)
 			running++;
@@ -1431,6 +1548,7 @@ master_metrics_text(void)
 	static const char *const extra[3] = { "backoff", "failed", "stopped" };
 	uint64_t		 cum = 0;
 	size_t			 i, j;
+	char			 cause[FB_CAUSE_MAX];
 
 	memset(&b, 0, sizeof(b));
 	b.cap = 4096;
@@ -1441,6 +1559,7 @@ master_metrics_text(void)
 	pool = m.retired;
 	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
 		s = &m.slots[i];
+		(void)master_shm_peek(s, cause, sizeof(cause));
 		fbee_counters_add(&pool, &s->live);
 		if (!master_slot_shown(s))
 			continue;
@@ -1618,6 +1737,7 @@ master_main(const char *cfgpath, struct fb_config *cfg, int foreground)
 	admin_close();
 	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
 		master_channel_close(&m.slots[i]);
+		master_shm_free(&m.slots[i]);
 		if (m.slots[i].ev_respawn != NULL)
 			event_free(m.slots[i].ev_respawn);
 	}

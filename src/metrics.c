@@ -3,6 +3,7 @@
  * and its bees exchange (fbee-proto.h).  Both sides use these functions, so
  * the wire format lives in exactly one place.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -534,4 +535,115 @@ fbee_counters_total(const struct fbee_counters *c)
 	for (i = 0; i < FBEE_NOUTCOMES; i++)
 		n += c->tasks[i];
 	return n;
+}
+
+/* --- the status page (fbee-proto.h) --------------------------------------- */
+
+void
+fbee_shm_write_begin(struct fbee_shm *p)
+{
+	uint32_t	s = __atomic_load_n(&p->seq, __ATOMIC_RELAXED);
+
+	__atomic_store_n(&p->seq, (s + 1) | 1, __ATOMIC_RELAXED);
+	/* The odd seq must be visible before any field changes. */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+void
+fbee_shm_write_end(struct fbee_shm *p)
+{
+	uint32_t	s = __atomic_load_n(&p->seq, __ATOMIC_RELAXED);
+
+	__atomic_store_n(&p->seq, (s + 1) & ~1U, __ATOMIC_RELEASE);
+}
+
+/* Printable, and nothing that breaks a log line or JSON. */
+static int
+fbee_shm_char(char c)
+{
+	return c > ' ' && c <= '~' && c != '"' && c != '\\';
+}
+
+static int
+fbee_shm_str(const char *s, size_t size, int hex)
+{
+	const char	*end;
+	size_t		 i, n;
+
+	if ((end = memchr(s, '\0', size)) == NULL)
+		return -1;
+	n = (size_t)(end - s);
+	for (i = 0; i < n; i++) {
+		if (hex && !isxdigit((unsigned char)s[i]))
+			return -1;
+		if (!fbee_shm_char(s[i]))
+			return -1;
+	}
+	return hex && n != 0 && n != CRYPTO_ID_HEXLEN ? -1 : 0;
+}
+
+/*
+ * What a bee writes must pass fbee_shm_read even when the event id came
+ * from a hostile task: a page the master rejects gets the bee killed.
+ */
+void
+fbee_shm_strcpy(char *dst, size_t size, const char *src)
+{
+	size_t	i;
+
+	for (i = 0; i + 1 < size && src[i] != '\0'; i++)
+		dst[i] = fbee_shm_char(src[i]) ? src[i] : '?';
+	dst[i] = '\0';
+}
+
+int
+fbee_shm_read(const struct fbee_shm *p, struct fbee_shm *out, char *cause,
+    size_t causelen)
+{
+	uint32_t	s1, s2;
+	int		tries;
+
+	for (tries = 0; tries < 64; tries++) {
+		s1 = __atomic_load_n(&p->seq, __ATOMIC_ACQUIRE);
+		if (s1 & 1)
+			continue;
+		memcpy(out, p, sizeof(*out));
+		/* The copy must be done before seq is read again. */
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		s2 = __atomic_load_n(&p->seq, __ATOMIC_RELAXED);
+		if (s1 == s2)
+			break;
+	}
+	if (tries == 64 || out->seq == 0)
+		return 1;
+	if (out->magic != FBEE_SHM_MAGIC || out->version != FBEE_SHM_VERSION) {
+		snprintf(cause, causelen, "bad magic or version");
+		return -1;
+	}
+	if (out->state < 0 || out->state >= FBEE_ST_MAX) {
+		snprintf(cause, causelen, "state %d out of range", out->state);
+		return -1;
+	}
+	if (out->phase < 0 || out->phase >= FBEE_PH_MAX) {
+		snprintf(cause, causelen, "phase %d out of range", out->phase);
+		return -1;
+	}
+	if (fbee_shm_str(out->processid, sizeof(out->processid), 1) == -1) {
+		snprintf(cause, causelen, "malformed process id");
+		return -1;
+	}
+	if (fbee_shm_str(out->event, sizeof(out->event), 0) == -1) {
+		snprintf(cause, causelen, "malformed event id");
+		return -1;
+	}
+	if (out->since < 0 || out->task_start < 0 || out->last_beat < 0) {
+		snprintf(cause, causelen, "negative time");
+		return -1;
+	}
+	if (out->state == FBEE_ST_WORKING && (out->processid[0] == '\0' ||
+	    out->task_start == 0)) {
+		snprintf(cause, causelen, "working without a process");
+		return -1;
+	}
+	return 0;
 }

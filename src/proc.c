@@ -1,11 +1,13 @@
 /*
  * proc.c: the one place the master forks.  A child gets a clean slate: its
- * own end of a CLOEXEC socketpair as fd 3 (the channel), stdin/stdout/stderr,
+ * own end of a CLOEXEC socketpair as fd 3 (the channel), a bee its status
+ * page as fd 4 (fbee-proto.h), stdin/stdout/stderr,
  * default signal dispositions and an empty mask, and nothing else; then it
  * re-executes this very binary, so no libevent, libcurl, libpq or OpenSSL
  * state crosses the fork.
  */
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -19,8 +21,10 @@
 #include <unistd.h>
 
 #include "financebee.h"
+#include "fbee-proto.h"
 
 #define PROC_CHANFD	3
+#define PROC_STATUSFD	4
 
 static char	proc_exe_path[PATH_MAX];
 
@@ -47,13 +51,22 @@ proc_exe(void)
 	return proc_exe_path;
 }
 
+/* In the child: fd from to fd to, without CLOEXEC. */
+static int
+proc_child_fd(int from, int to)
+{
+	if (from == to)
+		return fcntl(to, F_SETFD, 0);
+	return dup2(from, to) == -1 ? -1 : 0;	/* dup2 clears CLOEXEC */
+}
+
 /* In the child, between fork and exec: async-signal-safe calls only. */
 static __dead void
-proc_child(char *const argv[], int chanfd)
+proc_child(char *const argv[], int chanfd, int statusfd)
 {
 	struct sigaction	sa;
 	sigset_t		none;
-	int			sig;
+	int			sig, keep;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
@@ -63,14 +76,21 @@ proc_child(char *const argv[], int chanfd)
 			continue;
 		(void)sigaction(sig, &sa, NULL);
 	}
+	/* Out of the way first, so that one dup2 cannot clobber the other. */
+	if (statusfd != -1 && statusfd != PROC_STATUSFD &&
+	    (statusfd = fcntl(statusfd, F_DUPFD_CLOEXEC, 10)) == -1)
+		_exit(FB_EX_SOFTWARE);
 	if (chanfd != -1) {
-		if (chanfd == PROC_CHANFD) {
-			if (fcntl(chanfd, F_SETFD, 0) == -1)
+		if (proc_child_fd(chanfd, PROC_CHANFD) == -1)
+			_exit(FB_EX_SOFTWARE);
+		keep = PROC_CHANFD;
+		if (statusfd != -1) {
+			if (proc_child_fd(statusfd, PROC_STATUSFD) == -1)
 				_exit(FB_EX_SOFTWARE);
-		} else if (dup2(chanfd, PROC_CHANFD) == -1)
-			_exit(FB_EX_SOFTWARE);	/* dup2 clears CLOEXEC */
-		if (close_range(PROC_CHANFD + 1, ~0U, 0) == -1) {
-			for (sig = PROC_CHANFD + 1; sig < 1024; sig++)
+			keep = PROC_STATUSFD;
+		}
+		if (close_range(keep + 1, ~0U, 0) == -1) {
+			for (sig = keep + 1; sig < 1024; sig++)
 				(void)close(sig);
 		}
 	} else if (close_range(PROC_CHANFD, ~0U, 0) == -1) {
@@ -84,12 +104,66 @@ proc_child(char *const argv[], int chanfd)
 }
 
 /*
- * Start argv[] as a child.  With chanfd != NULL, *chanfd gets the master's
- * end of the channel (non-blocking, CLOEXEC) and the child gets the other
- * end as fd 3.  Returns the pid, or -1 + cause.
+ * A bee's status page: a zeroed shared mapping of a CLOEXEC memfd of fixed
+ * size (sealed), stamped with the magic and version.  *fd is for
+ * proc_spawn_bee; the mapping outlives it.  NULL + cause on failure.
  */
+struct fbee_shm *
+proc_shm_create(int *fd, char *cause, size_t causelen)
+{
+	struct fbee_shm	*p;
+
+	if ((*fd = memfd_create("financebee-status", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING)) == -1) {
+		snprintf(cause, causelen, "memfd_create: %s", strerror(errno));
+		return NULL;
+	}
+	if (ftruncate(*fd, FBEE_SHM_SIZE) == -1) {
+		snprintf(cause, causelen, "ftruncate: %s", strerror(errno));
+		close(*fd);
+		return NULL;
+	}
+	/* A bee that shrank the file would get the master a SIGBUS. */
+	if (fcntl(*fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_SEAL) == -1) {
+		snprintf(cause, causelen, "F_ADD_SEALS: %s", strerror(errno));
+		close(*fd);
+		return NULL;
+	}
+	p = mmap(NULL, FBEE_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, *fd,
+	    0);
+	if (p == MAP_FAILED) {
+		snprintf(cause, causelen, "mmap: %s", strerror(errno));
+		close(*fd);
+		return NULL;
+	}
+	p->magic = FBEE_SHM_MAGIC;
+	p->version = FBEE_SHM_VERSION;
+	return p;
+}
+
+void
+proc_shm_free(struct fbee_shm *p)
+{
+	if (p != NULL)
+		munmap(p, FBEE_SHM_SIZE);
+}
+
 pid_t
 proc_spawn(char *const argv[], int *chanfd, char *cause, size_t causelen)
+{
+	return proc_spawn_bee(argv, chanfd, -1, cause, causelen);
+}
+
+/*
+ * Start argv[] as a child.  With chanfd != NULL, *chanfd gets the master's
+ * end of the channel (non-blocking, CLOEXEC) and the child gets the other
+ * end as fd 3, and statusfd (if not -1) as fd 4.  Returns the pid, or -1 +
+ * cause.
+ */
+pid_t
+proc_spawn_bee(char *const argv[], int *chanfd, int statusfd, char *cause,
+    size_t causelen)
 {
 	sigset_t	all, oset;
 	pid_t		pid;
@@ -112,7 +186,7 @@ proc_spawn(char *const argv[], int *chanfd, char *cause, size_t causelen)
 	if (pid == 0) {
 		if (sp[0] != -1)
 			close(sp[0]);
-		proc_child(argv, sp[1]);
+		proc_child(argv, sp[1], chanfd != NULL ? statusfd : -1);
 	}
 	saved = errno;
 	sigprocmask(SIG_SETMASK, &oset, NULL);

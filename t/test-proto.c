@@ -2,11 +2,17 @@
  * test-proto.c: the master/bee channel format (fbee-proto.h) and the
  * latency histogram of metrics.c.  TAP.
  */
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "financebee.h"
@@ -225,6 +231,142 @@ b_unknownkey(msgpack_packer *pk)
 	msgpack_pack_str_body(pk, "yes", 3);
 }
 
+/* A good status page of a working bee. */
+static void
+shm_good(struct fbee_shm *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->magic = FBEE_SHM_MAGIC;
+	p->version = FBEE_SHM_VERSION;
+	fbee_shm_write_begin(p);
+	p->state = FBEE_ST_WORKING;
+	p->phase = FBEE_PH_APPLY;
+	p->pid = 42;
+	p->since = p->task_start = p->last_beat = 1000;
+	memset(p->processid, 'a', CRYPTO_ID_HEXLEN);
+	snprintf(p->event, sizeof(p->event), "evt_1");
+	fbee_shm_write_end(p);
+}
+
+static int
+shm_check(void (*spoil)(struct fbee_shm *))
+{
+	struct fbee_shm	p, out;
+	char		cause[FB_CAUSE_MAX];
+
+	shm_good(&p);
+	spoil(&p);
+	cause[0] = '\0';
+	return fbee_shm_read(&p, &out, cause, sizeof(cause));
+}
+
+static void spoil_magic(struct fbee_shm *p) { p->magic++; }
+static void spoil_state(struct fbee_shm *p) { p->state = FBEE_ST_MAX; }
+static void spoil_negstate(struct fbee_shm *p) { p->state = -1; }
+static void spoil_phase(struct fbee_shm *p) { p->phase = 99; }
+static void spoil_unterm(struct fbee_shm *p)
+{
+	memset(p->processid, 'a', sizeof(p->processid));
+}
+static void spoil_nonhex(struct fbee_shm *p) { p->processid[3] = 'g'; }
+static void spoil_short(struct fbee_shm *p) { p->processid[10] = '\0'; }
+static void spoil_evunterm(struct fbee_shm *p)
+{
+	memset(p->event, 'e', sizeof(p->event));
+}
+static void spoil_evquote(struct fbee_shm *p) { p->event[2] = '"'; }
+static void spoil_evnl(struct fbee_shm *p) { p->event[2] = '\n'; }
+static void spoil_time(struct fbee_shm *p) { p->last_beat = -5; }
+static void spoil_noproc(struct fbee_shm *p) { p->processid[0] = '\0'; }
+static void spoil_odd(struct fbee_shm *p) { p->seq |= 1; }
+static void spoil_upper(struct fbee_shm *p) { p->processid[5] = 'F'; }
+/* A hostile event id, as a bee copies it: must pass, not get it killed. */
+static void spoil_hostile(struct fbee_shm *p)
+{
+	fbee_shm_strcpy(p->event, sizeof(p->event),
+	    "evt_\"x\ny\\z \x01\xc3\xa9\x7f");
+}
+static void spoil_none(struct fbee_shm *p) { (void)p; }
+static void spoil_idle(struct fbee_shm *p)
+{
+	p->state = FBEE_ST_IDLE;
+	p->processid[0] = '\0';
+	p->event[0] = '\0';
+	p->task_start = 0;
+}
+
+/* The event a writer puts with counter i: 250 times one letter. */
+static void
+shm_race_event(char *buf, int64_t i)
+{
+	memset(buf, 'a' + (int)(i % 26), 250);
+	buf[250] = '\0';
+}
+
+/*
+ * A writer process rewrites a shared page as fast as it can, each time
+ * with the same counter in every field and most of its time between the
+ * first and the last field; a consistent copy never mixes two.
+ */
+static int
+shm_race(int *reads)
+{
+	struct fbee_shm	*p, out;
+	char		 cause[FB_CAUSE_MAX], want[256];
+	struct timespec	 t0, t1;
+	pid_t		 pid;
+	int64_t		 i;
+	int		 bad = 0, rc;
+
+	*reads = 0;
+	p = mmap(NULL, sizeof(*p), PROT_READ | PROT_WRITE, MAP_SHARED |
+	    MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	shm_good(p);
+	shm_race_event(p->event, p->since);
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		for (i = 1;; i++) {
+			fbee_shm_write_begin(p);
+			p->since = i;
+			shm_race_event(p->event, i);
+			p->task_start = p->last_beat = i;
+			fbee_shm_write_end(p);
+			/* Room for the reader on a busy machine. */
+			if (i % 8 == 0)
+				usleep(20);
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		rc = fbee_shm_read(p, &out, cause, sizeof(cause));
+		if (rc == 0) {
+			(*reads)++;
+			shm_race_event(want, out.since);
+			if (out.task_start != out.since ||
+			    out.last_beat != out.since ||
+			    strcmp(out.event, want) != 0) {
+				if (bad++ == 0)
+					printf("# torn: %lld %lld %lld\n",
+					    (long long)out.since,
+					    (long long)out.task_start,
+					    (long long)out.last_beat);
+			}
+		} else if (rc == -1) {
+			if (bad++ == 0)
+				printf("# rejected: %s\n", cause);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) /
+	    1000000 < (*reads < 1000 ? 10000 : 300));
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	munmap(p, sizeof(*p));
+	return bad;
+}
+
 int
 main(void)
 {
@@ -235,7 +377,7 @@ main(void)
 	int			i, sp[2];
 	long			rss;
 
-	printf("1..35\n");
+	printf("1..59\n");
 
 	memset(&m, 0, sizeof(m));
 	m.type = FBEE_HELLO;
@@ -372,6 +514,77 @@ main(void)
 		metrics_hist_merge(&h2, &h);
 		ok(h2.count == 2 * h.count && h2.buckets[10] ==
 		    2 * h.buckets[10], "merge adds");
+	}
+
+	{
+		struct fbee_shm	p;
+		uint32_t	s0;
+		int		reads, bad;
+
+		ok(shm_check(spoil_none) == 0, "status page: a good one");
+		ok(shm_check(spoil_idle) == 0, "status page: an idle one");
+		ok(shm_check(spoil_odd) == 1, "status page: being written: "
+		    "try later");
+		ok(shm_check(spoil_upper) == 0, "status page: upper case hex "
+		    "(ColonyOS accepts it)");
+		ok(shm_check(spoil_hostile) == 0, "status page: a hostile "
+		    "event id, sanitised by the bee, passes");
+		{
+			char	ev[8];
+
+			fbee_shm_strcpy(ev, sizeof(ev), "evt_\"\n123456");
+			ok(strcmp(ev, "evt_??1") == 0, "status page: strings "
+			    "sanitised and truncated");
+		}
+		ok(shm_check(spoil_magic) == -1, "status page: bad magic");
+		ok(shm_check(spoil_state) == -1, "status page: state too big");
+		ok(shm_check(spoil_negstate) == -1, "status page: negative "
+		    "state");
+		ok(shm_check(spoil_phase) == -1, "status page: bad phase");
+		ok(shm_check(spoil_unterm) == -1, "status page: process id "
+		    "not terminated");
+		ok(shm_check(spoil_nonhex) == -1, "status page: process id "
+		    "not hex");
+		ok(shm_check(spoil_short) == -1, "status page: process id "
+		    "too short");
+		ok(shm_check(spoil_evunterm) == -1, "status page: event not "
+		    "terminated");
+		ok(shm_check(spoil_evquote) == -1, "status page: quote in "
+		    "the event");
+		ok(shm_check(spoil_evnl) == -1, "status page: newline in the "
+		    "event");
+		ok(shm_check(spoil_time) == -1, "status page: negative time");
+		ok(shm_check(spoil_noproc) == -1, "status page: working "
+		    "without a process");
+		memset(&p, 0, sizeof(p));
+		s0 = p.seq;
+		fbee_shm_write_begin(&p);
+		ok(p.seq == s0 + 1, "status page: odd while written");
+		fbee_shm_write_end(&p);
+		ok(p.seq == s0 + 2, "status page: even again after");
+		{
+			struct fbee_shm	*pg;
+			char		 why[FB_CAUSE_MAX];
+			int		 fd;
+
+			pg = proc_shm_create(&fd, why, sizeof(why));
+			ok(pg != NULL && pg->magic == FBEE_SHM_MAGIC &&
+			    pg->version == FBEE_SHM_VERSION && pg->seq == 0,
+			    "status page: created, stamped, zeroed");
+			ok(pg != NULL && ftruncate(fd, 0) == -1 &&
+			    errno == EPERM, "status page: a bee cannot "
+			    "shrink it under the master");
+			ok(pg != NULL && (fcntl(fd, F_GETFD) & FD_CLOEXEC),
+			    "status page: close-on-exec in the master");
+			if (pg != NULL) {
+				close(fd);
+				proc_shm_free(pg);
+			}
+		}
+		bad = shm_race(&reads);
+		printf("# %d consistent reads against a busy writer\n", reads);
+		ok(bad == 0 && reads > 0, "status page: no torn snapshot "
+		    "against a busy writer");
 	}
 
 	rss = metrics_rss_kb(getpid());
