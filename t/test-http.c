@@ -362,6 +362,32 @@ sc_bighdr(int fd, int reqno, const char *body, size_t len)
 	return CLOSE;
 }
 
+/* Valid replies with a few random bytes changed, one per connection. */
+#define NFUZZ	300
+static const char	*fuzz_base[] = {
+	"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;e=1\r\n"
+	    "hello\r\n6\r\n world\r\n0\r\nX-T: y\r\n\r\n",
+	"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: keep-alive"
+	    "\r\n\r\nhello world",
+	"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 404 Not Found\r\n\r\nabc",
+};
+
+static int
+sc_fuzz(int fd, int reqno, const char *body, size_t len)
+{
+	char	r[256];
+	size_t	n;
+	int	i;
+
+	srandom((unsigned int)reqno);
+	snprintf(r, sizeof r, "%s", fuzz_base[reqno % 3]);
+	n = strlen(r);
+	for (i = 0; i < 1 + reqno % 4; i++)
+		r[random() % n] = (char)(random() % 256);
+	wr(fd, r, n);
+	return CLOSE;
+}
+
 static int
 sc_hang(int fd, int reqno, const char *body, size_t len)
 {
@@ -635,7 +661,7 @@ test_refused(void)
 	socklen_t	 slen = sizeof sin;
 	size_t		 rlen;
 	pid_t		 pid;
-	int		 lfd, status, ret, port;
+	int		 lfd, status, ret, port, i;
 
 	refuse("body over the cap", "HTTP/1.1 200 OK\r\nContent-Length: 200"
 	    "\r\n\r\n", 100, "body larger than 100 bytes");
@@ -692,6 +718,19 @@ test_refused(void)
 	    sizeof cause);
 	ok(ret == 0 && strcmp(r, "ok") == 0, "equal duplicate Content-Length "
 	    "accepted: %s", ret ? cause : r);
+	http_free(h);
+	stop(pid);
+
+	/* Mangled replies: an error or a bounded body, never a crash. */
+	pid = start(sc_fuzz, 0, url, sizeof url, &port);
+	h = http_open(url, 5000, cause, sizeof cause);
+	for (i = 0; i < NFUZZ; i++) {
+		ret = post(h, "{}", 100, 20000, &status, &r, &rlen, cause,
+		    sizeof cause);
+		if (ret == 0 && (rlen > 100 || strlen(r) > rlen))
+			break;
+	}
+	ok(i == NFUZZ, "%d mangled replies handled", i);
 	http_free(h);
 	stop(pid);
 
