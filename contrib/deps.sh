@@ -3,9 +3,8 @@
 # demo on Debian 12, skipping what is already there.  Needs root for apt.
 set -eu
 PKGS="build-essential autoconf automake pkg-config libevent-dev
-libcurl4-openssl-dev libpq-dev libmsgpack-dev libconfig-dev libjansson-dev
-libsecp256k1-dev libssl-dev postgresql-15 mandoc jq curl perl procps
-util-linux"
+libpq-dev libmsgpack-dev libconfig-dev libjansson-dev libsecp256k1-dev
+libssl-dev openssl postgresql-15 mandoc jq curl perl procps util-linux"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||

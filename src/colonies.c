@@ -1,7 +1,7 @@
 /*
- * colonies.c: the ColonyOS RPC client.  One libcurl easy handle per client,
- * reused for every call, so a process keeps one persistent connection to
- * the server.  Every request is a signed envelope (see
+ * colonies.c: the ColonyOS RPC client.  One HTTP handle (http.c) per
+ * client, reused for every call, so a process keeps one persistent
+ * connection to the server.  Every request is a signed envelope (see
  * shared/colonies-protocol.md); every reply is decoded strictly, and no
  * reply, however broken, can crash the caller.
  */
@@ -11,17 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "financebee.h"
 
 /* A reply larger than this is refused (the server has no limit). */
 #define COLONIES_MAX_REPLY	(256UL * 1024 * 1024)
 
 struct colonies {
-	CURL			*curl;
-	struct curl_slist	*headers;
-	char			*url;
+	struct http		*http;
 	struct crypto_key	 key;
 	long			 connect_ms;
 	long			 request_ms;
@@ -32,14 +28,8 @@ struct colonies {
 	char			*assign_colony;
 	int			 assign_timeout;
 
-	int			(*abort_cb)(void *);
-	void			*abort_arg;
-
-	char			*buf;		/* reply body, reused */
+	const char		*buf;		/* reply body, owned by http */
 	size_t			 buflen;
-	size_t			 bufsize;
-	int			 toobig;
-	char			 errbuf[CURL_ERROR_SIZE];
 };
 
 const char *
@@ -105,45 +95,6 @@ colonies_payload_text(json_t *payload)
 	return json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER);
 }
 
-static size_t
-colonies_write_cb(char *data, size_t size, size_t nmemb, void *arg)
-{
-	struct colonies	*c = arg;
-	size_t		 n = size * nmemb, want;
-	char		*p;
-
-	if (n > COLONIES_MAX_REPLY - c->buflen) {
-		c->toobig = 1;
-		return 0;
-	}
-	if (c->buflen + n + 1 > c->bufsize) {
-		want = c->bufsize ? c->bufsize : 16384;
-		while (want < c->buflen + n + 1)
-			want *= 2;
-		if ((p = realloc(c->buf, want)) == NULL)
-			return 0;
-		c->buf = p;
-		c->bufsize = want;
-	}
-	memcpy(c->buf + c->buflen, data, n);
-	c->buflen += n;
-	c->buf[c->buflen] = '\0';
-	return n;
-}
-
-static int
-colonies_progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
-    curl_off_t ultotal, curl_off_t ulnow)
-{
-	struct colonies	*c = arg;
-
-	(void)dltotal;
-	(void)dlnow;
-	(void)ultotal;
-	(void)ulnow;
-	return c->abort_cb != NULL && c->abort_cb(c->abort_arg) ? 1 : 0;
-}
-
 /*
  * Let a caller end a call early (fast shutdown): fn(arg) is polled about
  * once a second while a request is in flight.  An aborted long-poll may
@@ -153,67 +104,29 @@ colonies_progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 void
 colonies_set_abort(struct colonies *c, int (*fn)(void *), void *arg)
 {
-	c->abort_cb = fn;
-	c->abort_arg = arg;
-	curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, fn != NULL ? 0L : 1L);
+	http_set_abort(c->http, fn, arg);
 }
 
+/* NULL on a bad URL (logged) or no memory. */
 struct colonies *
 colonies_open(const char *url, const struct crypto_key *key,
     long connect_timeout_ms, long request_timeout_ms)
 {
-	static int		 curl_ready;
 	struct colonies		*c;
-	struct curl_slist	*h;
+	char			 cause[256];
 
-	if (!curl_ready) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			return NULL;
-		curl_ready = 1;
-	}
 	if ((c = calloc(1, sizeof *c)) == NULL)
 		return NULL;
 	c->key = *key;
 	c->connect_ms = connect_timeout_ms > 0 ? connect_timeout_ms : 5000;
 	c->request_ms = request_timeout_ms > 0 ? request_timeout_ms : 30000;
-	if ((c->url = strdup(url)) == NULL || (c->curl = curl_easy_init()) ==
-	    NULL)
-		goto fail;
-	/* No 100-continue round trip on large bodies. */
-	if ((h = curl_slist_append(NULL, "Expect:")) == NULL)
-		goto fail;
-	c->headers = h;
-	if ((h = curl_slist_append(c->headers,
-	    "Content-Type: application/json")) == NULL)
-		goto fail;
-	c->headers = h;
-
-	if (curl_easy_setopt(c->curl, CURLOPT_URL, c->url) != CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers) !=
-	    CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_TCP_NODELAY, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS,
-	    c->connect_ms) != CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https") !=
-	    CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION,
-	    colonies_write_cb) != CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c) != CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf) !=
-	    CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION,
-	    colonies_progress_cb) != CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c) != CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_POST, 1L) != CURLE_OK)
-		goto fail;
+	if ((c->http = http_open(url, c->connect_ms, cause, sizeof cause)) ==
+	    NULL) {
+		log_warnx("colonies: %s", cause);
+		colonies_free(c);
+		return NULL;
+	}
 	return c;
-
-fail:
-	colonies_free(c);
-	return NULL;
 }
 
 void
@@ -221,13 +134,9 @@ colonies_free(struct colonies *c)
 {
 	if (c == NULL)
 		return;
-	if (c->curl != NULL)
-		curl_easy_cleanup(c->curl);
-	curl_slist_free_all(c->headers);
-	free(c->url);
+	http_free(c->http);
 	free(c->assign_body);
 	free(c->assign_colony);
-	free(c->buf);
 	crypto_key_clear(&c->key);
 	free(c);
 }
@@ -237,44 +146,20 @@ static enum col_err
 colonies_post(struct colonies *c, const char *body, size_t len,
     long timeout_ms, long *status, char *cause, size_t causelen)
 {
-	CURLcode	rc;
+	char	err[256];
+	int	st;
 
-	/* Do not keep a huge buffer around after one huge reply. */
-	if (c->bufsize > 4 * 1024 * 1024) {
-		free(c->buf);
-		c->buf = NULL;
-		c->bufsize = 0;
-	}
+	c->buf = "";
 	c->buflen = 0;
-	c->toobig = 0;
-	c->errbuf[0] = '\0';
-	if (c->buf != NULL)
-		c->buf[0] = '\0';
 	*status = 0;
-	if (curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body) != CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)len) != CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, timeout_ms) !=
-	    CURLE_OK) {
-		snprintf(cause, causelen, "colonies: cannot set up request");
+	if (http_post(c->http, body, len, timeout_ms, COLONIES_MAX_REPLY, &st,
+	    &c->buf, &c->buflen, err, sizeof err) == -1) {
+		c->buf = "";
+		c->buflen = 0;
+		snprintf(cause, causelen, "colonies: %s", err);
 		return COL_TRANSPORT;
 	}
-	rc = curl_easy_perform(c->curl);
-	/* The body may be gone when the caller frees it: never keep it. */
-	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
-	if (rc != CURLE_OK) {
-		if (c->toobig)
-			snprintf(cause, causelen, "colonies: reply larger than "
-			    "%lu bytes", COLONIES_MAX_REPLY);
-		else
-			snprintf(cause, causelen, "colonies: %s",
-			    c->errbuf[0] != '\0' ? c->errbuf :
-			    curl_easy_strerror(rc));
-		return COL_TRANSPORT;
-	}
-	if (curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status) !=
-	    CURLE_OK)
-		*status = 0;
+	*status = st;
 	return COL_OK;
 }
 

@@ -1152,6 +1152,8 @@ config_check_rules(struct config_ctx *ctx)
 	size_t			 i, j, ki;
 	char			 name[256];
 	const char		*url = cfg->colonies_url, *p;
+	struct http		*h;
+	char			 msg[256];
 
 	if (strncmp(url, "http://", 7) != 0 &&
 	    strncmp(url, "https://", 8) != 0) {
@@ -1160,6 +1162,14 @@ config_check_rules(struct config_ctx *ctx)
 		    "must start with http:// or https://");
 		return -1;
 	}
+	/* The rest of its syntax too: a bee could not start with it. */
+	if ((h = http_open(url, 0, msg, sizeof(msg))) == NULL) {
+		ki = config_index("colonies.url");
+		config_error(ctx, ctx->set[ki], config_keys[ki].name, "%s",
+		    msg);
+		return -1;
+	}
+	http_free(h);
 	for (p = cfg->executor_prefix; *p != '\0'; p++) {
 		if (!isalnum((unsigned char)*p) && strchr("._-", *p) == NULL) {
 			ki = config_index("colonies.executor_prefix");

@@ -104,6 +104,26 @@ void	 arena_enter(void);
 void	 arena_leave(void);
 size_t	 arena_inuse(int *);
 
+/* http.c: a blocking HTTP/1.1 client (http and https) for the RPC. */
+struct http;
+/* http://host[:port][/path] or https://...; connects on first use. */
+struct http	*http_open(const char *url, long connect_ms, char *, size_t);
+void		 http_free(struct http *);
+/* fn(arg) != 0 (polled ~1/s and on EINTR) ends the request in flight. */
+void		 http_set_abort(struct http *, int (*)(void *), void *);
+/*
+ * One request on the kept connection: 0 with *status and the reply body
+ * (NUL-terminated, owned by the handle until the next call), or -1 and a
+ * one-line cause.  A body over max bytes is an error; timeout_ms bounds
+ * the whole request.
+ */
+int		 http_post(struct http *, const char *body, size_t len,
+		    long timeout_ms, size_t max, int *status,
+		    const char **reply, size_t *replylen, char *, size_t);
+int		 http_get(struct http *, const char *target, long timeout_ms,
+		    size_t max, int *status, const char **reply,
+		    size_t *replylen, char *, size_t);
+
 /* colonies.c: the ColonyOS RPC client. */
 enum col_err {
 	COL_OK = 0,

@@ -18,13 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "financebee.h"
 #include "minicolonies.h"
 
 #define CLI_CONNECT_MS	5000
 #define CLI_REQUEST_MS	30000
+/* Replies of the minicolonies-only endpoints and of raw calls. */
+#define CLI_MAX_REPLY	(256UL * 1024 * 1024)
 
 enum {
 	O_URL = 256, O_KEYFILE, O_KEYENV, O_SERVERKEYFILE, O_SERVERKEYENV,
@@ -254,24 +254,34 @@ cli_err(const char *what, enum col_err e, const char *cause)
 
 /* --- HTTP GET of the minicolonies-only endpoints -------------------------- */
 
-static size_t
-cli_write_cb(char *data, size_t size, size_t nmemb, void *arg)
+/* Percent-encode a query value (RFC 3986 unreserved kept). */
+static void
+cli_escape(struct sb *b, const char *s)
 {
-	struct sb	*b = arg;
+	static const char	hex[] = "0123456789ABCDEF";
+	unsigned char		c;
 
-	sb_add(b, data, size * nmemb);
-	return size * nmemb;
+	for (; *s != '\0'; s++) {
+		c = (unsigned char)*s;
+		if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
+			sb_addc(b, (char)c);
+		else {
+			sb_addc(b, '%');
+			sb_addc(b, hex[c >> 4]);
+			sb_addc(b, hex[c & 15]);
+		}
+	}
 }
 
 static int
 cli_get(struct cli *o, const char *path, struct sb *b)
 {
-	CURL		*curl;
-	CURLcode	 rc;
-	char		*base, *url, *colony = NULL;
-	size_t		 n;
-	long		 status = 0;
-	int		 ret = 0;
+	struct http	*h;
+	struct sb	 target = { NULL, 0, 0 };
+	const char	*reply;
+	char		*base, cause[256];
+	size_t		 n, replylen;
+	int		 status = 0, ret = 0;
 
 	if (o->url == NULL)
 		return cli_die("--url URL is required");
@@ -280,37 +290,29 @@ cli_get(struct cli *o, const char *path, struct sb *b)
 	n = strlen(base);
 	if (n >= 4 && strcmp(base + n - 4, "/api") == 0)
 		base[n - 4] = '\0';
-	if ((curl = curl_easy_init()) == NULL) {
+	if ((h = http_open(base, CLI_CONNECT_MS, cause, sizeof cause)) ==
+	    NULL) {
+		ret = cli_die("%s: %s", base, cause);
 		free(base);
-		return cli_die("curl_easy_init");
+		return ret;
 	}
+	sb_grow(&target, 1);
+	sb_adds(&target, path);
+	sb_adds(&target, strchr(path, '?') ? "&colony=" : "?colony=");
 	if (o->colony != NULL)
-		colony = curl_easy_escape(curl, o->colony, 0);
-	if (asprintf(&url, "%s%s%scolony=%s%s", base, path,
-	    strchr(path, '?') ? "&" : "?", colony != NULL ? colony : "",
-	    "") == -1) {
-		curl_easy_cleanup(curl);
-		free(base);
-		return cli_die("asprintf");
-	}
-	curl_free(colony);
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)CLI_CONNECT_MS);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)CLI_REQUEST_MS);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, cli_write_cb);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, b);
+		cli_escape(&target, o->colony);
 	b->len = 0;
 	sb_grow(b, 1);
 	b->s[0] = '\0';
-	rc = curl_easy_perform(curl);
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	if (rc != CURLE_OK)
-		ret = cli_die("GET %s: %s", url, curl_easy_strerror(rc));
+	if (http_get(h, target.s, CLI_REQUEST_MS, CLI_MAX_REPLY, &status,
+	    &reply, &replylen, cause, sizeof cause) == -1)
+		ret = cli_die("GET %s%s: %s", base, target.s, cause);
 	else if (status != 200)
-		ret = cli_die("GET %s: HTTP %ld", url, status);
-	curl_easy_cleanup(curl);
-	free(url);
+		ret = cli_die("GET %s%s: HTTP %d", base, target.s, status);
+	else
+		sb_add(b, reply, replylen);
+	http_free(h);
+	sb_free(&target);
 	free(base);
 	return ret;
 }
@@ -886,10 +888,11 @@ static int
 cli_raw(struct cli *o)
 {
 	struct sb	 body = { NULL, 0, 0 }, reply = { NULL, 0, 0 };
-	CURL		*curl;
-	CURLcode	 rc;
-	struct curl_slist *h;
-	long		 status = 0;
+	struct http	*h;
+	const char	*rbody;
+	char		 cause[256];
+	size_t		 rlen;
+	int		 status = 0, rc;
 	json_t		*env, *pt, *pl, *err, *m;
 	json_error_t	 jerr;
 	unsigned char	*dec = NULL;
@@ -910,31 +913,23 @@ cli_raw(struct cli *o)
 		fclose(f);
 	} else if (cli_sign(o, &body) != 0)
 		return 1;
-	if ((curl = curl_easy_init()) == NULL)
-		return cli_die("curl_easy_init");
-	h = curl_slist_append(NULL, "Expect:");
-	curl_easy_setopt(curl, CURLOPT_URL, o->url);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.s);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)body.len);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, o->timeout > 0 ?
-	    o->timeout * 1000 : 60000L);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, cli_write_cb);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply);
-	sb_grow(&reply, 1);
-	rc = curl_easy_perform(curl);
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(curl);
-	curl_slist_free_all(h);
+	if ((h = http_open(o->url, CLI_CONNECT_MS, cause, sizeof cause)) ==
+	    NULL) {
+		sb_free(&body);
+		return cli_die("%s: %s", o->url, cause);
+	}
+	rc = http_post(h, body.s, body.len, o->timeout > 0 ?
+	    o->timeout * 1000 : 60000L, CLI_MAX_REPLY, &status, &rbody, &rlen,
+	    cause, sizeof cause);
 	sb_free(&body);
-	if (rc != CURLE_OK) {
-		sb_free(&reply);
-		printf("000\n\n%s\n", curl_easy_strerror(rc));
+	if (rc == -1) {
+		http_free(h);
+		printf("000\n\n%s\n", cause);
 		return 0;
 	}
-	printf("%ld\n", status);
+	sb_add(&reply, rbody, rlen);
+	http_free(h);
+	printf("%d\n", status);
 	env = reply.len > 0 ? json_loadb(reply.s, reply.len, 0, &jerr) : NULL;
 	pt = json_object_get(env, "payloadtype");
 	pl = json_object_get(env, "payload");

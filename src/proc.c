@@ -3,7 +3,7 @@
  * own end of a CLOEXEC socketpair as fd 3 (the channel), a bee its status
  * page as fd 4 (fbee-proto.h), stdin/stdout/stderr,
  * default signal dispositions and an empty mask, and nothing else; then it
- * re-executes this very binary, so no libevent, libcurl, libpq or OpenSSL
+ * re-executes this very binary, so no libevent, libpq or OpenSSL
  * state crosses the fork.
  */
 #include <sys/types.h>

@@ -108,6 +108,8 @@ bad "relative admin socket" 'admin: { socket = "fb.sock"; };' \
     '1: admin.socket: must be an absolute path'
 bad "url not http" 'colonies: { url = "ftp://x/api"; };' \
     '1: colonies.url: must start with http:// or https://'
+bad "url with a bad port" 'colonies: { url = "http://h:99999/api"; };' \
+    '1: colonies.url: URL: bad port'
 bad "empty colony" 'colonies: { colony = ""; };' '1: colonies.colony: must not be empty'
 bad "bad executor prefix" 'colonies: { executor_prefix = "a b"; };' \
     '1: colonies.executor_prefix: may hold only'

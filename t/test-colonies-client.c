@@ -392,7 +392,7 @@ main(void)
 	    "assign with a bad Process -> protocol error: %s", cause);
 
 	/*
-	 * On a fresh connection: on a reused one libcurl resends a request
+	 * On a fresh connection: on a reused one http.c resends a request
 	 * the peer closed without a byte of reply (a stale keep-alive).
 	 */
 	colonies_free(c);
