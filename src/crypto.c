@@ -13,16 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
+#include <nettle/sha3.h>
 #include <secp256k1.h>
 #include <secp256k1_recovery.h>
 
 #include "financebee.h"
 
 static secp256k1_context	*crypto_ctx;
-static EVP_MD			*crypto_md;
-/* One digest context per thread, reused: no allocation per hash. */
-static __thread EVP_MD_CTX	*crypto_mdctx;
 
 /* The group order n, p - n and n / 2, big-endian. */
 static const unsigned char crypto_n[32] = {
@@ -85,9 +82,6 @@ crypto_init(void)
 
 	if (crypto_ctx != NULL)
 		return 0;
-	if (crypto_md == NULL &&
-	    (crypto_md = EVP_MD_fetch(NULL, "SHA3-256", NULL)) == NULL)
-		return -1;
 	crypto_ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
 	if (crypto_ctx == NULL)
 		return -1;
@@ -114,19 +108,19 @@ crypto_need_init(void)
 		fatalx("crypto: cannot initialise secp256k1/SHA3-256");
 }
 
+/*
+ * nettle's SHA3-256 (FIPS 202), not OpenSSL's: an EVP fetch initialises
+ * OpenSSL 3's provider machinery, ~2 MB of resident pages in every
+ * process, for one hash; nettle has no global state at all.
+ */
 void
 crypto_sha3_256(const void *buf, size_t len, unsigned char out[32])
 {
-	unsigned int	outlen = 0;
+	struct sha3_256_ctx	ctx;
 
-	if (crypto_md == NULL)
-		crypto_need_init();
-	if (crypto_mdctx == NULL && (crypto_mdctx = EVP_MD_CTX_new()) == NULL)
-		fatalx("crypto: EVP_MD_CTX_new failed");
-	if (EVP_DigestInit_ex2(crypto_mdctx, crypto_md, NULL) != 1 ||
-	    EVP_DigestUpdate(crypto_mdctx, buf, len) != 1 ||
-	    EVP_DigestFinal_ex(crypto_mdctx, out, &outlen) != 1 || outlen != 32)
-		fatalx("crypto: SHA3-256 failed");
+	sha3_256_init(&ctx);
+	sha3_256_update(&ctx, len, buf);
+	sha3_256_digest(&ctx, SHA3_256_DIGEST_SIZE, out);
 }
 
 void

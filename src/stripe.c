@@ -12,10 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
+#include <nettle/hmac.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 
 #include "financebee.h"
 
@@ -120,32 +118,20 @@ stripe_unhex32(const char *s, size_t n, unsigned char out[32])
 	return 0;
 }
 
+/* nettle's HMAC-SHA256: no OpenSSL provider to initialise (crypto.c). */
 static int
 stripe_hmac(const char *key, const char *t, size_t tlen, const void *body,
     size_t bodylen, unsigned char out[32])
 {
-	static EVP_MAC	*mac;
-	EVP_MAC_CTX	*ctx;
-	OSSL_PARAM	 params[2];
-	size_t		 outlen = 0;
-	int		 rv = -1;
+	struct hmac_sha256_ctx	ctx;
 
-	if (mac == NULL && (mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
-		return -1;
-	if ((ctx = EVP_MAC_CTX_new(mac)) == NULL)
-		return -1;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-	    (char *)"SHA256", 0);
-	params[1] = OSSL_PARAM_construct_end();
-	if (EVP_MAC_init(ctx, (const unsigned char *)key, strlen(key),
-	    params) == 1 &&
-	    EVP_MAC_update(ctx, (const unsigned char *)t, tlen) == 1 &&
-	    EVP_MAC_update(ctx, (const unsigned char *)".", 1) == 1 &&
-	    (bodylen == 0 || EVP_MAC_update(ctx, body, bodylen) == 1) &&
-	    EVP_MAC_final(ctx, out, &outlen, 32) == 1 && outlen == 32)
-		rv = 0;
-	EVP_MAC_CTX_free(ctx);
-	return rv;
+	hmac_sha256_set_key(&ctx, strlen(key), (const uint8_t *)key);
+	hmac_sha256_update(&ctx, tlen, (const uint8_t *)t);
+	hmac_sha256_update(&ctx, 1, (const uint8_t *)".");
+	hmac_sha256_update(&ctx, bodylen, body);
+	hmac_sha256_digest(&ctx, SHA256_DIGEST_SIZE, out);
+	explicit_bzero(&ctx, sizeof ctx);
+	return 0;
 }
 
 /*
