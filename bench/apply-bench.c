@@ -286,6 +286,114 @@ run_workers(const struct fb_config *cfg, unsigned int nworkers,
 	free(pids);
 }
 
+/*
+ * -e EVENTS -u USERS: B as the pool sees it.  Every event of a pool run
+ * (one JSON text per line) is normalised as a bee does, its change
+ * document stored in bench_docs in run order, and pgbench applies each
+ * document once, in that order, through the same function: the same
+ * statements on the same data.  (The lookup by nextval() is an extra
+ * index scan per transaction, so B is, if anything, understated; the
+ * subquery makes nextval() run once, not once per row.)
+ */
+static int
+events_pgbench(const struct fb_config *cfg, PGconn *db, const char *evfile,
+    const char *usersfile, unsigned int nworkers)
+{
+	struct guardian_input	 in;
+	json_t			*change;
+	FILE			*f, *p;
+	char			*line = NULL, *doc, cause[FB_CAUSE_MAX], q[1024];
+	char			 script[256], out[512];
+	const char		*vals[2];
+	char			 num[32];
+	size_t			 cap = 0;
+	ssize_t			 len;
+	uint64_t		 ndocs = 0, pgtx = 0, c0;
+	double			 tps = -1;
+	PGresult		*res;
+
+	sql(db, "DROP TABLE IF EXISTS bench_docs; CREATE TABLE bench_docs "
+	    "(i bigint PRIMARY KEY, doc jsonb NOT NULL); DROP SEQUENCE IF "
+	    "EXISTS bench_i; CREATE SEQUENCE bench_i");
+	if ((f = fopen(usersfile, "r")) == NULL) {
+		fprintf(stderr, "apply-bench: %s: %s\n", usersfile,
+		    strerror(errno));
+		return 1;
+	}
+	while ((len = getline(&line, &cap, f)) > 0) {
+		line[strcspn(line, "\n")] = '\0';
+		vals[0] = line;
+		res = PQexecParams(db, "INSERT INTO user_profiles (id) VALUES "
+		    "($1) ON CONFLICT DO NOTHING", 1, NULL, vals, NULL, NULL, 0);
+		PQclear(res);
+	}
+	fclose(f);
+	if ((f = fopen(evfile, "r")) == NULL) {
+		fprintf(stderr, "apply-bench: %s: %s\n", evfile,
+		    strerror(errno));
+		return 1;
+	}
+	while ((len = getline(&line, &cap, f)) > 0) {
+		if (line[len - 1] == '\n')
+			line[--len] = '\0';
+		guardian_in(&in, cfg, line, (size_t)len);
+		change = NULL;
+		if (guardian_check(cfg, &in, &change, cause,
+		    sizeof(cause)) == 0 && change != NULL &&
+		    (doc = json_dumps(change, JSON_COMPACT)) != NULL) {
+			snprintf(num, sizeof num, "%llu",
+			    (unsigned long long)++ndocs);
+			vals[0] = num;
+			vals[1] = doc;
+			res = PQexecParams(db, "INSERT INTO bench_docs VALUES "
+			    "($1, $2)", 2, NULL, vals, NULL, NULL, 0);
+			if (PQresultStatus(res) != PGRES_COMMAND_OK)
+				fprintf(stderr, "apply-bench: %s",
+				    PQerrorMessage(db));
+			PQclear(res);
+			free(doc);
+		}
+		json_decref(change);
+		json_decref(in.args);
+		json_decref(in.kwargs);
+	}
+	fclose(f);
+	free(line);
+	sql(db, "VACUUM ANALYZE");
+
+	snprintf(script, sizeof(script), "/tmp/apply-bench.%d.sql",
+	    (int)getpid());
+	if ((p = fopen(script, "w")) == NULL)
+		return 1;
+	fprintf(p, "SELECT fb_apply_event(doc) FROM bench_docs "
+	    "WHERE i = (SELECT nextval('bench_i'));\n");
+	fclose(p);
+	snprintf(q, sizeof(q), "%s -n -M prepared -c %u -j %u -t %llu -f %s "
+	    "2>&1", getenv("PGBENCH") ? getenv("PGBENCH") : PGBENCH, nworkers,
+	    nworkers, (unsigned long long)(ndocs / nworkers), script);
+	c0 = children_us();
+	if ((p = popen(q, "r")) != NULL) {
+		while (fgets(out, sizeof(out), p) != NULL) {
+			if (strncmp(out, PGTX, strlen(PGTX)) == 0)
+				pgtx = strtoull(out + strlen(PGTX), NULL, 10);
+			if (strncmp(out, "tps = ", 6) == 0 &&
+			    strstr(out, "without") != NULL)
+				tps = atof(out + 6);
+			if (strstr(out, "error") || strstr(out, "ERROR"))
+				fprintf(stderr, "pgbench: %s", out);
+		}
+		pclose(p);
+	}
+	unlink(script);
+	printf("documents: %llu of the events, %u clients\n",
+	    (unsigned long long)ndocs, nworkers);
+	printf("pgbench, the events' documents, -c %u -j %u: %.0f tps\n",
+	    nworkers, nworkers, tps);
+	printf("  pgbench client CPU per transaction (reference): %.1f us\n",
+	    pgtx > 0 ? (double)(children_us() - c0) / pgtx : -1.0);
+	return tps > 0 ? 0 : 1;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -298,7 +406,7 @@ main(int argc, char *argv[])
 	char			 cause[FB_CAUSE_MAX], q[1024], script[256], line[512];
 	char			**texts;
 	size_t			*lens, bytes = 0;
-	const char		*conf = NULL;
+	const char		*conf = NULL, *evfile = NULL, *usersfile = NULL;
 	unsigned int		 nworkers = 4, w, k, per;
 	uint64_t		 n = 20000, i, c0;
 	double			 t0, t1, t2, t3, gcpu, tps = -1, pgcpu;
@@ -306,15 +414,19 @@ main(int argc, char *argv[])
 	int			 ch, secs = 10, v;
 	FILE			*p;
 
-	while ((ch = getopt(argc, argv, "c:n:j:T:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:e:n:j:T:u:")) != -1) {
 		switch (ch) {
 		case 'c': conf = optarg; break;
+		case 'e': evfile = optarg; break;
+		case 'u': usersfile = optarg; break;
 		case 'n': n = strtoull(optarg, NULL, 10); break;
 		case 'j': nworkers = (unsigned int)atoi(optarg); break;
 		case 'T': secs = atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: apply-bench -c conf [-n events] "
-			    "[-j workers] [-T pgbench-seconds]\n");
+			    "[-j workers] [-T pgbench-seconds]\n"
+			    "       apply-bench -c conf -e events -u users "
+			    "[-j workers]\n");
 			return 64;
 		}
 	}
@@ -343,6 +455,14 @@ main(int argc, char *argv[])
 	sql(db, "SET client_min_messages = warning");
 	sql(db, "TRUNCATE subscriptions, processed_webhooks, parked_events, "
 	    "revenue_ledger, user_profiles");
+	if (evfile != NULL || usersfile != NULL) {
+		if (evfile == NULL || usersfile == NULL)
+			return 64;
+		v = events_pgbench(&cfg, db, evfile, usersfile, nworkers);
+		PQfinish(db);
+		config_free(&cfg);
+		return v;
+	}
 	snprintf(q, sizeof(q), "INSERT INTO user_profiles (id) SELECT "
 	    "md5(g::text)::uuid FROM generate_series(0, %d) g; "
 	    "INSERT INTO subscriptions (subscriber_id, status, tier, "

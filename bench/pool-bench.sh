@@ -6,8 +6,9 @@
 # /proc/PID/stat), and, measured in the same run at the same concurrency,
 #   A = minicolonies no-op assign+close cycles/s (bench/colonies-bench,
 #       on processes carrying an event of the pool's median size),
-#   B = PostgreSQL throughput of the same SQL function (pgbench, from
-#       bench/apply-bench), and the bees' apply path alone,
+#   B = PostgreSQL throughput of the same statements (pgbench applying
+#       the change documents of the run's events, in the same order, on
+#       fresh data: bench/apply-bench -e), and the bees' apply path alone,
 # with the combined limit 1/(1/A + 1/B) the pool is compared with.
 #
 #   make all bench && FB_BUILDDIR=$PWD sh ../bench/pool-bench.sh 3000
@@ -112,11 +113,18 @@ for n in $counts; do
 	    --server-pid "$MC_PID" 2>"$FBD_DIR/cb.log" |
 	    sed -n 's/.*cycles_per_s=\([0-9.]*\).*/\1/p')
 	[ -n "$a" ] || sed 's/^/# colonies-bench: /' "$FBD_DIR/cb.log" >&2
-	# B: PostgreSQL on the same SQL function, same concurrency.
+	# B: PostgreSQL alone on the same statements: the change documents of
+	# this run's events, in the same order, same concurrency, fresh data.
+	psql_q -c "CREATE DATABASE poolb$n" >/dev/null
+	b=$(PGDATABASE=poolb$n "$FB_BUILDDIR/bench/apply-bench" \
+	    -c "$FBD_CONF" -e "$FBD_DIR/ev.$n" -u "$FBD_DIR/users.$n" \
+	    -j "$n" 2>"$FBD_DIR/pb.log" |
+	    sed -n 's/^pgbench.*: \([0-9.]*\) tps/\1/p')
+	[ -n "$b" ] || sed 's/^/# apply-bench -e: /' "$FBD_DIR/pb.log" >&2
+	# The bees' apply path alone (5 KB template events), for reference.
 	psql_q -c "CREATE DATABASE applybench$n" >/dev/null
 	ab=$(PGDATABASE=applybench$n "$FB_BUILDDIR/bench/apply-bench" \
 	    -c "$FBD_CONF" -n "$events" -j "$n" -T 5 2>/dev/null)
-	b=$(printf '%s\n' "$ab" | sed -n 's/^pgbench.*: \([0-9.]*\) tps/\1/p')
 	ap=$(printf '%s\n' "$ab" | sed -n 's/^apply path: \([0-9.]*\) events.*/\1/p')
 
 	awk -v n="$n" -v ev="$tasks" -v t0="$t0" -v t1="$t1" -v p50="$p50" \
@@ -138,6 +146,6 @@ echo "# tasks/s: submitted / wall time from resume to the last commit;"
 echo "# bee_rss_kb: min-max VmRSS of the bees (mostly shared library pages);"
 echo "# bee_cpu_us: utime+stime of all bees / tasks (CLK_TCK $tck);"
 echo "# A: colonies-bench cycles/s, processes carrying a median pool event;"
-echo "# B: pgbench tps on fb_apply_event();"
+echo "# B: pgbench tps applying the run's own change documents;"
 echo "# apply/s: the bees' task_run path alone (apply-bench);"
 echo "# limit = 1/(1/A + 1/B); pct = tasks/s of that limit."
