@@ -286,6 +286,30 @@ run_workers(const struct fb_config *cfg, unsigned int nworkers,
 	free(pids);
 }
 
+/* Run a pgbench command line: its tps (excluding connections) and count. */
+static double
+pgbench_run(const char *cmd, uint64_t *ntx)
+{
+	FILE	*p;
+	char	 out[512];
+	double	 tps = -1;
+
+	*ntx = 0;
+	if ((p = popen(cmd, "r")) == NULL)
+		return -1;
+	while (fgets(out, sizeof(out), p) != NULL) {
+		if (strncmp(out, PGTX, strlen(PGTX)) == 0)
+			*ntx = strtoull(out + strlen(PGTX), NULL, 10);
+		if (strncmp(out, "tps = ", 6) == 0 &&
+		    strstr(out, "without") != NULL)
+			tps = atof(out + 6);
+		if (strstr(out, "error") || strstr(out, "ERROR"))
+			fprintf(stderr, "pgbench: %s", out);
+	}
+	pclose(p);
+	return tps;
+}
+
 /*
  * -e EVENTS -u USERS: B as the pool sees it.  Every event of a pool run
  * (one JSON text per line) is normalised as a bee does, its change
@@ -303,7 +327,7 @@ events_pgbench(const struct fb_config *cfg, PGconn *db, const char *evfile,
 	json_t			*change;
 	FILE			*f, *p;
 	char			*line = NULL, *doc, cause[FB_CAUSE_MAX], q[1024];
-	char			 script[256], out[512];
+	char			 script[256];
 	const char		*vals[2];
 	char			 num[32];
 	size_t			 cap = 0;
@@ -372,18 +396,7 @@ events_pgbench(const struct fb_config *cfg, PGconn *db, const char *evfile,
 	    "2>&1", getenv("PGBENCH") ? getenv("PGBENCH") : PGBENCH, nworkers,
 	    nworkers, (unsigned long long)(ndocs / nworkers), script);
 	c0 = children_us();
-	if ((p = popen(q, "r")) != NULL) {
-		while (fgets(out, sizeof(out), p) != NULL) {
-			if (strncmp(out, PGTX, strlen(PGTX)) == 0)
-				pgtx = strtoull(out + strlen(PGTX), NULL, 10);
-			if (strncmp(out, "tps = ", 6) == 0 &&
-			    strstr(out, "without") != NULL)
-				tps = atof(out + 6);
-			if (strstr(out, "error") || strstr(out, "ERROR"))
-				fprintf(stderr, "pgbench: %s", out);
-		}
-		pclose(p);
-	}
+	tps = pgbench_run(q, &pgtx);
 	unlink(script);
 	printf("documents: %llu of the events, %u clients\n",
 	    (unsigned long long)ndocs, nworkers);
@@ -403,7 +416,7 @@ main(int argc, char *argv[])
 	struct guardian_input	 in;
 	PGconn			*db;
 	json_t			*tmpl, *change, **changes;
-	char			 cause[FB_CAUSE_MAX], q[1024], script[256], line[512];
+	char			 cause[FB_CAUSE_MAX], q[1024], script[256];
 	char			**texts;
 	size_t			*lens, bytes = 0;
 	const char		*conf = NULL, *evfile = NULL, *usersfile = NULL;
@@ -556,18 +569,7 @@ main(int argc, char *argv[])
 	    "2>&1", getenv("PGBENCH") ? getenv("PGBENCH") : PGBENCH, nworkers,
 	    nworkers, secs, script);
 	c0 = children_us();
-	if ((p = popen(q, "r")) != NULL) {
-		while (fgets(line, sizeof(line), p) != NULL) {
-			if (strncmp(line, PGTX, strlen(PGTX)) == 0)
-				pgtx = strtoull(line + strlen(PGTX), NULL, 10);
-			if (strncmp(line, "tps = ", 6) == 0 &&
-			    strstr(line, "without") != NULL)
-				tps = atof(line + 6);
-			if (strstr(line, "error") || strstr(line, "ERROR"))
-				fprintf(stderr, "pgbench: %s", line);
-		}
-		pclose(p);
-	}
+	tps = pgbench_run(q, &pgtx);
 	pgcpu = pgtx > 0 ? (double)(children_us() - c0) / pgtx : -1;
 	unlink(script);
 
