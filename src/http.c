@@ -740,9 +740,10 @@ http_line(struct http *h, size_t max, const char *what, char *cause,
 	return s;
 }
 
+/* Room for len more body bytes (and the NUL), within max. */
 static int
-http_body_add(struct http *h, const char *data, size_t len, size_t max,
-    char *cause, size_t causelen)
+http_body_reserve(struct http *h, size_t len, size_t max, char *cause,
+    size_t causelen)
 {
 	if (len > max - h->bodylen) {
 		snprintf(cause, causelen, "reply: body larger than %zu bytes",
@@ -753,6 +754,15 @@ http_body_add(struct http *h, const char *data, size_t len, size_t max,
 		snprintf(cause, causelen, "out of memory");
 		return -1;
 	}
+	return 0;
+}
+
+static int
+http_body_add(struct http *h, const char *data, size_t len, size_t max,
+    char *cause, size_t causelen)
+{
+	if (http_body_reserve(h, len, max, cause, causelen) == -1)
+		return -1;
 	memcpy(h->body + h->bodylen, data, len);
 	h->bodylen += len;
 	h->body[h->bodylen] = '\0';
@@ -775,15 +785,8 @@ http_body_read(struct http *h, size_t len, size_t max, char *cause,
 	len -= n;
 	if (len == 0)
 		return 0;
-	if (len > max - h->bodylen) {
-		snprintf(cause, causelen, "reply: body larger than %zu bytes",
-		    max);
+	if (http_body_reserve(h, len, max, cause, causelen) == -1)
 		return -1;
-	}
-	if (http_grow(&h->body, &h->bodysize, h->bodylen + len + 1) == -1) {
-		snprintf(cause, causelen, "out of memory");
-		return -1;
-	}
 	while (len > 0) {
 		r = http_recv(h, h->body + h->bodylen, len, cause, causelen);
 		if (r == 0)
