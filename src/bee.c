@@ -512,6 +512,15 @@ bee_close(struct bee *b, const struct task_result *res, int64_t closeby)
 	}
 }
 
+/* task_run()'s hook: the event passed the guardian, the store is next. */
+static void
+bee_applying(void *arg)
+{
+	struct bee	*b = arg;
+
+	bee_heartbeat(b, FBEE_ST_WORKING, FBEE_PH_APPLY);
+}
+
 static void
 bee_task(struct bee *b, struct col_process *p)
 {
@@ -522,7 +531,7 @@ bee_task(struct bee *b, struct col_process *p)
 	b->task_start = task_now_ms();
 	snprintf(b->processid, sizeof(b->processid), "%s", p->processid);
 	bee_event_hint(p->args, b->event, sizeof(b->event));
-	bee_heartbeat(b, FBEE_ST_WORKING, FBEE_PH_APPLY);
+	bee_heartbeat(b, FBEE_ST_WORKING, FBEE_PH_GUARDIAN);
 
 	/* Finish well within the lease, so no other bee can hold it too. */
 	limit = b->cfg.task_timeout_ms;
@@ -540,6 +549,8 @@ bee_task(struct bee *b, struct col_process *p)
 	in.args = p->args;
 	in.kwargs = p->kwargs;
 	in.now = (int64_t)time(NULL);
+	in.applying = bee_applying;
+	in.applying_arg = b;
 	memset(&res, 0, sizeof(res));
 	task_run(&b->cfg, b->store, &in, 0, deadline, &res);
 	if (res.event_id[0] != '\0')

@@ -291,6 +291,9 @@ struct guardian_input {
 	json_t		*args;		/* process spec args */
 	json_t		*kwargs;	/* process spec kwargs */
 	int64_t		 now;		/* injectable clock for tests */
+	/* Optional: task_run() calls it when the event enters the store. */
+	void		(*applying)(void *);
+	void		*applying_arg;
 };
 /*
  * 0 with *change set (the normalised event), or -1 with cause naming the

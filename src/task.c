@@ -111,6 +111,8 @@ task_run(const struct fb_config *cfg, struct store *store,
 		json_decref(change);
 		return;
 	}
+	if (in->applying != NULL)
+		in->applying(in->applying_arg);
 	task_apply(store, change, dry_run, deadline_ms, r);
 	json_decref(change);
 }

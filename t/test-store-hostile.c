@@ -24,6 +24,12 @@
 #define CLOCK	1764000000	/* the table's clock */
 
 static int	 ntest, nfail;
+
+static void
+count_applying(void *arg)
+{
+	(*(int *)arg)++;
+}
 static PGconn	*db;
 static const char *fixdir, *datadir;
 
@@ -74,7 +80,8 @@ main(int argc, char *argv[])
 	char			 cause[FB_CAUSE_MAX];
 	size_t			 cap = 0, len, i;
 	ssize_t			 n;
-	int			 nfailrows = 0, good;
+	int			 nfailrows = 0, good, calls = 0, hookbad = 0;
+	int			 nstore = 0;
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: test-store-hostile table.tsv conf\n");
@@ -133,6 +140,9 @@ main(int argc, char *argv[])
 		in.args = json_array();
 		in.kwargs = json_object();
 		in.now = CLOCK;
+		in.applying = count_applying;
+		in.applying_arg = &calls;
+		calls = 0;
 		json_array_append_new(in.args, json_stringn_nocheck(body, len));
 		free(body);
 
@@ -142,6 +152,11 @@ main(int argc, char *argv[])
 		before = counts();
 		task_run(&cfg, s, &in, 0, task_now_ms() + 10000, &r);
 		after = counts();
+		/* The hook runs once iff the store was tried (bee phase). */
+		if (calls != (r.attempts > 0 ? 1 : 0))
+			hookbad++;
+		if (r.attempts > 0)
+			nstore++;
 		if (strncmp(cols[1], "fail:", 5) == 0) {
 			nfailrows++;
 			good = r.outcome == OUTCOME_FAILED;
@@ -173,6 +188,9 @@ main(int argc, char *argv[])
 	free(line);
 	fclose(f);
 	ok(nfailrows >= 50, "%d hostile inputs rejected end to end", nfailrows);
+	ok(hookbad == 0 && nstore > 0, "task_run's applying hook ran exactly "
+	    "for the %d inputs that reached the store (%d wrong)", nstore,
+	    hookbad);
 	store_free(s);
 	config_free(&cfg);
 	PQfinish(db);
