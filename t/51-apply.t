@@ -37,12 +37,27 @@ counts() { psql_q -c "SELECT (SELECT count(*) FROM subscriptions) || '/' ||
 	(SELECT count(*) FROM user_profiles WHERE is_premium)"; }
 
 # --- migrations -------------------------------------------------------------
+# An installation of version 1 first (only 001 in the directory), then the
+# upgrade to what this binary needs.
+mkdir "$T/sql1"
+cp "$FINANCEBEE_SQLDIR/001_init.sql" "$T/sql1/"
+out=$(FINANCEBEE_SQLDIR=$T/sql1 fbd --migrate 2>&1); rc=$?
+is "$rc:$out" "0:schema version 1" "--migrate with 001 only: version 1"
+out=$(fbd --apply "$FB_FIXTURES/stripe-events/$(ls "$FB_FIXTURES/stripe-events" |
+    head -1)" 2>&1); rc=$?
+is "$rc" 78 "a version 1 database is refused by this binary" ||
+    diag "$out"
 out=$(fbd --migrate 2>&1); rc=$?
-is "$rc:$out" "0:schema version 1" "--migrate installs schema version 1"
+is "$rc:$out" "0:schema version 2" "--migrate upgrades to schema version 2"
+is "$(psql_q -c "SELECT array_to_string(proconfig, ',') FROM pg_proc
+    WHERE proname = 'fb_apply_event'")" "enable_seqscan=off" \
+    "002: fb_apply_event never plans a sequential scan where an index fits"
 out=$(fbd --migrate 2>&1); rc=$?
-is "$rc:$out" "0:schema version 1" "--migrate again is a no-op"
-is "$(psql_q -c 'SELECT count(*) FROM financebee_schema_version')" 1 \
-    "one version row"
+is "$rc:$out" "0:schema version 2" "--migrate again is a no-op"
+is "$(psql_q -c "SELECT string_agg(version || ':' || name, ' '
+    ORDER BY version) FROM financebee_schema_version")" \
+    "1:001_init.sql 2:002_index_plans.sql" \
+    "one version row per migration"
 
 # --- every shared fixture, alone on an empty database ----------------------
 while read -r file want; do
@@ -203,7 +218,7 @@ is "$rc:$out" "0:pruned 3 rows older than 35 days" "--prune deletes old markers"
 psql_q -c "INSERT INTO financebee_schema_version VALUES (999, 'future')" >/dev/null
 out=$(fbd --apply "$T/claim.json" 2>&1); rc=$?
 is "$rc" 78 "--apply on a schema version 999 database exits 78"
-like "$out" "schema version 999, this binary needs 1" "  with a clear message"
+like "$out" "schema version 999, this binary needs 2" "  with a clear message"
 out=$(fbd --migrate 2>&1); rc=$?
 like "$rc:$out" "^65:.*newer than" "--migrate refuses a newer database"
 psql_q -c "DELETE FROM financebee_schema_version WHERE version = 999" >/dev/null
