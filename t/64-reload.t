@@ -10,14 +10,6 @@ plan 31
 
 gens() { fbd_status | jq -r '[.bees[] | select(.pid > 0) | .generation]
     | unique | join(",")'; }
-wait_log() {	# wait_log REGEX [SECONDS]
-	for _ in $(seq 1 $(( ${2:-20} * 10 ))); do
-		grep -Eq -- "$1" "$FBD_LOG" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 fbd_start
 ok $? "financebeed started"
 fbd_wait_bees 3

@@ -10,14 +10,6 @@
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
 plan 22
 
-wait_log() {	# wait_log REGEX [SECONDS]
-	for _ in $(seq 1 $(( ${2:-20} * 10 ))); do
-		grep -Eq -- "$1" "$FBD_LOG" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 FINANCEBEE_TEST_GARBAGE=2 fbd_start
 ok $? "financebeed started; bee 2 writes garbage"
 wait_log 'slot 2: killing pid [0-9]+ \(protocol error'

@@ -14,14 +14,6 @@ FBD_BEES=2
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
 plan 28
 
-wait_log() {	# wait_log REGEX [SECONDS]
-	for _ in $(seq 1 $(( ${2:-20} * 10 ))); do
-		grep -Eq -- "$1" "$FBD_LOG" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # hold_lock SECONDS: the task of the next event blocks in the database.
 hold_lock() {
 	psql_q -c "BEGIN; LOCK TABLE processed_webhooks IN ACCESS EXCLUSIVE MODE;

@@ -231,6 +231,15 @@ fbd_check_no_secrets() {
 	ok "$found" "no configured secret in the logs and outputs"
 }
 
+# wait_log REGEX [SECONDS]: wait until the daemon's log has a matching line.
+wait_log() {
+	for _ in $(seq 1 $(( ${2:-20} * 10 ))); do
+		grep -Eq -- "$1" "$FBD_LOG" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 fbd_status() {
 	"$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" status --json 2>/dev/null
 }
