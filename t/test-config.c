@@ -14,29 +14,12 @@
 #include <unistd.h>
 
 #include "financebee.h"
+#include "tap.h"
 
-static int	tap_n;
-static int	tap_failed;
 static char	tmpdir[256];
 
-static void	ok(int, const char *, ...)
-		    __attribute__((__format__(__printf__, 2, 3)));
 static void	writefile(const char *, mode_t, const char *, ...)
 		    __attribute__((__format__(__printf__, 3, 4)));
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-	va_list	ap;
-
-	printf("%sok %d - ", cond ? "" : "not ", ++tap_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	if (!cond)
-		tap_failed++;
-}
 
 static const char *
 tpath(const char *name)
@@ -431,6 +414,5 @@ main(int argc, char *argv[])
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		printf("# could not remove %s\n", tmpdir);
-	printf("1..%d\n", tap_n);
-	return tap_failed != 0;
+	return tap_done();
 }

@@ -26,29 +26,11 @@
 
 #include "financebee.h"
 #include "hostile.h"
+#include "tap.h"
 
 #define TEST_NOW	INT64_C(1764000000)
 
-static int	 ntest, nfail;
 static char	 fixdir[4096], datadir[4096];
-
-static void	ok(int, const char *, ...)
-		    __attribute__((__format__(__printf__, 2, 3)));
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-	va_list	ap;
-
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%sok %d - ", cond ? "" : "not ", ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
 
 static void
 diag(const char *what, const char *s)
@@ -544,6 +526,5 @@ main(int argc, char **argv)
 	free(table);
 	if (xindex != NULL)
 		return fclose(xindex) != 0;
-	printf("1..%d\n", ntest);
-	return nfail != 0;
+	return tap_done();
 }

@@ -20,32 +20,18 @@
 
 #include "financebee.h"
 #include "hostile.h"
+#include "tap.h"
 
 #define CLOCK	1764000000	/* the table's clock */
 
-static int	 ntest, nfail;
+static PGconn	*db;
+static const char *fixdir, *datadir;
 
+/* task_run()'s applying hook: counts its calls. */
 static void
 count_applying(void *arg)
 {
 	(*(int *)arg)++;
-}
-static PGconn	*db;
-static const char *fixdir, *datadir;
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-	va_list	ap;
-
-	ntest++;
-	printf("%sok %d - ", cond ? "" : "not ", ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	if (!cond)
-		nfail++;
 }
 
 static char *
@@ -194,6 +180,5 @@ main(int argc, char *argv[])
 	store_free(s);
 	config_free(&cfg);
 	PQfinish(db);
-	printf("1..%d\n", ntest);
-	return nfail != 0;
+	return tap_done();
 }

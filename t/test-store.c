@@ -19,6 +19,7 @@
 #include <libpq-fe.h>
 
 #include "financebee.h"
+#include "tap.h"
 
 #define U1	"11111111-1111-4111-8111-111111111111"
 #define U2	"22222222-2222-4222-8222-222222222222"
@@ -31,24 +32,7 @@
 #define NSHUFFLE	100	/* random deliveries per scenario */
 #define NROUNDS		30	/* concurrent rounds per scenario */
 
-static int	 ntest, nfail;
 static PGconn	*db;		/* the test's own connection, for checks */
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-	va_list	ap;
-
-	ntest++;
-	printf("%sok %d - ", cond ? "" : "not ", ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	if (!cond)
-		nfail++;
-	fflush(stdout);
-}
 
 static void
 diag(const char *fmt, ...)
@@ -60,18 +44,6 @@ diag(const char *fmt, ...)
 	vprintf(fmt, ap);
 	va_end(ap);
 	printf("\n");
-}
-
-static int
-is(const char *got, const char *want, const char *what)
-{
-	int	c = got != NULL && strcmp(got, want) == 0;
-
-	ok(c, "%s", what);
-	if (!c)
-		diag("  got: '%s'\n#   expected: '%s'", got ? got : "(null)",
-		    want);
-	return c;
 }
 
 /* One value from the check connection (static buffer). */
@@ -444,7 +416,7 @@ test_scenarios(struct store *s, char **inorder)
 		}
 		ok(bad == 0, "%s: in order, every step as expected", sc->name);
 		for (j = 0; j < 4 && sc->end[j].sql != NULL; j++)
-			is(q(sc->end[j].sql), sc->end[j].want, sc->name);
+			is_str(q(sc->end[j].sql), sc->end[j].want, sc->name);
 		inorder[i] = fingerprint();
 
 		/* Replaying everything changes nothing. */
@@ -452,7 +424,7 @@ test_scenarios(struct store *s, char **inorder)
 			order[j] = j;
 		run_order(s, sc, order, n);
 		fp = fingerprint();
-		is(fp, inorder[i], "replay of every event is a no-op");
+		is_str(fp, inorder[i], "replay of every event is a no-op");
 		free(fp);
 
 		mismatch = bad = 0;
@@ -629,7 +601,7 @@ test_permanent(struct store *s)
 		ok(c, "permanent failure %zu: %s", i, bad[i].reason);
 		if (!c)
 			diag("  got %s '%s'", store_outcome_str(o), reason);
-		is(q(COUNTS_SQL), before, "  and not a row written");
+		is_str(q(COUNTS_SQL), before, "  and not a row written");
 	}
 }
 
@@ -666,7 +638,7 @@ test_round_trips_dry_run(struct store *s)
 	/* Server side: one transaction id per new event, none per duplicate. */
 	snprintf(text, sizeof(text), "SELECT txid_snapshot_xmax("
 	    "txid_current_snapshot()) - %s", xmax0);
-	is(q(text), "20", "the server assigned 20 transaction ids to 20 new "
+	is_str(q(text), "20", "the server assigned 20 transaction ids to 20 new "
 	    "events and 20 duplicates");
 
 	reset_tables();
@@ -682,7 +654,7 @@ test_round_trips_dry_run(struct store *s)
 	ok(detail != NULL && json_is_true(json_object_get(json_array_get(
 	    json_object_get(detail, "users"), 0), "is_premium")),
 	    "dry run detail says the user would become premium");
-	is(q(COUNTS_SQL), before, "dry run wrote nothing");
+	is_str(q(COUNTS_SQL), before, "dry run wrote nothing");
 	json_decref(detail);
 	o = store_apply(s, c, 0, NULL, reason, sizeof(reason));
 	ok(o == OUTCOME_APPLIED, "the same event applies for real afterwards");
@@ -715,11 +687,11 @@ test_text(struct store *s)
 		o = store_apply(s, c, 0, NULL, reason, sizeof(reason));
 		ok(o == OUTCOME_IGNORED, "escapes%s: ignored (%s)", i ?
 		    " with a real" : "", store_outcome_str(o));
-		is(reason, note, i ? "the note, through json_dumps" :
+		is_str(reason, note, i ? "the note, through json_dumps" :
 		    "the note, every escape intact");
 		json_decref(c);
 	}
-	is(q("SELECT count(*) FROM processed_webhooks WHERE event_id LIKE "
+	is_str(q("SELECT count(*) FROM processed_webhooks WHERE event_id LIKE "
 	    "'evt_text_%'"), "2", "both recorded once");
 }
 
@@ -800,7 +772,7 @@ test_transient(struct store *s)
 			ok(o == OUTCOME_APPLIED || o == OUTCOME_DUPLICATE,
 			    "after it thaws the retry is applied or a "
 			    "duplicate (%s)", store_outcome_str(o));
-			is(q("SELECT count(*) FROM subscriptions WHERE "
+			is_str(q("SELECT count(*) FROM subscriptions WHERE "
 			    "stripe_subscription_id = 'sub_tr3'"), "1",
 			    "and the effect exists once");
 		} else
@@ -889,9 +861,9 @@ test_prune(struct store *s)
 	    "WHERE event_id = 'evt_pr1'");
 	n = store_prune(s, 35, reason, sizeof(reason));
 	ok(n == 3, "prune removed 2 old markers + 1 old parked event (%ld)", n);
-	is(q("SELECT string_agg(event_id, ',') FROM processed_webhooks"),
+	is_str(q("SELECT string_agg(event_id, ',') FROM processed_webhooks"),
 	    "evt_pr2", "the young marker stays");
-	is(q("SELECT string_agg(event_id, ',') FROM parked_events"),
+	is_str(q("SELECT string_agg(event_id, ',') FROM parked_events"),
 	    "evt_pr2", "the young parked event stays");
 	n = store_prune(s, 35, reason, sizeof(reason));
 	ok(n == 0, "prune again: nothing (%ld)", n);
@@ -929,7 +901,7 @@ main(void)
 	    sizeof(cause));
 	ok(rc == 0 && v == FB_SCHEMA_VERSION, "migrate again: a no-op");
 	snprintf(want, sizeof(want), "%d", FB_SCHEMA_VERSION);
-	is(q("SELECT count(*) FROM financebee_schema_version"), want,
+	is_str(q("SELECT count(*) FROM financebee_schema_version"), want,
 	    "one version row per migration");
 	q("INSERT INTO user_profiles (id) VALUES ('" U1 "'), ('" U2 "'), "
 	    "('" U3 "')");
@@ -954,6 +926,5 @@ main(void)
 		free(inorder[i]);
 	store_free(s);
 	PQfinish(db);
-	printf("1..%d\n", ntest);
-	return nfail != 0;
+	return tap_done();
 }

@@ -9,26 +9,8 @@
 #include <string.h>
 
 #include "financebee.h"
+#include "tap.h"
 
-static int	ntest, nfail;
-
-static void	ok(int, const char *, ...)
-		    __attribute__((__format__(__printf__, 2, 3)));
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-	va_list	ap;
-
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%sok %d - ", cond ? "" : "not ", ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
 
 static char *v1secret = "whsec_test_secret";
 static const char *v1body =
@@ -288,6 +270,5 @@ main(void)
 	test_secrets();
 	test_malformed();
 	json_decref(root);
-	printf("1..%d\n", ntest);
-	return nfail != 0;
+	return tap_done();
 }
