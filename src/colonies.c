@@ -352,18 +352,6 @@ fastj_ws(struct fastj *f)
 		f->p++;
 }
 
-static int
-fastj_hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A string, after its opening quote, into f->buf and f->len. */
 static int
 fastj_string(struct fastj *f)
@@ -410,7 +398,7 @@ fastj_string(struct fastj *f)
 			if (f->end - p < 5)
 				return -1;
 			for (u = 0, i = 1; i <= 4; i++) {
-				if ((h = fastj_hex((unsigned char)p[i])) == -1)
+				if ((h = crypto_hexval((unsigned char)p[i])) == -1)
 					return -1;
 				u = u << 4 | (unsigned int)h;
 			}

@@ -321,39 +321,16 @@ config_free_list(char **v, size_t n)
 	free(v);
 }
 
-static int
-config_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
+/* 64 hex characters: a secp256k1 key or a seed. */
 static int
 config_is_hex64(const char *s, size_t len)
 {
-	size_t	i;
+	unsigned char	b[32];
+	int		ok;
 
-	if (len != 64)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (config_hexval((unsigned char)s[i]) == -1)
-			return 0;
-	return 1;
-}
-
-static void
-config_unhex(const char *s, size_t len, unsigned char *out)
-{
-	size_t	i;
-
-	for (i = 0; i < len / 2; i++)
-		out[i] = (unsigned char)(config_hexval((unsigned char)s[2 * i])
-		    << 4 | config_hexval((unsigned char)s[2 * i + 1]));
+	ok = len == 64 && crypto_unhex(s, len, b, sizeof b) == 32;
+	explicit_bzero(b, sizeof b);
+	return ok;
 }
 
 /* Defaults of list keys are comma-separated in the table. */
@@ -1053,7 +1030,7 @@ config_load_identity(struct config_ctx *ctx)
 		}
 		if ((cfg->executor_seed = malloc(32)) == NULL)
 			fatal("malloc");
-		config_unhex(buf, len, cfg->executor_seed);
+		(void)crypto_unhex(buf, len, cfg->executor_seed, 32);
 		cfg->executor_seed_len = 32;
 		config_free_str(buf);
 	}

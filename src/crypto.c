@@ -43,8 +43,8 @@ static const unsigned char crypto_half_n[32] = {
 
 static const char crypto_hexdigits[] = "0123456789abcdef";
 
-static int
-crypto_hexval(unsigned char c)
+int
+crypto_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';

@@ -72,6 +72,7 @@ void	 crypto_sha3_256(const void *, size_t, unsigned char [32]);
 void	 crypto_hex(const unsigned char *, size_t, char *);	/* lowercase, NUL */
 /* Either case; returns bytes written, -1 if odd/non-hex/too long. */
 int	 crypto_unhex(const char *, size_t, unsigned char *, size_t);
+int	 crypto_hexval(int);	/* of one hex digit, either case; or -1 */
 /* 64 hex chars, 0 < d < n. The cause never contains the key. */
 int	 crypto_key_parse(struct crypto_key *, const char *, size_t,
 	    char *, size_t);

@@ -103,19 +103,7 @@ stripe_quote(const char *s, size_t n, char *buf, size_t buflen)
 static int
 stripe_unhex32(const char *s, size_t n, unsigned char out[32])
 {
-	size_t	i;
-	int	hi, lo;
-
-	if (n != 64)
-		return -1;
-	for (i = 0; i < 32; i++) {
-		hi = OPENSSL_hexchar2int((unsigned char)s[2 * i]);
-		lo = OPENSSL_hexchar2int((unsigned char)s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return 0;
+	return n == 64 && crypto_unhex(s, n, out, 32) == 32 ? 0 : -1;
 }
 
 /* nettle's HMAC-SHA256: no OpenSSL provider to initialise (crypto.c). */
