@@ -10,16 +10,7 @@ pg_start >/dev/null || exit 1
 T=$(fb_tmpdir)
 cat >"$T/fb.conf" <<EOC
 database: { conninfo = ""; connect_timeout = 5; statement_timeout = 5; };
-stripe: {
-	livemode = false;
-	webhook_secrets = [ ];
-	tiers = [ "bronze", "silver", "gold" ];
-	prices = (
-		{ price = "price_bronze_monthly"; tier = "bronze"; },
-		{ price = "price_silver_monthly"; tier = "silver"; },
-		{ price = "price_gold_monthly"; tier = "gold"; }
-	);
-};
+$(fb_stripe_conf)
 EOC
 echo "PostgreSQL $(psql_q -c 'SHOW server_version'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 "$B" -c "$T/fb.conf" -n "${1:-20000}" -j "${2:-4}" -T "${3:-10}"

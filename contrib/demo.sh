@@ -52,16 +52,7 @@ colonies: {
 	lease = 30;
 };
 database: { conninfo = ""; };
-stripe: {
-	livemode = false;
-	webhook_secrets = [ ];
-	tiers = [ "bronze", "silver", "gold" ];
-	prices = (
-		{ price = "price_bronze_monthly"; tier = "bronze"; },
-		{ price = "price_silver_monthly"; tier = "silver"; },
-		{ price = "price_gold_monthly"; tier = "gold"; }
-	);
-};
+$(fb_stripe_conf)
 supervision: { task_timeout = 20; shutdown_timeout = 10; };
 admin: { socket = "$dir/financebeed.sock"; mode = "0600"; };
 log: { level = "info"; target = "$dir/financebeed.log"; };

@@ -11,16 +11,7 @@ T=$(fb_tmpdir)
 conf() {	# conf FILE [conninfo]
 	cat >"$1" <<EOC
 database: { conninfo = "${2:-}"; connect_timeout = 2; statement_timeout = 3; };
-stripe: {
-	livemode = false;
-	webhook_secrets = [ ];
-	tiers = [ "bronze", "silver", "gold" ];
-	prices = (
-		{ price = "price_bronze_monthly"; tier = "bronze"; },
-		{ price = "price_silver_monthly"; tier = "silver"; },
-		{ price = "price_gold_monthly"; tier = "gold"; }
-	);
-};
+$(fb_stripe_conf)
 EOC
 }
 CONF=$T/fb.conf

@@ -41,16 +41,7 @@ database: {
 	statement_timeout = 3;
 	prune_interval = 0;
 };
-stripe: {
-	livemode = false;
-	webhook_secrets = [ ];
-	tiers = [ "bronze", "silver", "gold" ];
-	prices = (
-		{ price = "price_bronze_monthly"; tier = "bronze"; },
-		{ price = "price_silver_monthly"; tier = "silver"; },
-		{ price = "price_gold_monthly"; tier = "gold"; }
-	);
-};
+$(fb_stripe_conf)
 supervision: {
 	respawn_min = 0.1;
 	respawn_max = 2;

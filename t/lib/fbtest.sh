@@ -169,6 +169,24 @@ pg_stop_dir() {
 	rm -rf "$1"
 }
 
+# fb_stripe_conf: the stripe section of every test, benchmark and demo
+# configuration: test mode, no webhook secret, contrib/gen-events.pl's
+# three prices.
+fb_stripe_conf() {
+	cat <<'EOF'
+stripe: {
+	livemode = false;
+	webhook_secrets = [ ];
+	tiers = [ "bronze", "silver", "gold" ];
+	prices = (
+		{ price = "price_bronze_monthly"; tier = "bronze"; },
+		{ price = "price_silver_monthly"; tier = "silver"; },
+		{ price = "price_gold_monthly"; tier = "gold"; }
+	);
+};
+EOF
+}
+
 psql_q() { "$PGBIN/psql" -qXAt -v ON_ERROR_STOP=1 "$@"; }
 
 # --- minicolonies --------------------------------------------------------
