@@ -37,33 +37,37 @@ struct result {
 	uint64_t	retries;
 };
 
+/* CPU microseconds of who (RUSAGE_SELF or _CHILDREN): user + system. */
+static uint64_t
+rusage_us(int who, int sys_only)
+{
+	struct rusage	ru;
+	uint64_t	us;
+
+	getrusage(who, &ru);
+	us = (uint64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+	if (!sys_only)
+		us += (uint64_t)ru.ru_utime.tv_sec * 1000000 +
+		    ru.ru_utime.tv_usec;
+	return us;
+}
+
 static uint64_t
 cpu_us(void)
 {
-	struct rusage	ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
-	    ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+	return rusage_us(RUSAGE_SELF, 0);
 }
 
 static uint64_t
 sys_us(void)
 {
-	struct rusage	ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (uint64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+	return rusage_us(RUSAGE_SELF, 1);
 }
 
 static uint64_t
 children_us(void)
 {
-	struct rusage	ru;
-
-	getrusage(RUSAGE_CHILDREN, &ru);
-	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
-	    ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+	return rusage_us(RUSAGE_CHILDREN, 0);
 }
 
 static double
