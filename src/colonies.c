@@ -463,12 +463,23 @@ fastj_number(struct fastj *f)
 	return json_integer(neg ? -(json_int_t)n : (json_int_t)n);
 }
 
+/* After a member or element: 1 after a comma, 0 after close, else -1. */
+static int
+fastj_next(struct fastj *f, char close)
+{
+	fastj_ws(f);
+	if (f->p < f->end && (*f->p == ',' || *f->p == close))
+		return *f->p++ == ',' ? 1 : 0;
+	return -1;
+}
+
 static json_t *
 fastj_value(struct fastj *f, int depth)
 {
 	json_t	*v, *e;
 	char	 key[256];
 	size_t	 klen;
+	int	 more;
 
 	fastj_ws(f);
 	if (f->p >= f->end)
@@ -504,16 +515,10 @@ fastj_value(struct fastj *f, int depth)
 				break;
 			if (json_object_setn_new_nocheck(v, key, klen, e) == -1)
 				break;
-			fastj_ws(f);
-			if (f->p < f->end && *f->p == ',') {
-				f->p++;
-				continue;
-			}
-			if (f->p < f->end && *f->p == '}') {
-				f->p++;
+			if ((more = fastj_next(f, '}')) == 0)
 				return v;
-			}
-			break;
+			if (more == -1)
+				break;
 		}
 		json_decref(v);
 		return NULL;
@@ -530,16 +535,10 @@ fastj_value(struct fastj *f, int depth)
 			if ((e = fastj_value(f, depth + 1)) == NULL ||
 			    json_array_append_new(v, e) == -1)
 				break;
-			fastj_ws(f);
-			if (f->p < f->end && *f->p == ',') {
-				f->p++;
-				continue;
-			}
-			if (f->p < f->end && *f->p == ']') {
-				f->p++;
+			if ((more = fastj_next(f, ']')) == 0)
 				return v;
-			}
-			break;
+			if (more == -1)
+				break;
 		}
 		json_decref(v);
 		return NULL;
