@@ -211,10 +211,6 @@ static int
 colonies_fast_envelope(const char *b, size_t len, char *type, size_t typelen,
     const char **pl, size_t *pllen, int *error)
 {
-	static const char	 b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				    "abcdefghijklmnopqrstuvwxyz0123456789+/=";
-	static unsigned char	 b64ok[256];
-	static int		 b64ready;
 	const char		*end = b + len, *q;
 	size_t			 n;
 
@@ -234,14 +230,13 @@ colonies_fast_envelope(const char *b, size_t len, char *type, size_t typelen,
 	type[n] = '\0';
 	b = q;
 	FAST_LIT("\",\"payload\":\"");
-	/* A table, not five range tests a byte: the payload is kilobytes. */
-	if (!b64ready) {
-		for (n = 0; n < sizeof(b64) - 1; n++)
-			b64ok[(unsigned char)b64[n]] = 1;
-		b64ready = 1;
-	}
-	for (q = b; q < end && b64ok[(unsigned char)*q]; q++)
-		;
+	/*
+	 * The payload runs to the next quote.  Its alphabet is left to the
+	 * base64 decoder: a payload it refuses (an escape, a stray byte)
+	 * goes back to the full JSON parser, which has the last word.
+	 */
+	if ((q = memchr(b, '"', (size_t)(end - b))) == NULL)
+		return 0;
 	*pl = b;
 	*pllen = (size_t)(q - b);
 	b = q;
@@ -285,23 +280,22 @@ struct fastj {
 
 static json_t	*fastj_value(struct fastj *, int);
 
+/* Room for n bytes and a NUL in f->buf. */
 static int
-fastj_put(struct fastj *f, const char *s, size_t n)
+fastj_reserve(struct fastj *f, size_t n)
 {
 	char	*p;
 	size_t	 want;
 
-	if (f->len + n + 1 > f->size) {
+	if (n + 1 > f->size) {
 		want = f->size ? f->size : 4096;
-		while (want < f->len + n + 1)
+		while (want < n + 1)
 			want *= 2;
 		if ((p = realloc(f->buf, want)) == NULL)
 			return -1;
 		f->buf = p;
 		f->size = want;
 	}
-	memcpy(f->buf + f->len, s, n);
-	f->len += n;
 	return 0;
 }
 
@@ -352,23 +346,57 @@ fastj_ws(struct fastj *f)
 		f->p++;
 }
 
-/* A string, after its opening quote, into f->buf and f->len. */
+/*
+ * Eight bytes at a time: non-zero when any of them is not plain (below
+ * 0x20, 0x7f and above, the quote, the backslash).  Exact about "any",
+ * which is all that is asked; the byte loop then finds which.
+ */
+#define FASTJ_ONES	UINT64_C(0x0101010101010101)
+#define FASTJ_HIGHS	UINT64_C(0x8080808080808080)
+#define FASTJ_ZERO(v)	(((v) - FASTJ_ONES) & ~(v) & FASTJ_HIGHS)
+
+static inline uint64_t
+fastj_unplain8(uint64_t x)
+{
+	return ((x - FASTJ_ONES * 0x20) & ~x & FASTJ_HIGHS) |
+	    FASTJ_ZERO(x ^ (FASTJ_ONES * '"')) |
+	    FASTJ_ZERO(x ^ (FASTJ_ONES * '\\')) |
+	    FASTJ_ZERO(x ^ (FASTJ_ONES * 0x7f)) | (x & FASTJ_HIGHS);
+}
+
+/*
+ * A string, after its opening quote, into f->buf and f->len.  Unescaped
+ * text is never longer than what is left of the input, so room for that
+ * is made once and the loops below write without checks.
+ */
 static int
 fastj_string(struct fastj *f)
 {
-	const char	*p = f->p, *s;
-	char		 u8[3];
+	const char	*p = f->p;
+	char		*o;
 	unsigned int	 u;
+	uint64_t	 x;
 	int		 i, h;
 
-	f->len = 0;
+	if (fastj_reserve(f, (size_t)(f->end - p)) == -1)
+		return -1;
+	o = f->buf;
 	for (;;) {
-		for (s = p; p < f->end && fastj_isplain[(unsigned char)*p]; p++)
-			;
-		if (p >= f->end || fastj_put(f, s, (size_t)(p - s)) == -1)
+		while (f->end - p >= 8) {
+			memcpy(&x, p, 8);
+			if (fastj_unplain8(x) != 0)
+				break;
+			memcpy(o, p, 8);
+			o += 8;
+			p += 8;
+		}
+		while (p < f->end && fastj_isplain[(unsigned char)*p])
+			*o++ = *p++;
+		if (p >= f->end)
 			return -1;
 		if (*p == '"') {
 			f->p = p + 1;
+			f->len = (size_t)(o - f->buf);
 			return 0;
 		}
 		if (*p != '\\' || ++p >= f->end)
@@ -377,22 +405,22 @@ fastj_string(struct fastj *f)
 		case '"':
 		case '\\':
 		case '/':
-			u8[0] = *p;
+			*o++ = *p;
 			break;
 		case 'b':
-			u8[0] = '\b';
+			*o++ = '\b';
 			break;
 		case 'f':
-			u8[0] = '\f';
+			*o++ = '\f';
 			break;
 		case 'n':
-			u8[0] = '\n';
+			*o++ = '\n';
 			break;
 		case 'r':
-			u8[0] = '\r';
+			*o++ = '\r';
 			break;
 		case 't':
-			u8[0] = '\t';
+			*o++ = '\t';
 			break;
 		case 'u':
 			if (f->end - p < 5)
@@ -402,30 +430,24 @@ fastj_string(struct fastj *f)
 					return -1;
 				u = u << 4 | (unsigned int)h;
 			}
+			/* 6 bytes in, at most 3 out. */
 			p += 5;
 			if (u == 0 || (u >= 0xd800 && u <= 0xdfff))
 				return -1;
 			if (u < 0x80) {
-				u8[0] = (char)u;
-				i = 1;
+				*o++ = (char)u;
 			} else if (u < 0x800) {
-				u8[0] = (char)(0xc0 | u >> 6);
-				u8[1] = (char)(0x80 | (u & 0x3f));
-				i = 2;
+				*o++ = (char)(0xc0 | u >> 6);
+				*o++ = (char)(0x80 | (u & 0x3f));
 			} else {
-				u8[0] = (char)(0xe0 | u >> 12);
-				u8[1] = (char)(0x80 | ((u >> 6) & 0x3f));
-				u8[2] = (char)(0x80 | (u & 0x3f));
-				i = 3;
+				*o++ = (char)(0xe0 | u >> 12);
+				*o++ = (char)(0x80 | ((u >> 6) & 0x3f));
+				*o++ = (char)(0x80 | (u & 0x3f));
 			}
-			if (fastj_put(f, u8, (size_t)i) == -1)
-				return -1;
 			continue;
 		default:
 			return -1;
 		}
-		if (fastj_put(f, u8, 1) == -1)
-			return -1;
 		p++;
 	}
 }
@@ -611,9 +633,10 @@ colonies_decode_reply(long http_status, const char *body, size_t len,
 		return COL_PROTO;
 	}
 	if (colonies_fast_envelope(body, len, typebuf, sizeof typebuf, &b64,
-	    &b64len, &iserror)) {
+	    &b64len, &iserror) &&
+	    (raw = crypto_base64_decode(b64, b64len, &rawlen)) != NULL) {
 		type = typebuf;
-		goto payload;
+		goto decoded;
 	}
 	if ((env = json_loadb(body, len, JSON_ALLOW_NUL, &jerr)) == NULL) {
 		snprintf(cause, causelen, "colonies: HTTP %ld: reply is not a "
@@ -645,12 +668,12 @@ colonies_decode_reply(long http_status, const char *body, size_t len,
 	b64len = json_string_length(pl);
 	iserror = json_is_true(er);
 
-payload:
 	if ((raw = crypto_base64_decode(b64, b64len, &rawlen)) == NULL) {
 		snprintf(cause, causelen, "colonies: HTTP %ld: reply payload is "
 		    "not base64", http_status);
 		goto out;
 	}
+decoded:
 	if ((value = colonies_fast_json((const char *)raw, rawlen, 0, 0)) == NULL)
 		value = json_loadb((const char *)raw, rawlen,
 		    JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);

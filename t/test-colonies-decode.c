@@ -597,6 +597,10 @@ test_fast_path(void)
 		    "0=\",\"error\":false}",
 		"{\"payloadtype\":\"closesuccessfulmsg\",\"payload\":\"e30\","
 		    "\"error\":false}",
+		"{\"payloadtype\":\"closesuccessfulmsg\",\"payload\":\"e\\/0=\","
+		    "\"error\":false}",
+		"{\"payloadtype\":\"closesuccessfulmsg\",\"payload\":\"e3\x01=\","
+		    "\"error\":false}",
 		"{\"payloadtype\":\"\",\"payload\":\"\",\"error\":false}",
 		"{\"payloadtype\":\"error\",\"payload\":\"eyJzdGF0dXMiOjQwNCwi"
 		    "bWVzc2FnZSI6IngifQ==\",\"error\":true}",
