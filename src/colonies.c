@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "financebee.h"
+#include "jsonlex.h"
 
 /* A reply larger than this is refused (the server has no limit). */
 #define COLONIES_MAX_REPLY	(256UL * 1024 * 1024)
@@ -299,190 +300,38 @@ fastj_reserve(struct fastj *f, size_t n)
 	return 0;
 }
 
-/* JSON whitespace. */
-static const unsigned char fastj_isws[256] = {
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-};
-
-/* Printable ASCII but the quote and the backslash: copied as is. */
-static const unsigned char fastj_isplain[256] = {
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-};
-
 static void
 fastj_ws(struct fastj *f)
 {
-	while (f->p < f->end && fastj_isws[(unsigned char)*f->p])
-		f->p++;
+	f->p = jlex_ws(f->p, f->end);
 }
 
-/*
- * Eight bytes at a time: non-zero when any of them is not plain (below
- * 0x20, 0x7f and above, the quote, the backslash).  Exact about "any",
- * which is all that is asked; the byte loop then finds which.
- */
-#define FASTJ_ONES	UINT64_C(0x0101010101010101)
-#define FASTJ_HIGHS	UINT64_C(0x8080808080808080)
-#define FASTJ_ZERO(v)	(((v) - FASTJ_ONES) & ~(v) & FASTJ_HIGHS)
-
-static inline uint64_t
-fastj_unplain8(uint64_t x)
-{
-	return ((x - FASTJ_ONES * 0x20) & ~x & FASTJ_HIGHS) |
-	    FASTJ_ZERO(x ^ (FASTJ_ONES * '"')) |
-	    FASTJ_ZERO(x ^ (FASTJ_ONES * '\\')) |
-	    FASTJ_ZERO(x ^ (FASTJ_ONES * 0x7f)) | (x & FASTJ_HIGHS);
-}
-
-/*
- * A string, after its opening quote, into f->buf and f->len.  Unescaped
- * text is never longer than what is left of the input, so room for that
- * is made once and the loops below write without checks.
- */
+/* A string, after its opening quote, into f->buf and f->len. */
 static int
 fastj_string(struct fastj *f)
 {
-	const char	*p = f->p;
-	char		*o;
-	unsigned int	 u;
-	uint64_t	 x;
-	int		 i, h;
+	ssize_t	n;
 
-	if (fastj_reserve(f, (size_t)(f->end - p)) == -1)
+	if (fastj_reserve(f, (size_t)(f->end - f->p)) == -1 ||
+	    (n = jlex_string(&f->p, f->end, f->buf)) == -1)
 		return -1;
-	o = f->buf;
-	for (;;) {
-		while (f->end - p >= 8) {
-			memcpy(&x, p, 8);
-			if (fastj_unplain8(x) != 0)
-				break;
-			memcpy(o, p, 8);
-			o += 8;
-			p += 8;
-		}
-		while (p < f->end && fastj_isplain[(unsigned char)*p])
-			*o++ = *p++;
-		if (p >= f->end)
-			return -1;
-		if (*p == '"') {
-			f->p = p + 1;
-			f->len = (size_t)(o - f->buf);
-			return 0;
-		}
-		if (*p != '\\' || ++p >= f->end)
-			return -1;
-		switch (*p) {
-		case '"':
-		case '\\':
-		case '/':
-			*o++ = *p;
-			break;
-		case 'b':
-			*o++ = '\b';
-			break;
-		case 'f':
-			*o++ = '\f';
-			break;
-		case 'n':
-			*o++ = '\n';
-			break;
-		case 'r':
-			*o++ = '\r';
-			break;
-		case 't':
-			*o++ = '\t';
-			break;
-		case 'u':
-			if (f->end - p < 5)
-				return -1;
-			for (u = 0, i = 1; i <= 4; i++) {
-				if ((h = crypto_hexval((unsigned char)p[i])) == -1)
-					return -1;
-				u = u << 4 | (unsigned int)h;
-			}
-			/* 6 bytes in, at most 3 out. */
-			p += 5;
-			if (u == 0 || (u >= 0xd800 && u <= 0xdfff))
-				return -1;
-			if (u < 0x80) {
-				*o++ = (char)u;
-			} else if (u < 0x800) {
-				*o++ = (char)(0xc0 | u >> 6);
-				*o++ = (char)(0x80 | (u & 0x3f));
-			} else {
-				*o++ = (char)(0xe0 | u >> 12);
-				*o++ = (char)(0x80 | ((u >> 6) & 0x3f));
-				*o++ = (char)(0x80 | (u & 0x3f));
-			}
-			continue;
-		default:
-			return -1;
-		}
-		p++;
-	}
+	f->len = (size_t)n;
+	return 0;
 }
 
 static int
 fastj_lit(struct fastj *f, const char *lit, size_t n)
 {
-	if ((size_t)(f->end - f->p) < n || memcmp(f->p, lit, n) != 0)
-		return -1;
-	f->p += n;
-	return 0;
+	return jlex_lit(&f->p, f->end, lit, n);
 }
 
 static json_t *
 fastj_number(struct fastj *f)
 {
-	unsigned long long	n = 0;
-	int			neg = 0, nd = 0;
+	int64_t	i;
 
-	if (*f->p == '-') {
-		neg = 1;
-		f->p++;
-	}
-	if (f->p < f->end && *f->p == '0' && f->end - f->p > 1 &&
-	    f->p[1] >= '0' && f->p[1] <= '9')
-		return NULL;
-	for (; f->p < f->end && *f->p >= '0' && *f->p <= '9'; f->p++) {
-		if (++nd > 19)
-			return NULL;
-		n = n * 10 + (unsigned long long)(*f->p - '0');
-	}
-	if (nd == 0 || n > LLONG_MAX || (f->p < f->end && (*f->p == '.' ||
-	    *f->p == 'e' || *f->p == 'E')))
-		return NULL;
-	return json_integer(neg ? -(json_int_t)n : (json_int_t)n);
+	return jlex_int(&f->p, f->end, &i) == -1 ? NULL :
+	    json_integer((json_int_t)i);
 }
 
 /* After a member or element: 1 after a comma, 0 after close, else -1. */

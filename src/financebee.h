@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -228,6 +229,98 @@ enum col_err colonies_call(struct colonies *, const char *msgtype,
 	    json_t *payload, long timeout_ms, json_t **reply, char *, size_t);
 
 /*
+ * fbj.c: a read-only JSON tree for the event text, built in one pass and
+ * freed in one call.  The nodes of a value sit in pre-order in one
+ * array: a container's first child follows it, and v + v->skip is the
+ * next sibling.  Accessors take NULL and values of the wrong type as
+ * jansson's do (NULL, 0, false), so the code reading an event reads like
+ * jansson code, without a hash table, a key copy or a free per value.
+ */
+enum fbj_type {
+	FBJ_OBJECT, FBJ_ARRAY, FBJ_STRING, FBJ_INTEGER, FBJ_REAL, FBJ_TRUE,
+	FBJ_FALSE, FBJ_NULL
+};
+typedef struct fbj {
+	const char	*key;	/* a member's key, NUL-terminated, or NULL */
+	const char	*s;	/* a string's value, NUL-terminated */
+	size_t		 len;	/* a string's length; a container's children */
+	union {
+		int64_t	 i;
+		double	 r;
+	}		 u;
+	uint32_t	 skip;	/* nodes in this subtree, itself included */
+	uint32_t	 klen;
+	uint8_t		 type;	/* enum fbj_type */
+} fbj_t;
+struct fbj_doc;
+/*
+ * The text as json_loadb(s, len, JSON_REJECT_DUPLICATES) would load it,
+ * or NULL: unsure (non-ASCII, a real, \u0000, nesting past maxdepth, any
+ * error); jansson then decides, and fbj_from_json() takes its answer.
+ */
+struct fbj_doc	*fbj_parse(const char *, size_t, int maxdepth);
+struct fbj_doc	*fbj_from_json(json_t *);	/* takes a reference */
+const fbj_t	*fbj_root(const struct fbj_doc *);
+void		 fbj_free(struct fbj_doc *);
+json_t		*fbj_to_json(const fbj_t *);	/* a deep copy */
+const char	*fbj_typename(const fbj_t *);	/* "an object", "null"... */
+
+static inline int fbj_is(const fbj_t *v, int t) { return v != NULL && v->type == t; }
+#define fbj_is_object(v)	fbj_is((v), FBJ_OBJECT)
+#define fbj_is_array(v)		fbj_is((v), FBJ_ARRAY)
+#define fbj_is_string(v)	fbj_is((v), FBJ_STRING)
+#define fbj_is_integer(v)	fbj_is((v), FBJ_INTEGER)
+#define fbj_is_true(v)		fbj_is((v), FBJ_TRUE)
+#define fbj_is_null(v)		fbj_is((v), FBJ_NULL)
+#define fbj_is_boolean(v)	(fbj_is((v), FBJ_TRUE) || fbj_is((v), FBJ_FALSE))
+
+static inline const char *
+fbj_string_value(const fbj_t *v)
+{
+	return fbj_is_string(v) ? v->s : NULL;
+}
+
+static inline size_t
+fbj_string_length(const fbj_t *v)
+{
+	return fbj_is_string(v) ? v->len : 0;
+}
+
+static inline int64_t
+fbj_integer_value(const fbj_t *v)
+{
+	return fbj_is_integer(v) ? v->u.i : 0;
+}
+
+static inline size_t
+fbj_array_size(const fbj_t *a)
+{
+	return fbj_is_array(a) ? a->len : 0;
+}
+
+/* A member by key (a linear scan: events have tens of keys), or NULL. */
+static inline const fbj_t *
+fbj_object_get(const fbj_t *o, const char *key)
+{
+	const fbj_t	*c;
+	size_t		 i, n;
+
+	if (!fbj_is_object(o))
+		return NULL;
+	n = strlen(key);
+	for (i = 0, c = o + 1; i < o->len; i++, c += c->skip)
+		if (c->klen == n && memcmp(c->key, key, n) == 0)
+			return c;
+	return NULL;
+}
+
+/* As json_array_foreach; nothing for a value that is not an array. */
+#define fbj_array_foreach(a, i, v)					\
+	for ((i) = 0, (v) = (a) != NULL ? (a) + 1 : NULL;		\
+	    (i) < fbj_array_size(a);					\
+	    (i)++, (v) += (v)->skip)
+
+/*
  * stripe.c: Stripe signature verification and event normalisation.
  *
  * stripe_normalize() turns a parsed event into the "change document", the
@@ -277,7 +370,7 @@ enum stripe_sig_result stripe_verify_signature(const char *header,
 const char *stripe_sig_result_str(enum stripe_sig_result);
 struct fb_config;
 /* 0, or -1 with cause naming the field and the rule broken. */
-int	 stripe_normalize(json_t *event, const struct fb_config *,
+int	 stripe_normalize(const fbj_t *event, const struct fb_config *,
 	    json_t **change, char *, size_t);
 /* Untrusted text made printable and short for a cause; returns buf. */
 const char *stripe_quote(const char *, size_t, char *, size_t);
@@ -303,7 +396,8 @@ struct guardian_input {
 int	 guardian_check(const struct fb_config *, const struct guardian_input *,
 	    json_t **change, char *, size_t);
 /* Strict JSON: no duplicate keys, valid UTF-8, no trailing data, depth bound. */
-json_t	*guardian_parse_json(const char *, size_t, int maxdepth, char *, size_t);
+struct fbj_doc *guardian_parse_json(const char *, size_t, int maxdepth, char *,
+	    size_t);
 
 /*
  * store.c: PostgreSQL. One round trip per applied event: the prepared

@@ -94,10 +94,11 @@ guardian_prescan(const char *buf, size_t len, int maxdepth, char *cause,
 	return 0;
 }
 
-json_t *
+struct fbj_doc *
 guardian_parse_json(const char *buf, size_t len, int maxdepth, char *cause,
     size_t causelen)
 {
+	struct fbj_doc	*d;
 	json_error_t	 err;
 	json_t		*j;
 	char		*p;
@@ -109,18 +110,20 @@ guardian_parse_json(const char *buf, size_t len, int maxdepth, char *cause,
 		return NULL;
 	}
 	/*
-	 * jansson's lexer costs ~110 instructions a byte; the fast parser
-	 * gives the same value or gives up, and jansson then decides.  What
-	 * it accepts has no NUL byte and no nesting beyond maxdepth, so the
-	 * prescan (a linear pass of its own) only runs when it gives up.
+	 * jansson's lexer costs ~110 instructions a byte, and its values a
+	 * hash table each; fbj_parse() gives the same value or gives up, and
+	 * jansson then decides.  What it accepts has no NUL byte and no
+	 * nesting beyond maxdepth, so the prescan (a linear pass of its own)
+	 * only runs when it gives up.
 	 */
-	j = colonies_fast_json(buf, len, JSON_REJECT_DUPLICATES, maxdepth);
-	if (j != NULL && !json_is_object(j) && !json_is_array(j)) {
-		json_decref(j);
-		j = NULL;
+	d = fbj_parse(buf, len, maxdepth);
+	if (d != NULL && !fbj_is_object(fbj_root(d)) &&
+	    !fbj_is_array(fbj_root(d))) {
+		fbj_free(d);
+		d = NULL;
 	}
-	if (j != NULL)
-		return j;
+	if (d != NULL)
+		return d;
 	if (guardian_prescan(buf, len, maxdepth, cause, causelen) == -1)
 		return NULL;
 	/*
@@ -139,7 +142,10 @@ guardian_parse_json(const char *buf, size_t len, int maxdepth, char *cause,
 		    err.text, err.position);
 		return NULL;
 	}
-	return j;
+	if ((d = fbj_from_json(j)) == NULL)
+		guardian_cause(cause, causelen, "out of memory");
+	json_decref(j);
+	return d;
 }
 
 static int
@@ -261,54 +267,54 @@ guardian_word(const char *s, size_t n)
 }
 
 static int
-guardian_envelope(const struct fb_config *cfg, json_t *ev, char *cause,
+guardian_envelope(const struct fb_config *cfg, const fbj_t *ev, char *cause,
     size_t causelen)
 {
 	char		 q[160];
-	json_t		*v, *data, *obj;
+	const fbj_t	*v, *data, *obj;
 	const char	*s;
 	size_t		 n, i;
 	int64_t		 created;
 	int		 live;
 
-	if (!json_is_object(ev)) {
+	if (!fbj_is_object(ev)) {
 		guardian_cause(cause, causelen, "args[0]: the event must be a "
-		    "JSON object, not %s", guardian_typename(ev));
+		    "JSON object, not %s", fbj_typename(ev));
 		return -1;
 	}
 
-	v = json_object_get(ev, "object");
-	if (v == NULL || json_is_null(v)) {
+	v = fbj_object_get(ev, "object");
+	if (v == NULL || fbj_is_null(v)) {
 		guardian_cause(cause, causelen, "event.object: missing (must be "
 		    "\"event\")");
 		return -1;
 	}
-	if (!json_is_string(v)) {
+	if (!fbj_is_string(v)) {
 		guardian_cause(cause, causelen, "event.object: must be the string "
 		    "\"event\"");
 		return -1;
 	}
-	if (strcmp(json_string_value(v), "event") != 0) {
-		s = json_string_value(v);
+	if (strcmp(fbj_string_value(v), "event") != 0) {
+		s = fbj_string_value(v);
 		guardian_cause(cause, causelen, "event.object: is %s; only "
 		    "snapshot events (\"event\") are accepted%s",
-		    stripe_quote(s, json_string_length(v), q, sizeof q),
+		    stripe_quote(s, fbj_string_length(v), q, sizeof q),
 		    strncmp(s, "v2.", 3) == 0 ? ", not thin events" : "");
 		return -1;
 	}
 
-	v = json_object_get(ev, "id");
-	if (v == NULL || json_is_null(v)) {
+	v = fbj_object_get(ev, "id");
+	if (v == NULL || fbj_is_null(v)) {
 		guardian_cause(cause, causelen, "event.id: missing");
 		return -1;
 	}
-	if (!json_is_string(v)) {
+	if (!fbj_is_string(v)) {
 		guardian_cause(cause, causelen, "event.id: must be a string, "
-		    "not %s", guardian_typename(v));
+		    "not %s", fbj_typename(v));
 		return -1;
 	}
-	s = json_string_value(v);
-	n = json_string_length(v);
+	s = fbj_string_value(v);
+	n = fbj_string_length(v);
 	if (n < 5 || n > 254 || strncmp(s, "evt_", 4) != 0 ||
 	    !guardian_word(s + 4, n - 4)) {
 		guardian_cause(cause, causelen, "event.id: %s is not evt_ "
@@ -317,18 +323,18 @@ guardian_envelope(const struct fb_config *cfg, json_t *ev, char *cause,
 		return -1;
 	}
 
-	v = json_object_get(ev, "type");
-	if (v == NULL || json_is_null(v)) {
+	v = fbj_object_get(ev, "type");
+	if (v == NULL || fbj_is_null(v)) {
 		guardian_cause(cause, causelen, "event.type: missing");
 		return -1;
 	}
-	if (!json_is_string(v)) {
+	if (!fbj_is_string(v)) {
 		guardian_cause(cause, causelen, "event.type: must be a string, "
-		    "not %s", guardian_typename(v));
+		    "not %s", fbj_typename(v));
 		return -1;
 	}
-	s = json_string_value(v);
-	n = json_string_length(v);
+	s = fbj_string_value(v);
+	n = fbj_string_length(v);
 	for (i = 0; i < n; i++) {
 		if (!islower((unsigned char)s[i]) &&
 		    !isdigit((unsigned char)s[i]) && s[i] != '_' && s[i] != '.')
@@ -340,34 +346,34 @@ guardian_envelope(const struct fb_config *cfg, json_t *ev, char *cause,
 		return -1;
 	}
 
-	v = json_object_get(ev, "created");
-	if (v == NULL || json_is_null(v)) {
+	v = fbj_object_get(ev, "created");
+	if (v == NULL || fbj_is_null(v)) {
 		guardian_cause(cause, causelen, "event.created: missing");
 		return -1;
 	}
-	if (!json_is_integer(v)) {
+	if (!fbj_is_integer(v)) {
 		guardian_cause(cause, causelen, "event.created: must be an "
-		    "integer (Unix seconds), not %s", guardian_typename(v));
+		    "integer (Unix seconds), not %s", fbj_typename(v));
 		return -1;
 	}
-	created = json_integer_value(v);
+	created = fbj_integer_value(v);
 	if (created < GUARDIAN_TS_MIN || created > GUARDIAN_TS_MAX) {
 		guardian_cause(cause, causelen, "event.created: %" PRId64 " is "
 		    "not a time between 2009 and 2200", created);
 		return -1;
 	}
 
-	v = json_object_get(ev, "livemode");
-	if (v == NULL || json_is_null(v)) {
+	v = fbj_object_get(ev, "livemode");
+	if (v == NULL || fbj_is_null(v)) {
 		guardian_cause(cause, causelen, "event.livemode: missing");
 		return -1;
 	}
-	if (!json_is_boolean(v)) {
+	if (!fbj_is_boolean(v)) {
 		guardian_cause(cause, causelen, "event.livemode: must be true or "
-		    "false, not %s", guardian_typename(v));
+		    "false, not %s", fbj_typename(v));
 		return -1;
 	}
-	live = json_is_true(v);
+	live = fbj_is_true(v);
 	if (live != (cfg->livemode != 0)) {
 		guardian_cause(cause, causelen, "event.livemode: is %s but this "
 		    "daemon accepts %s events only (stripe.livemode = %s)",
@@ -376,15 +382,15 @@ guardian_envelope(const struct fb_config *cfg, json_t *ev, char *cause,
 		return -1;
 	}
 
-	v = json_object_get(ev, "api_version");
-	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_string(v)) {
+	v = fbj_object_get(ev, "api_version");
+	if (v != NULL && !fbj_is_null(v)) {
+		if (!fbj_is_string(v)) {
 			guardian_cause(cause, causelen, "event.api_version: must "
-			    "be a string or null, not %s", guardian_typename(v));
+			    "be a string or null, not %s", fbj_typename(v));
 			return -1;
 		}
-		s = json_string_value(v);
-		n = json_string_length(v);
+		s = fbj_string_value(v);
+		n = fbj_string_length(v);
 		for (i = 0; i < n; i++) {
 			if (!isalnum((unsigned char)s[i]) && s[i] != '-' &&
 			    s[i] != '.' && s[i] != '_')
@@ -398,38 +404,38 @@ guardian_envelope(const struct fb_config *cfg, json_t *ev, char *cause,
 		}
 	}
 
-	data = json_object_get(ev, "data");
+	data = fbj_object_get(ev, "data");
 	if (data == NULL) {
 		guardian_cause(cause, causelen, "event.data: missing");
 		return -1;
 	}
-	if (!json_is_object(data)) {
+	if (!fbj_is_object(data)) {
 		guardian_cause(cause, causelen, "event.data: must be an object, "
-		    "not %s", guardian_typename(data));
+		    "not %s", fbj_typename(data));
 		return -1;
 	}
-	obj = json_object_get(data, "object");
+	obj = fbj_object_get(data, "object");
 	if (obj == NULL) {
 		guardian_cause(cause, causelen, "data.object: missing");
 		return -1;
 	}
-	if (!json_is_object(obj)) {
+	if (!fbj_is_object(obj)) {
 		guardian_cause(cause, causelen, "data.object: must be an object, "
-		    "not %s", guardian_typename(obj));
+		    "not %s", fbj_typename(obj));
 		return -1;
 	}
-	v = json_object_get(obj, "livemode");
-	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_boolean(v)) {
+	v = fbj_object_get(obj, "livemode");
+	if (v != NULL && !fbj_is_null(v)) {
+		if (!fbj_is_boolean(v)) {
 			guardian_cause(cause, causelen, "data.object.livemode: "
 			    "must be true or false, not %s",
-			    guardian_typename(v));
+			    fbj_typename(v));
 			return -1;
 		}
-		if (json_is_true(v) != live) {
+		if (fbj_is_true(v) != live) {
 			guardian_cause(cause, causelen, "data.object.livemode: "
 			    "is %s but event.livemode is %s",
-			    json_is_true(v) ? "true" : "false",
+			    fbj_is_true(v) ? "true" : "false",
 			    live ? "true" : "false");
 			return -1;
 		}
@@ -442,7 +448,8 @@ guardian_check(const struct fb_config *cfg, const struct guardian_input *in,
     json_t **change, char *cause, size_t causelen)
 {
 	char		 sigcause[FB_CAUSE_MAX];
-	json_t		*a0, *ev;
+	struct fbj_doc	*ev;
+	json_t		*a0;
 	const char	*body, *sighdr;
 	size_t		 len, maxpayload, n;
 	int		 rv;
@@ -514,11 +521,11 @@ guardian_check(const struct fb_config *cfg, const struct guardian_input *in,
 		guardian_cause(cause, causelen, "args[0]: %s", sigcause);
 		return -1;
 	}
-	if (guardian_envelope(cfg, ev, cause, causelen) == -1) {
-		json_decref(ev);
+	if (guardian_envelope(cfg, fbj_root(ev), cause, causelen) == -1) {
+		fbj_free(ev);
 		return -1;
 	}
-	rv = stripe_normalize(ev, cfg, change, cause, causelen);
-	json_decref(ev);
+	rv = stripe_normalize(fbj_root(ev), cfg, change, cause, causelen);
+	fbj_free(ev);
 	return rv;
 }

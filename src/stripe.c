@@ -284,7 +284,7 @@ stripe_sig_result_str(enum stripe_sig_result r)
 /* One normalisation: causes name fields by their path from the event. */
 struct stripe_ctx {
 	const struct fb_config	*cfg;
-	json_t			*obj;		/* data.object */
+	const fbj_t		*obj;		/* data.object */
 	json_t			*change;
 	char			*cause;
 	size_t			 causelen;
@@ -310,33 +310,33 @@ stripe_id_ok(const char *s, size_t n)
  * required).
  */
 static int
-stripe_ref(struct stripe_ctx *sc, json_t *obj, const char *key,
+stripe_ref(struct stripe_ctx *sc, const fbj_t *obj, const char *key,
     const char *path, const char *what, const char *const *pfx, int required,
     const char **out)
 {
 	char		 q[160];
-	json_t		*v;
+	const fbj_t	*v;
 	const char	*s;
 	size_t		 n, i;
 
 	*out = NULL;
-	v = obj != NULL ? json_object_get(obj, key) : NULL;
-	if (json_is_object(v))
-		v = json_object_get(v, "id");
-	if (v == NULL || json_is_null(v)) {
+	v = obj != NULL ? fbj_object_get(obj, key) : NULL;
+	if (fbj_is_object(v))
+		v = fbj_object_get(v, "id");
+	if (v == NULL || fbj_is_null(v)) {
 		if (!required)
 			return 0;
 		stripe_cause(sc->cause, sc->causelen, "%s: missing (a Stripe %s "
 		    "id is required)", path, what);
 		return -1;
 	}
-	if (!json_is_string(v)) {
+	if (!fbj_is_string(v)) {
 		stripe_cause(sc->cause, sc->causelen, "%s: must be a string "
 		    "(a Stripe %s id)", path, what);
 		return -1;
 	}
-	s = json_string_value(v);
-	n = json_string_length(v);
+	s = fbj_string_value(v);
+	n = fbj_string_length(v);
 	if (!stripe_id_ok(s, n) || strlen(s) != n) {
 		stripe_cause(sc->cause, sc->causelen, "%s: %s is not a valid "
 		    "Stripe id (1-%d letters, digits or _)", path,
@@ -361,7 +361,7 @@ stripe_ref(struct stripe_ctx *sc, json_t *obj, const char *key,
 
 /* Copy a reference into the change under name (absent stays absent). */
 static int
-stripe_put_ref(struct stripe_ctx *sc, const char *name, json_t *obj,
+stripe_put_ref(struct stripe_ctx *sc, const char *name, const fbj_t *obj,
     const char *key, const char *path, const char *what,
     const char *const *pfx, int required)
 {
@@ -376,22 +376,22 @@ stripe_put_ref(struct stripe_ctx *sc, const char *name, json_t *obj,
 
 /* An integer in [min, max]; absent/null leaves *present = 0. */
 static int
-stripe_int(struct stripe_ctx *sc, json_t *obj, const char *key,
+stripe_int(struct stripe_ctx *sc, const fbj_t *obj, const char *key,
     const char *path, int64_t min, int64_t max, int64_t *out, int *present)
 {
-	json_t	*v;
+	const fbj_t	*v;
 	int64_t	 i;
 
 	*present = 0;
-	v = obj != NULL ? json_object_get(obj, key) : NULL;
-	if (v == NULL || json_is_null(v))
+	v = obj != NULL ? fbj_object_get(obj, key) : NULL;
+	if (v == NULL || fbj_is_null(v))
 		return 0;
-	if (!json_is_integer(v)) {
+	if (!fbj_is_integer(v)) {
 		stripe_cause(sc->cause, sc->causelen, "%s: must be an integer",
 		    path);
 		return -1;
 	}
-	i = json_integer_value(v);
+	i = fbj_integer_value(v);
 	if (i < min || i > max) {
 		if (min == STRIPE_TS_MIN)
 			stripe_cause(sc->cause, sc->causelen, "%s: %" PRId64
@@ -408,7 +408,7 @@ stripe_int(struct stripe_ctx *sc, json_t *obj, const char *key,
 }
 
 static int
-stripe_put_int(struct stripe_ctx *sc, const char *name, json_t *obj,
+stripe_put_int(struct stripe_ctx *sc, const char *name, const fbj_t *obj,
     const char *key, const char *path, int64_t min, int64_t max)
 {
 	int64_t	i;
@@ -422,7 +422,7 @@ stripe_put_int(struct stripe_ctx *sc, const char *name, json_t *obj,
 }
 
 static int
-stripe_put_amount(struct stripe_ctx *sc, const char *name, json_t *obj,
+stripe_put_amount(struct stripe_ctx *sc, const char *name, const fbj_t *obj,
     const char *key, const char *path)
 {
 	return stripe_put_int(sc, name, obj, key, path, 0,
@@ -430,48 +430,48 @@ stripe_put_amount(struct stripe_ctx *sc, const char *name, json_t *obj,
 }
 
 static int
-stripe_put_bool(struct stripe_ctx *sc, const char *name, json_t *obj,
+stripe_put_bool(struct stripe_ctx *sc, const char *name, const fbj_t *obj,
     const char *key, const char *path)
 {
-	json_t	*v;
+	const fbj_t	*v;
 
-	v = json_object_get(obj, key);
-	if (v == NULL || json_is_null(v))
+	v = fbj_object_get(obj, key);
+	if (v == NULL || fbj_is_null(v))
 		return 0;
-	if (!json_is_boolean(v)) {
+	if (!fbj_is_boolean(v)) {
 		stripe_cause(sc->cause, sc->causelen, "%s: must be true or false",
 		    path);
 		return -1;
 	}
-	json_object_set_new(sc->change, name, json_boolean(json_is_true(v)));
+	json_object_set_new(sc->change, name, json_boolean(fbj_is_true(v)));
 	return 0;
 }
 
 /* A short token: [a-z0-9_] (statuses, modes, reasons), 1-64 chars. */
 static int
-stripe_token(struct stripe_ctx *sc, json_t *obj, const char *key,
+stripe_token(struct stripe_ctx *sc, const fbj_t *obj, const char *key,
     const char *path, int required, const char **out)
 {
 	char		 q[160];
-	json_t		*v;
+	const fbj_t	*v;
 	const char	*s;
 	size_t		 n, i;
 
 	*out = NULL;
-	v = json_object_get(obj, key);
-	if (v == NULL || json_is_null(v)) {
+	v = fbj_object_get(obj, key);
+	if (v == NULL || fbj_is_null(v)) {
 		if (!required)
 			return 0;
 		stripe_cause(sc->cause, sc->causelen, "%s: missing", path);
 		return -1;
 	}
-	if (!json_is_string(v)) {
+	if (!fbj_is_string(v)) {
 		stripe_cause(sc->cause, sc->causelen, "%s: must be a string",
 		    path);
 		return -1;
 	}
-	s = json_string_value(v);
-	n = json_string_length(v);
+	s = fbj_string_value(v);
+	n = fbj_string_length(v);
 	for (i = 0; i < n; i++) {
 		if (!islower((unsigned char)s[i]) &&
 		    !isdigit((unsigned char)s[i]) && s[i] != '_')
@@ -488,7 +488,7 @@ stripe_token(struct stripe_ctx *sc, json_t *obj, const char *key,
 }
 
 static int
-stripe_put_token(struct stripe_ctx *sc, const char *name, json_t *obj,
+stripe_put_token(struct stripe_ctx *sc, const char *name, const fbj_t *obj,
     const char *key, const char *path)
 {
 	const char	*s;
@@ -502,24 +502,24 @@ stripe_put_token(struct stripe_ctx *sc, const char *name, json_t *obj,
 
 /* ISO currency: three letters, stored lowercase. */
 static int
-stripe_put_currency(struct stripe_ctx *sc, json_t *obj, const char *path)
+stripe_put_currency(struct stripe_ctx *sc, const fbj_t *obj, const char *path)
 {
 	char		 q[160], cur[4];
-	json_t		*v;
+	const fbj_t	*v;
 	const char	*s;
 	size_t		 i;
 
-	v = json_object_get(obj, "currency");
-	if (v == NULL || json_is_null(v))
+	v = fbj_object_get(obj, "currency");
+	if (v == NULL || fbj_is_null(v))
 		return 0;
-	if (!json_is_string(v)) {
+	if (!fbj_is_string(v)) {
 		stripe_cause(sc->cause, sc->causelen, "%s: must be a string (a "
 		    "three-letter currency code)", path);
 		return -1;
 	}
-	if (json_string_length(v) != 3)
+	if (fbj_string_length(v) != 3)
 		goto bad;
-	s = json_string_value(v);
+	s = fbj_string_value(v);
 	for (i = 0; i < 3; i++) {
 		if (!isalpha((unsigned char)s[i]))
 			goto bad;
@@ -529,7 +529,7 @@ stripe_put_currency(struct stripe_ctx *sc, json_t *obj, const char *path)
 	json_object_set_new(sc->change, "currency", json_string(cur));
 	return 0;
 bad:
-	stripe_quote(json_string_value(v), json_string_length(v), q, sizeof q);
+	stripe_quote(fbj_string_value(v), fbj_string_length(v), q, sizeof q);
 	stripe_cause(sc->cause, sc->causelen, "%s: %s is not a three-letter "
 	    "currency code", path, q);
 	return -1;
@@ -616,7 +616,7 @@ static int
 stripe_checkout(struct stripe_ctx *sc, const char *type)
 {
 	char		 q[160], uuid[37], note[128];
-	json_t		*o = sc->obj, *md, *v;
+	const fbj_t	*o = sc->obj, *md, *v;
 	const char	*mode, *pstatus, *field, *tier;
 	int		 paid;
 
@@ -637,60 +637,60 @@ stripe_checkout(struct stripe_ctx *sc, const char *type)
 		return -1;
 	json_object_set_new(sc->change, "payment_status", json_string(pstatus));
 
-	md = json_object_get(o, "metadata");
-	if (md != NULL && !json_is_null(md) && !json_is_object(md)) {
+	md = fbj_object_get(o, "metadata");
+	if (md != NULL && !fbj_is_null(md) && !fbj_is_object(md)) {
 		stripe_cause(sc->cause, sc->causelen, "data.object.metadata: "
 		    "must be an object");
 		return -1;
 	}
-	if (!json_is_object(md))
+	if (!fbj_is_object(md))
 		md = NULL;
 
 	/* userId: metadata first, client_reference_id as the fallback. */
 	field = "data.object.metadata.userId";
-	v = md != NULL ? json_object_get(md, "userId") : NULL;
-	if (v == NULL || json_is_null(v)) {
-		v = json_object_get(o, "client_reference_id");
-		if (v != NULL && !json_is_null(v))
+	v = md != NULL ? fbj_object_get(md, "userId") : NULL;
+	if (v == NULL || fbj_is_null(v)) {
+		v = fbj_object_get(o, "client_reference_id");
+		if (v != NULL && !fbj_is_null(v))
 			field = "data.object.client_reference_id";
 	}
-	if (v == NULL || json_is_null(v)) {
+	if (v == NULL || fbj_is_null(v)) {
 		stripe_cause(sc->cause, sc->causelen, "data.object.metadata."
 		    "userId: missing (and no client_reference_id): the checkout "
 		    "cannot be linked to a user");
 		return -1;
 	}
-	if (!json_is_string(v)) {
+	if (!fbj_is_string(v)) {
 		stripe_cause(sc->cause, sc->causelen, "%s: must be a string "
 		    "(a user UUID)", field);
 		return -1;
 	}
-	if (stripe_uuid(json_string_value(v), json_string_length(v),
+	if (stripe_uuid(fbj_string_value(v), fbj_string_length(v),
 	    uuid) == -1) {
 		stripe_cause(sc->cause, sc->causelen, "%s: not a UUID: %s",
-		    field, stripe_quote(json_string_value(v),
-		    json_string_length(v), q, sizeof q));
+		    field, stripe_quote(fbj_string_value(v),
+		    fbj_string_length(v), q, sizeof q));
 		return -1;
 	}
 	json_object_set_new(sc->change, "user_id", json_string(uuid));
 
-	v = md != NULL ? json_object_get(md, "tier") : NULL;
-	if (v == NULL || json_is_null(v)) {
+	v = md != NULL ? fbj_object_get(md, "tier") : NULL;
+	if (v == NULL || fbj_is_null(v)) {
 		stripe_cause(sc->cause, sc->causelen, "data.object.metadata."
 		    "tier: missing");
 		return -1;
 	}
-	if (!json_is_string(v)) {
+	if (!fbj_is_string(v)) {
 		stripe_cause(sc->cause, sc->causelen, "data.object.metadata."
 		    "tier: must be a string");
 		return -1;
 	}
-	tier = json_string_value(v);
-	if (strlen(tier) != json_string_length(v) ||
+	tier = fbj_string_value(v);
+	if (strlen(tier) != fbj_string_length(v) ||
 	    stripe_tier_rank(sc->cfg, tier) == -1) {
 		stripe_cause(sc->cause, sc->causelen, "data.object.metadata."
 		    "tier: %s is not one of the configured tiers",
-		    stripe_quote(tier, json_string_length(v), q, sizeof q));
+		    stripe_quote(tier, fbj_string_length(v), q, sizeof q));
 		return -1;
 	}
 	json_object_set_new(sc->change, "tier", json_string(tier));
@@ -725,11 +725,11 @@ stripe_checkout(struct stripe_ctx *sc, const char *type)
 
 /* One bound of the period: top level if present, else min/max over items. */
 static int
-stripe_sub_bound(struct stripe_ctx *sc, json_t *items, const char *key,
+stripe_sub_bound(struct stripe_ctx *sc, const fbj_t *items, const char *key,
     int wantmax, int64_t *out, int *present)
 {
 	char	 path[96];
-	json_t	*it;
+	const fbj_t	*it;
 	size_t	 i;
 	int64_t	 v;
 	int	 has;
@@ -740,7 +740,7 @@ stripe_sub_bound(struct stripe_ctx *sc, json_t *items, const char *key,
 		return -1;
 	if (*present)
 		return 0;
-	json_array_foreach(items, i, it) {
+	fbj_array_foreach(items, i, it) {
 		snprintf(path, sizeof path, "data.object.items.data[%zu].%s",
 		    i, key);
 		if (stripe_int(sc, it, key, path, STRIPE_TS_MIN, STRIPE_TS_MAX,
@@ -755,7 +755,7 @@ stripe_sub_bound(struct stripe_ctx *sc, json_t *items, const char *key,
 
 /* Period rule of §1.2; absent stays absent (never written as NULL). */
 static int
-stripe_sub_period(struct stripe_ctx *sc, json_t *items)
+stripe_sub_period(struct stripe_ctx *sc, const fbj_t *items)
 {
 	int64_t	start = 0, end = 0;
 	int	hasstart, hasend;
@@ -780,27 +780,28 @@ stripe_sub_period(struct stripe_ctx *sc, json_t *items)
 }
 
 static int
-stripe_add_price(struct stripe_ctx *sc, json_t *prices, json_t *holder,
+stripe_add_price(struct stripe_ctx *sc, json_t *prices, const fbj_t *holder,
     const char *key, const char *path, int *best)
 {
 	char		 q[160];
-	json_t		*v, *e;
+	const fbj_t	*v;
+	json_t		*e;
 	const char	*s;
 	size_t		 n, i;
 	int		 rank;
 
-	v = holder != NULL ? json_object_get(holder, key) : NULL;
-	if (json_is_object(v))
-		v = json_object_get(v, "id");
-	if (v == NULL || json_is_null(v))
+	v = holder != NULL ? fbj_object_get(holder, key) : NULL;
+	if (fbj_is_object(v))
+		v = fbj_object_get(v, "id");
+	if (v == NULL || fbj_is_null(v))
 		return 0;
-	if (!json_is_string(v)) {
+	if (!fbj_is_string(v)) {
 		stripe_cause(sc->cause, sc->causelen, "%s: must be a string",
 		    path);
 		return -1;
 	}
-	s = json_string_value(v);
-	n = json_string_length(v);
+	s = fbj_string_value(v);
+	n = fbj_string_length(v);
 	/* Plan ids are free-form (custom ids exist): printable, bounded. */
 	for (i = 0; i < n; i++) {
 		if (s[i] <= 0x20 || s[i] >= 0x7f || s[i] == '"' || s[i] == '\\')
@@ -829,10 +830,11 @@ stripe_add_price(struct stripe_ctx *sc, json_t *prices, json_t *holder,
 }
 
 static int
-stripe_sub_prices(struct stripe_ctx *sc, json_t *items)
+stripe_sub_prices(struct stripe_ctx *sc, const fbj_t *items)
 {
 	char		 path[96];
-	json_t		*prices, *it;
+	json_t		*prices;
+	const fbj_t	*it;
 	size_t		 i;
 	int		 best = -1, pass;
 
@@ -840,12 +842,12 @@ stripe_sub_prices(struct stripe_ctx *sc, json_t *items)
 	/* items[].price, else the legacy top-level plan, else items[].plan */
 	for (pass = 0; pass < 3 && json_array_size(prices) == 0; pass++) {
 		if (pass == 1) {
-			if (stripe_add_price(sc, prices, json_object_get(sc->obj,
+			if (stripe_add_price(sc, prices, fbj_object_get(sc->obj,
 			    "plan"), "id", "data.object.plan.id", &best) == -1)
 				goto fail;
 			continue;
 		}
-		json_array_foreach(items, i, it) {
+		fbj_array_foreach(items, i, it) {
 			snprintf(path, sizeof path, "data.object.items.data[%zu]."
 			    "%s.id", i, pass == 0 ? "price" : "plan");
 			if (stripe_add_price(sc, prices, it, pass == 0 ?
@@ -872,7 +874,7 @@ static int
 stripe_subscription(struct stripe_ctx *sc, const char *type)
 {
 	char		 q[160], uuid[37], path[64];
-	json_t		*o = sc->obj, *items, *md, *v, *it;
+	const fbj_t	*o = sc->obj, *items, *md, *v, *it;
 	const char	*status;
 	size_t		 i;
 
@@ -896,22 +898,22 @@ stripe_subscription(struct stripe_ctx *sc, const char *type)
 		status = "canceled";
 	json_object_set_new(sc->change, "status", json_string(status));
 
-	items = json_object_get(o, "items");
-	if (items != NULL && !json_is_null(items)) {
-		if (!json_is_object(items) ||
-		    !json_is_array(json_object_get(items, "data"))) {
+	items = fbj_object_get(o, "items");
+	if (items != NULL && !fbj_is_null(items)) {
+		if (!fbj_is_object(items) ||
+		    !fbj_is_array(fbj_object_get(items, "data"))) {
 			stripe_cause(sc->cause, sc->causelen, "data.object.items: "
 			    "must be a list object with a data array");
 			return -1;
 		}
-		items = json_object_get(items, "data");
-		if (json_array_size(items) > STRIPE_ITEMS_MAX) {
+		items = fbj_object_get(items, "data");
+		if (fbj_array_size(items) > STRIPE_ITEMS_MAX) {
 			stripe_cause(sc->cause, sc->causelen, "data.object.items."
 			    "data: more than %d items", STRIPE_ITEMS_MAX);
 			return -1;
 		}
-		json_array_foreach(items, i, it) {
-			if (!json_is_object(it)) {
+		fbj_array_foreach(items, i, it) {
+			if (!fbj_is_object(it)) {
 				snprintf(path, sizeof path, "data.object.items."
 				    "data[%zu]", i);
 				stripe_cause(sc->cause, sc->causelen, "%s: must "
@@ -931,11 +933,11 @@ stripe_subscription(struct stripe_ctx *sc, const char *type)
 		return -1;
 
 	/* metadata is free-form: a userId that is not a UUID is noted, not fatal. */
-	md = json_object_get(o, "metadata");
-	v = json_is_object(md) ? json_object_get(md, "userId") : NULL;
-	if (v != NULL && !json_is_null(v)) {
-		if (json_is_string(v) && stripe_uuid(json_string_value(v),
-		    json_string_length(v), uuid) == 0)
+	md = fbj_object_get(o, "metadata");
+	v = fbj_is_object(md) ? fbj_object_get(md, "userId") : NULL;
+	if (v != NULL && !fbj_is_null(v)) {
+		if (fbj_is_string(v) && stripe_uuid(fbj_string_value(v),
+		    fbj_string_length(v), uuid) == 0)
 			json_object_set_new(sc->change, "user_id",
 			    json_string(uuid));
 		else
@@ -947,11 +949,11 @@ stripe_subscription(struct stripe_ctx *sc, const char *type)
 
 /* The subscription a line belongs to, any API version; NULL if none. */
 static int
-stripe_line_sub(struct stripe_ctx *sc, json_t *line, size_t i,
+stripe_line_sub(struct stripe_ctx *sc, const fbj_t *line, size_t i,
     const char **out)
 {
 	char		 path[128];
-	json_t		*v, *type;
+	const fbj_t	*v, *type;
 
 	*out = NULL;
 	snprintf(path, sizeof path, "data.object.lines.data[%zu].subscription", i);
@@ -960,9 +962,9 @@ stripe_line_sub(struct stripe_ctx *sc, json_t *line, size_t i,
 		return -1;
 	if (*out != NULL)
 		return 0;
-	v = json_object_get(json_object_get(line, "parent"),
+	v = fbj_object_get(fbj_object_get(line, "parent"),
 	    "subscription_item_details");
-	if (json_is_object(v)) {
+	if (fbj_is_object(v)) {
 		snprintf(path, sizeof path, "data.object.lines.data[%zu].parent."
 		    "subscription_item_details.subscription", i);
 		if (stripe_ref(sc, v, "subscription", path, "subscription",
@@ -972,9 +974,9 @@ stripe_line_sub(struct stripe_ctx *sc, json_t *line, size_t i,
 			return 0;
 	}
 	/* Pre-2014: a line of type "subscription" carries the id itself. */
-	type = json_object_get(line, "type");
-	if (json_is_string(type) &&
-	    strcmp(json_string_value(type), "subscription") == 0) {
+	type = fbj_object_get(line, "type");
+	if (fbj_is_string(type) &&
+	    strcmp(fbj_string_value(type), "subscription") == 0) {
 		snprintf(path, sizeof path, "data.object.lines.data[%zu].id", i);
 		if (stripe_ref(sc, line, "id", path, "line", NULL, 0,
 		    out) == -1)
@@ -990,26 +992,26 @@ static int
 stripe_invoice(struct stripe_ctx *sc, const char *type)
 {
 	char		 path[128];
-	json_t		*o = sc->obj, *lines, *line, *v, *per;
+	const fbj_t	*o = sc->obj, *lines, *line, *v, *per;
 	const char	*sub = NULL, *lsub;
 	size_t		 i;
 	int64_t		 start = 0, end = 0, s, e;
 	int		 hasper = 0, ps, pe;
 
-	lines = json_object_get(json_object_get(o, "lines"), "data");
-	if (json_object_get(o, "lines") != NULL &&
-	    !json_is_null(json_object_get(o, "lines")) && !json_is_array(lines)) {
+	lines = fbj_object_get(fbj_object_get(o, "lines"), "data");
+	if (fbj_object_get(o, "lines") != NULL &&
+	    !fbj_is_null(fbj_object_get(o, "lines")) && !fbj_is_array(lines)) {
 		stripe_cause(sc->cause, sc->causelen, "data.object.lines: must be "
 		    "a list object with a data array");
 		return -1;
 	}
-	if (json_array_size(lines) > STRIPE_ITEMS_MAX) {
+	if (fbj_array_size(lines) > STRIPE_ITEMS_MAX) {
 		stripe_cause(sc->cause, sc->causelen, "data.object.lines.data: "
 		    "more than %d lines", STRIPE_ITEMS_MAX);
 		return -1;
 	}
-	json_array_foreach(lines, i, line) {
-		if (!json_is_object(line)) {
+	fbj_array_foreach(lines, i, line) {
+		if (!fbj_is_object(line)) {
 			stripe_cause(sc->cause, sc->causelen, "data.object.lines."
 			    "data[%zu]: must be an object", i);
 			return -1;
@@ -1019,13 +1021,13 @@ stripe_invoice(struct stripe_ctx *sc, const char *type)
 	if (stripe_ref(sc, o, "subscription", "data.object.subscription",
 	    "subscription", pfx_sub, 0, &sub) == -1)
 		return -1;
-	v = json_object_get(json_object_get(o, "parent"),
+	v = fbj_object_get(fbj_object_get(o, "parent"),
 	    "subscription_details");
-	if (sub == NULL && json_is_object(v) && stripe_ref(sc, v,
+	if (sub == NULL && fbj_is_object(v) && stripe_ref(sc, v,
 	    "subscription", "data.object.parent.subscription_details."
 	    "subscription", "subscription", pfx_sub, 0, &sub) == -1)
 		return -1;
-	json_array_foreach(lines, i, line) {
+	fbj_array_foreach(lines, i, line) {
 		if (sub != NULL)
 			break;
 		if (stripe_line_sub(sc, line, i, &sub) == -1)
@@ -1048,20 +1050,20 @@ stripe_invoice(struct stripe_ctx *sc, const char *type)
 		return -1;
 
 	/* Service period: the non-proration lines of that subscription. */
-	json_array_foreach(lines, i, line) {
+	fbj_array_foreach(lines, i, line) {
 		if (stripe_line_sub(sc, line, i, &lsub) == -1)
 			return -1;
 		/* Proration flag: line.proration, in basil under parent. */
 		if (lsub == NULL || strcmp(lsub, sub) != 0 ||
-		    json_is_true(json_object_get(line, "proration")) ||
-		    json_is_true(json_object_get(json_object_get(
-		    json_object_get(line, "parent"),
+		    fbj_is_true(fbj_object_get(line, "proration")) ||
+		    fbj_is_true(fbj_object_get(fbj_object_get(
+		    fbj_object_get(line, "parent"),
 		    "subscription_item_details"), "proration")))
 			continue;
-		per = json_object_get(line, "period");
-		if (per == NULL || json_is_null(per))
+		per = fbj_object_get(line, "period");
+		if (per == NULL || fbj_is_null(per))
 			continue;
-		if (!json_is_object(per)) {
+		if (!fbj_is_object(per)) {
 			stripe_cause(sc->cause, sc->causelen, "data.object.lines."
 			    "data[%zu].period: must be an object", i);
 			return -1;
@@ -1103,7 +1105,7 @@ stripe_invoice(struct stripe_ctx *sc, const char *type)
 static int
 stripe_refund(struct stripe_ctx *sc)
 {
-	json_t	*o = sc->obj;
+	const fbj_t	*o = sc->obj;
 
 	json_object_set_new(sc->change, "kind", json_string("refund"));
 	if (stripe_put_ref(sc, "charge", o, "id", "data.object.id", "charge",
@@ -1126,7 +1128,7 @@ stripe_refund(struct stripe_ctx *sc)
 static int
 stripe_dispute(struct stripe_ctx *sc)
 {
-	json_t	*o = sc->obj;
+	const fbj_t	*o = sc->obj;
 
 	json_object_set_new(sc->change, "kind", json_string("dispute"));
 	if (stripe_put_ref(sc, "dispute", o, "id", "data.object.id", "dispute",
@@ -1157,15 +1159,15 @@ static int
 stripe_objtype(struct stripe_ctx *sc, const char *type, const char *want)
 {
 	char	 q[160];
-	json_t	*v;
+	const fbj_t	*v;
 
-	v = json_object_get(sc->obj, "object");
-	if (v == NULL || json_is_null(v))
+	v = fbj_object_get(sc->obj, "object");
+	if (v == NULL || fbj_is_null(v))
 		return 0;
-	if (json_is_string(v) && strcmp(json_string_value(v), want) == 0)
+	if (fbj_is_string(v) && strcmp(fbj_string_value(v), want) == 0)
 		return 0;
-	if (json_is_string(v))
-		stripe_quote(json_string_value(v), json_string_length(v), q,
+	if (fbj_is_string(v))
+		stripe_quote(fbj_string_value(v), fbj_string_length(v), q,
 		    sizeof q);
 	else
 		snprintf(q, sizeof q, "not a string");
@@ -1179,11 +1181,11 @@ stripe_objtype(struct stripe_ctx *sc, const char *type, const char *want)
  * by guardian.c; here it is only copied.
  */
 int
-stripe_normalize(json_t *event, const struct fb_config *cfg, json_t **change,
+stripe_normalize(const fbj_t *event, const struct fb_config *cfg, json_t **change,
     char *cause, size_t causelen)
 {
 	struct stripe_ctx	 sc;
-	json_t			*v;
+	const fbj_t		*v;
 	const char		*type;
 	int			 rv;
 
@@ -1192,29 +1194,29 @@ stripe_normalize(json_t *event, const struct fb_config *cfg, json_t **change,
 	sc.cfg = cfg;
 	sc.cause = cause;
 	sc.causelen = causelen;
-	sc.obj = json_object_get(json_object_get(event, "data"), "object");
-	v = json_object_get(event, "type");
-	if (!json_is_string(v) || !json_is_object(sc.obj) ||
-	    !json_is_string(json_object_get(event, "id")) ||
-	    !json_is_integer(json_object_get(event, "created"))) {
+	sc.obj = fbj_object_get(fbj_object_get(event, "data"), "object");
+	v = fbj_object_get(event, "type");
+	if (!fbj_is_string(v) || !fbj_is_object(sc.obj) ||
+	    !fbj_is_string(fbj_object_get(event, "id")) ||
+	    !fbj_is_integer(fbj_object_get(event, "created"))) {
 		stripe_cause(cause, causelen, "event: id, type, created or "
 		    "data.object missing");
 		return -1;
 	}
-	type = json_string_value(v);
+	type = fbj_string_value(v);
 
 	sc.change = json_object();
 	/* Copies: the change outlives the event's values (see arena.c). */
 	json_object_set_new(sc.change, "event_id",
-	    json_copy(json_object_get(event, "id")));
-	json_object_set_new(sc.change, "type", json_copy(v));
+	    fbj_to_json(fbj_object_get(event, "id")));
+	json_object_set_new(sc.change, "type", fbj_to_json(v));
 	json_object_set_new(sc.change, "created",
-	    json_copy(json_object_get(event, "created")));
+	    fbj_to_json(fbj_object_get(event, "created")));
 	json_object_set_new(sc.change, "livemode",
-	    json_boolean(json_is_true(json_object_get(event, "livemode"))));
-	v = json_object_get(event, "api_version");
+	    json_boolean(fbj_is_true(fbj_object_get(event, "livemode"))));
+	v = fbj_object_get(event, "api_version");
 	json_object_set_new(sc.change, "api_version",
-	    json_is_string(v) ? json_copy(v) : json_null());
+	    fbj_is_string(v) ? fbj_to_json(v) : json_null());
 	json_object_set_new(sc.change, "premium_statuses",
 	    stripe_list_json(cfg->premium_statuses, cfg->npremium_statuses,
 	    stripe_default_premium));

@@ -56,7 +56,7 @@ load_fixtures(void)
 	closedir(d);
 }
 
-/* The fast parser through the arena, or jansson, as guardian does. */
+/* The fast parser through the arena, or jansson, as a bee does. */
 static json_t *
 parse(int i)
 {
