@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "financebee.h"
-#include "jsonlex.h"
 
 /* A reply larger than this is refused (the server has no limit). */
 #define COLONIES_MAX_REPLY	(256UL * 1024 * 1024)
@@ -260,204 +259,30 @@ colonies_fast_envelope(const char *b, size_t len, char *type, size_t typelen,
 /*
  * The reply payload is well-formed ASCII JSON (the server's encoder), and
  * jansson costs ~110 instructions a byte on it: most of an assign reply is
- * the event text as one escaped string.  This parser builds the same
- * jansson values (same calls as jansson's own parser) but gives up on
- * anything it is not sure of: a byte outside printable ASCII, \u0000 or a
- * surrogate escape, a real, an integer beyond int64, a key over 255
- * bytes, deep nesting, any syntax error.  The caller then parses with
- * jansson, whose answer (value or error) is the only one that counts.
- */
-#define FASTJ_MAX_DEPTH	32
-
-struct fastj {
-	const char	*p;
-	const char	*end;
-	size_t		 flags;		/* JSON_REJECT_DUPLICATES or 0 */
-	int		 maxdepth;	/* <= FASTJ_MAX_DEPTH */
-	char		*buf;		/* the last string, unescaped */
-	size_t		 len;
-	size_t		 size;
-};
-
-static json_t	*fastj_value(struct fastj *, int);
-
-/* Room for n bytes and a NUL in f->buf. */
-static int
-fastj_reserve(struct fastj *f, size_t n)
-{
-	char	*p;
-	size_t	 want;
-
-	if (n + 1 > f->size) {
-		want = f->size ? f->size : 4096;
-		while (want < n + 1)
-			want *= 2;
-		if ((p = realloc(f->buf, want)) == NULL)
-			return -1;
-		f->buf = p;
-		f->size = want;
-	}
-	return 0;
-}
-
-static void
-fastj_ws(struct fastj *f)
-{
-	f->p = jlex_ws(f->p, f->end);
-}
-
-/* A string, after its opening quote, into f->buf and f->len. */
-static int
-fastj_string(struct fastj *f)
-{
-	ssize_t	n;
-
-	if (fastj_reserve(f, (size_t)(f->end - f->p)) == -1 ||
-	    (n = jlex_string(&f->p, f->end, f->buf)) == -1)
-		return -1;
-	f->len = (size_t)n;
-	return 0;
-}
-
-static int
-fastj_lit(struct fastj *f, const char *lit, size_t n)
-{
-	return jlex_lit(&f->p, f->end, lit, n);
-}
-
-static json_t *
-fastj_number(struct fastj *f)
-{
-	int64_t	i;
-
-	return jlex_int(&f->p, f->end, &i) == -1 ? NULL :
-	    json_integer((json_int_t)i);
-}
-
-/* After a member or element: 1 after a comma, 0 after close, else -1. */
-static int
-fastj_next(struct fastj *f, char close)
-{
-	fastj_ws(f);
-	if (f->p < f->end && (*f->p == ',' || *f->p == close))
-		return *f->p++ == ',' ? 1 : 0;
-	return -1;
-}
-
-static json_t *
-fastj_value(struct fastj *f, int depth)
-{
-	json_t	*v, *e;
-	char	 key[256];
-	size_t	 klen;
-	int	 more;
-
-	fastj_ws(f);
-	if (f->p >= f->end)
-		return NULL;
-	switch (*f->p) {
-	case '{':
-		if (depth >= f->maxdepth || (v = json_object()) == NULL)
-			return NULL;
-		f->p++;
-		fastj_ws(f);
-		if (f->p < f->end && *f->p == '}') {
-			f->p++;
-			return v;
-		}
-		for (;;) {
-			fastj_ws(f);
-			if (f->p >= f->end || *f->p != '"')
-				break;
-			f->p++;
-			if (fastj_string(f) == -1 || f->len >= sizeof(key))
-				break;
-			memcpy(key, f->buf, f->len);
-			key[f->len] = '\0';
-			klen = f->len;
-			fastj_ws(f);
-			if (f->p >= f->end || *f->p != ':')
-				break;
-			f->p++;
-			if ((f->flags & JSON_REJECT_DUPLICATES) &&
-			    json_object_getn(v, key, klen) != NULL)
-				break;
-			if ((e = fastj_value(f, depth + 1)) == NULL)
-				break;
-			if (json_object_setn_new_nocheck(v, key, klen, e) == -1)
-				break;
-			if ((more = fastj_next(f, '}')) == 0)
-				return v;
-			if (more == -1)
-				break;
-		}
-		json_decref(v);
-		return NULL;
-	case '[':
-		if (depth >= f->maxdepth || (v = json_array()) == NULL)
-			return NULL;
-		f->p++;
-		fastj_ws(f);
-		if (f->p < f->end && *f->p == ']') {
-			f->p++;
-			return v;
-		}
-		for (;;) {
-			if ((e = fastj_value(f, depth + 1)) == NULL ||
-			    json_array_append_new(v, e) == -1)
-				break;
-			if ((more = fastj_next(f, ']')) == 0)
-				return v;
-			if (more == -1)
-				break;
-		}
-		json_decref(v);
-		return NULL;
-	case '"':
-		f->p++;
-		if (fastj_string(f) == -1)
-			return NULL;
-		return json_stringn_nocheck(f->buf, f->len);
-	case 't':
-		return fastj_lit(f, "true", 4) == -1 ? NULL : json_true();
-	case 'f':
-		return fastj_lit(f, "false", 5) == -1 ? NULL : json_false();
-	case 'n':
-		return fastj_lit(f, "null", 4) == -1 ? NULL : json_null();
-	default:
-		return fastj_number(f);
-	}
-}
-
-/*
- * What json_loadb(s, len, flags) loads, or NULL: ask jansson.  flags may
- * hold JSON_REJECT_DUPLICATES; top-level scalars are accepted as with
- * JSON_DECODE_ANY (a caller without it checks the type).  A value nested
- * deeper than maxdepth (or FASTJ_MAX_DEPTH) containers gives up too, so a
- * value returned has no NUL byte and no container below that depth.
+ * the event text as one escaped string.  fbj_parse() (fbj.c) reads it in
+ * one pass and gives up on anything it is not sure of: a byte outside
+ * printable ASCII, \u0000 or a surrogate escape, a real, an integer beyond
+ * int64, a duplicate key, nesting past maxdepth (64 when 0), any syntax
+ * error; its tree then becomes the same jansson values, in the arena.
+ * NULL means ask jansson, whose answer (value or error) is the only one
+ * that counts.  Top-level scalars are accepted as with JSON_DECODE_ANY (a
+ * caller without it checks the type); flags may hold
+ * JSON_REJECT_DUPLICATES, which changes nothing here.  A value returned
+ * has no NUL byte and no container below maxdepth.
  */
 json_t *
 colonies_fast_json(const char *s, size_t len, size_t flags, int maxdepth)
 {
-	struct fastj	 f;
+	struct fbj_doc	*d;
 	json_t		*v;
 
-	memset(&f, 0, sizeof f);
-	f.flags = flags;
-	f.maxdepth = maxdepth > 0 && maxdepth < FASTJ_MAX_DEPTH ? maxdepth :
-	    FASTJ_MAX_DEPTH;
-	f.p = s;
-	f.end = s + len;
+	(void)flags;
+	if ((d = fbj_parse(s, len, maxdepth)) == NULL)
+		return NULL;
 	arena_enter();
-	if ((v = fastj_value(&f, 0)) != NULL) {
-		fastj_ws(&f);
-		if (f.p != f.end) {
-			json_decref(v);
-			v = NULL;
-		}
-	}
+	v = fbj_to_json(fbj_root(d));
 	arena_leave();
-	free(f.buf);
+	fbj_free(d);
 	return v;
 }
 

@@ -4,19 +4,230 @@
  * The guardian used to build the event as jansson values: a hash table
  * per object, a copy of every key and string, a free per value.  For a
  * 6.4 KB subscription event that was ~150k of its ~224k instructions
- * (callgrind).  Here one pass of the shared lexer (jsonlex.h) fills one
+ * (callgrind).  Here one pass of the lexer below fills one
  * node array and one string buffer; freeing is two free() calls.
+ * colonies_fast_json() turns the same tree into jansson values, for the
+ * ColonyOS replies.
  *
  * fbj_parse() gives the tree of exactly what jansson would accept, or
  * gives up (NULL) where it is not sure; guardian.c then asks jansson,
  * whose value or error is the only one that counts, and turns a value
  * into the same tree with fbj_from_json().
  */
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "financebee.h"
-#include "jsonlex.h"
+
+/* --- the lexer: what it refuses, the parser gives up on ------------- */
+
+/* JSON whitespace. */
+static const unsigned char jlex_isws[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+/* Printable ASCII but the quote and the backslash: copied as is. */
+static const unsigned char jlex_isplain[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+static inline const char *
+jlex_ws(const char *p, const char *end)
+{
+	while (p < end && jlex_isws[(unsigned char)*p])
+		p++;
+	return p;
+}
+
+/*
+ * Eight bytes at a time: a flag (bit 7) in each byte that is not plain
+ * (below 0x20, 0x7f and above, the quote, the backslash).  Exact about
+ * "any" and about the lowest flag; flags above the lowest may be false.
+ */
+#define JLEX_ONES	UINT64_C(0x0101010101010101)
+#define JLEX_HIGHS	UINT64_C(0x8080808080808080)
+#define JLEX_ZERO(v)	(((v) - JLEX_ONES) & ~(v) & JLEX_HIGHS)
+
+/* Index of the first flagged byte in memory order (0: let the loop look). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define JLEX_FIRST(x)	(__builtin_ctzll(x) / 8)
+#else
+#define JLEX_FIRST(x)	0	/* borrows run toward lower addresses */
+#endif
+
+static inline uint64_t
+jlex_unplain8(uint64_t x)
+{
+	return ((x - JLEX_ONES * 0x20) & ~x & JLEX_HIGHS) |
+	    JLEX_ZERO(x ^ (JLEX_ONES * '"')) |
+	    JLEX_ZERO(x ^ (JLEX_ONES * '\\')) |
+	    JLEX_ZERO(x ^ (JLEX_ONES * 0x7f)) | (x & JLEX_HIGHS);
+}
+
+/*
+ * A string, after its opening quote at *pp, unescaped into o, which has
+ * room for end - *pp bytes (unescaped text is never longer).  Returns
+ * its length and moves *pp past the closing quote, or -1: give up.
+ */
+static inline ssize_t
+jlex_string(const char **pp, const char *end, char *o)
+{
+	const char	*p = *pp;
+	char		*o0 = o;
+	unsigned int	 u;
+	uint64_t	 x;
+	int		 i, h;
+
+	for (;;) {
+		/*
+		 * Eight at a time, all eight copied (the output never runs
+		 * ahead of the input, so there is room), then a step to the
+		 * first byte that is not plain: the lowest flag of each test
+		 * is exact (a false flag only ever sits above a true one).
+		 */
+		while (end - p >= 8) {
+			memcpy(&x, p, 8);
+			memcpy(o, p, 8);
+			if ((x = jlex_unplain8(x)) != 0) {
+				i = JLEX_FIRST(x);
+				o += i;
+				p += i;
+				break;
+			}
+			o += 8;
+			p += 8;
+		}
+		while (p < end && jlex_isplain[(unsigned char)*p])
+			*o++ = *p++;
+		if (p >= end)
+			return -1;
+		if (*p == '"') {
+			*pp = p + 1;
+			return o - o0;
+		}
+		if (*p != '\\' || ++p >= end)
+			return -1;
+		switch (*p) {
+		case '"':
+		case '\\':
+		case '/':
+			*o++ = *p;
+			break;
+		case 'b':
+			*o++ = '\b';
+			break;
+		case 'f':
+			*o++ = '\f';
+			break;
+		case 'n':
+			*o++ = '\n';
+			break;
+		case 'r':
+			*o++ = '\r';
+			break;
+		case 't':
+			*o++ = '\t';
+			break;
+		case 'u':
+			if (end - p < 5)
+				return -1;
+			for (u = 0, i = 1; i <= 4; i++) {
+				if ((h = crypto_hexval((unsigned char)p[i])) == -1)
+					return -1;
+				u = u << 4 | (unsigned int)h;
+			}
+			/* 6 bytes in, at most 3 out. */
+			p += 5;
+			if (u == 0 || (u >= 0xd800 && u <= 0xdfff))
+				return -1;
+			if (u < 0x80) {
+				*o++ = (char)u;
+			} else if (u < 0x800) {
+				*o++ = (char)(0xc0 | u >> 6);
+				*o++ = (char)(0x80 | (u & 0x3f));
+			} else {
+				*o++ = (char)(0xe0 | u >> 12);
+				*o++ = (char)(0x80 | ((u >> 6) & 0x3f));
+				*o++ = (char)(0x80 | (u & 0x3f));
+			}
+			continue;
+		default:
+			return -1;
+		}
+		p++;
+	}
+}
+
+/* A literal (true, false, null) at *pp: 0 and past it, or -1. */
+static inline int
+jlex_lit(const char **pp, const char *end, const char *lit, size_t n)
+{
+	if ((size_t)(end - *pp) < n || memcmp(*pp, lit, n) != 0)
+		return -1;
+	*pp += n;
+	return 0;
+}
+
+/* An integer in int64 at *pp, as jansson reads it, or -1: give up. */
+static inline int
+jlex_int(const char **pp, const char *end, int64_t *out)
+{
+	const char		*p = *pp;
+	unsigned long long	 n = 0;
+	int			 neg = 0, nd = 0;
+
+	if (p < end && *p == '-') {
+		neg = 1;
+		p++;
+	}
+	if (p < end && *p == '0' && end - p > 1 && p[1] >= '0' && p[1] <= '9')
+		return -1;
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		if (++nd > 19)
+			return -1;
+		n = n * 10 + (unsigned long long)(*p - '0');
+	}
+	if (nd == 0 || n > LLONG_MAX || (p < end && (*p == '.' ||
+	    *p == 'e' || *p == 'E')))
+		return -1;
+	*out = neg ? -(int64_t)n : (int64_t)n;
+	*pp = p;
+	return 0;
+}
+
+/* --- the tree ------------------------------------------------------ */
 
 #define FBJ_MAX_DEPTH	64
 #define FBJ_MAX_NODES	(1u << 24)
@@ -26,8 +237,21 @@ struct fbj_doc {
 	size_t		 n;
 	size_t		 cap;
 	char		*str;		/* every unescaped string and key */
+	size_t		 strsize;
 	json_t		*owner;		/* fbj_from_json: strings live here */
 };
+
+/*
+ * The buffers of the last document freed, for the next parse: a bee
+ * parses two texts a task, one at a time, and malloc'ing and freeing
+ * tens of kilobytes each time showed as malloc_consolidate in its
+ * profile.  Bounded; off under AddressSanitizer, which then sees every
+ * buffer.  Single-threaded processes only, as arena.c.
+ */
+#define FBJ_SPARE_MAX	(256 * 1024)
+#if !defined(__SANITIZE_ADDRESS__)
+static struct fbj_doc	*fbj_spare;
+#endif
 
 struct fbjp {
 	struct fbj_doc	*d;
@@ -50,6 +274,15 @@ fbj_free(struct fbj_doc *d)
 {
 	if (d == NULL)
 		return;
+#if !defined(__SANITIZE_ADDRESS__)
+	if (fbj_spare == NULL && d->owner == NULL &&
+	    d->cap * sizeof(*d->nodes) <= FBJ_SPARE_MAX &&
+	    d->strsize <= FBJ_SPARE_MAX) {
+		d->n = 0;
+		fbj_spare = d;
+		return;
+	}
+#endif
 	free(d->nodes);
 	free(d->str);
 	json_decref(d->owner);
@@ -250,13 +483,24 @@ fbj_parse(const char *s, size_t len, int maxdepth)
 {
 	struct fbj_doc	*d;
 	struct fbjp	 f;
+	char		*str;
 
-	if ((d = calloc(1, sizeof(*d))) == NULL)
+#if !defined(__SANITIZE_ADDRESS__)
+	d = fbj_spare;
+	fbj_spare = NULL;
+#else
+	d = NULL;
+#endif
+	if (d == NULL && (d = calloc(1, sizeof(*d))) == NULL)
 		return NULL;
 	/* Every string's text and NUL fit in the bytes of its token. */
-	if ((d->str = malloc(len + 1)) == NULL) {
-		free(d);
-		return NULL;
+	if (d->strsize < len + 1) {
+		if ((str = realloc(d->str, len + 1)) == NULL) {
+			fbj_free(d);
+			return NULL;
+		}
+		d->str = str;
+		d->strsize = len + 1;
 	}
 	memset(&f, 0, sizeof(f));
 	f.d = d;
@@ -374,15 +618,23 @@ fbj_to_json(const fbj_t *v)
 	case FBJ_OBJECT:
 		j = json_object();
 		for (i = 0, c = v + 1; j != NULL && i < v->len; i++,
-		    c += c->skip)
-			json_object_setn_new_nocheck(j, c->key, c->klen,
-			    fbj_to_json(c));
+		    c += c->skip) {
+			if (json_object_setn_new_nocheck(j, c->key, c->klen,
+			    fbj_to_json(c)) == -1) {
+				json_decref(j);
+				j = NULL;
+			}
+		}
 		return j;
 	case FBJ_ARRAY:
 		j = json_array();
 		for (i = 0, c = v + 1; j != NULL && i < v->len; i++,
-		    c += c->skip)
-			json_array_append_new(j, fbj_to_json(c));
+		    c += c->skip) {
+			if (json_array_append_new(j, fbj_to_json(c)) == -1) {
+				json_decref(j);
+				j = NULL;
+			}
+		}
 		return j;
 	case FBJ_STRING:
 		/* The text was valid UTF-8 (lexer or jansson): no check. */
