@@ -4,7 +4,6 @@
  * many parses follow, and give their memory back once released.  Every
  * shared Stripe fixture is parsed.
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,48 +12,13 @@
 
 #include "financebee.h"
 #include "tap.h"
+#include "fixtures.h"
 
 #define MAXFILES	64
 
 static char	*texts[MAXFILES];
 static size_t	 lens[MAXFILES];
 static int	 ntexts;
-
-static void
-load_fixtures(void)
-{
-	const char	*dir = getenv("FB_FIXTURES");
-	char		 path[1024];
-	struct dirent	*de;
-	DIR		*d;
-	FILE		*f;
-	long		 n;
-
-	if (dir == NULL)
-		dir = "../shared/fixtures";
-	snprintf(path, sizeof path, "%s/stripe-events", dir);
-	if ((d = opendir(path)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL && ntexts < MAXFILES) {
-		if (strstr(de->d_name, ".json") == NULL)
-			continue;
-		snprintf(path, sizeof path, "%s/stripe-events/%s", dir,
-		    de->d_name);
-		if ((f = fopen(path, "rb")) == NULL)
-			continue;
-		fseek(f, 0, SEEK_END);
-		n = ftell(f);
-		rewind(f);
-		texts[ntexts] = malloc((size_t)n + 1);
-		if (fread(texts[ntexts], 1, (size_t)n, f) == (size_t)n) {
-			texts[ntexts][n] = '\0';
-			lens[ntexts++] = (size_t)n;
-		} else
-			free(texts[ntexts]);
-		fclose(f);
-	}
-	closedir(d);
-}
 
 /* The fast parser through the arena, or jansson, as a bee does. */
 static json_t *
@@ -76,7 +40,7 @@ main(void)
 	size_t		 live0;
 	int		 i, k, on, same, fast = 0;
 
-	load_fixtures();
+	ntexts = fixtures_load(texts, lens, MAXFILES);
 	ok(ntexts >= 20, "%d Stripe fixtures loaded", ntexts);
 
 	/* Before init, nothing goes to the arena. */

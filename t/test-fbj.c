@@ -5,7 +5,6 @@
  * shared Stripe fixture, thousands of mutations of them, and the edge
  * cases of the lexer by name.
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 
 #include "financebee.h"
 #include "tap.h"
+#include "fixtures.h"
 
 #define MAXFILES	64
 
@@ -27,42 +27,6 @@ rnd(void)
 {
 	seed = seed * 1103515245 + 12345;
 	return seed >> 8;
-}
-
-static void
-load_fixtures(void)
-{
-	const char	*dir = getenv("FB_FIXTURES");
-	char		 path[1024];
-	struct dirent	*de;
-	DIR		*d;
-	FILE		*f;
-	long		 n;
-
-	if (dir == NULL)
-		dir = "../shared/fixtures";
-	snprintf(path, sizeof path, "%s/stripe-events", dir);
-	if ((d = opendir(path)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL && ntexts < MAXFILES) {
-		if (strstr(de->d_name, ".json") == NULL)
-			continue;
-		snprintf(path, sizeof path, "%s/stripe-events/%s", dir,
-		    de->d_name);
-		if ((f = fopen(path, "rb")) == NULL)
-			continue;
-		fseek(f, 0, SEEK_END);
-		n = ftell(f);
-		rewind(f);
-		texts[ntexts] = malloc((size_t)n + 1);
-		if (fread(texts[ntexts], 1, (size_t)n, f) == (size_t)n) {
-			texts[ntexts][n] = '\0';
-			lens[ntexts++] = (size_t)n;
-		} else
-			free(texts[ntexts]);
-		fclose(f);
-	}
-	closedir(d);
 }
 
 /*
@@ -239,7 +203,7 @@ test_access(void)
 int
 main(void)
 {
-	load_fixtures();
+	ntexts = fixtures_load(texts, lens, MAXFILES);
 	test_fixtures();
 	test_cases();
 	test_access();
