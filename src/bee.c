@@ -589,16 +589,21 @@ bee_task(struct bee *b, struct col_process *p)
 }
 
 static int
-bee_setup(struct bee *b, const char *cfgpath)
+bee_setup(struct bee *b, const char *cfgpath, int cfgfd)
 {
 	struct crypto_key	key;
 	struct fbee_msg		m;
 	char			cause[FB_CAUSE_MAX];
 
-	if (config_load(cfgpath, &b->cfg, cause, sizeof(cause)) == -1) {
+	/* What the master loaded last, not what the file holds now. */
+	if ((cfgfd >= 0 ? config_load_fd(cfgpath, cfgfd, &b->cfg, cause,
+	    sizeof(cause)) : config_load(cfgpath, &b->cfg, cause,
+	    sizeof(cause))) == -1) {
 		log_warnx("%s", cause);
 		return FB_EX_CONFIG;
 	}
+	if (cfgfd >= 0)
+		close(cfgfd);
 	if (log_init(NULL, b->cfg.log_level, b->cfg.log_target, cause,
 	    sizeof(cause)) == -1) {
 		log_warnx("log: %s", cause);
@@ -732,7 +737,7 @@ bee_loop(struct bee *b)
 
 int
 bee_main(const char *cfgpath, unsigned int slot, unsigned int generation,
-    int chanfd, int statusfd)
+    int chanfd, int statusfd, int cfgfd)
 {
 	struct bee	 b;
 	const char	*g;
@@ -758,7 +763,7 @@ bee_main(const char *cfgpath, unsigned int slot, unsigned int generation,
 	    strtoul(g, &end, 10) == slot && (*end == '\0' || *end == ':'))
 		b.garbage = 1;
 
-	rc = bee_setup(&b, cfgpath);
+	rc = bee_setup(&b, cfgpath, cfgfd);
 	if (rc == FB_EX_OK && b.garbage)
 		bee_test_garbage(&b, *end == ':' ? end + 1 : "junk");
 	if (rc == FB_EX_OK)

@@ -5,6 +5,7 @@
  * struct fb_config; on any error the struct is left zeroed, so a reload
  * can parse into a new struct and swap only on success.
  */
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <ctype.h>
@@ -182,6 +183,27 @@ static const char *const config_groups[] = {
 
 #define CONFIG_SECRET_MAX	65536
 
+/*
+ * The files one load read: the configuration first, then each secret
+ * file, as bytes with their mode.  The master keeps the snapshot of its
+ * last good load in a sealed memfd and hands it to every bee it spawns,
+ * so that a bee (re)started between two reloads runs the configuration
+ * the master runs, not whatever the files hold now.
+ */
+struct config_file {
+	char		*path;
+	mode_t		 mode;
+	char		*data;		/* NUL-terminated; NULL: not regular */
+	size_t		 len;
+};
+struct config_snap {
+	struct config_file	*f;
+	size_t			 n;
+};
+
+#define CONFIG_FILE_MAX		(4 * 1024 * 1024)
+#define CONFIG_SNAP_MAGIC	"financebee-config-snapshot-1\n"
+
 struct config_ctx {
 	const char		*path;
 	config_t		 lc;
@@ -190,6 +212,7 @@ struct config_ctx {
 	size_t			 causelen;
 	config_setting_t	*set[CONFIG_NKEYS];	/* NULL: default */
 	const char		*str[CONFIG_NKEYS];	/* STRING values */
+	struct config_snap	 snap;	/* what was read, or given */
 };
 
 static void	config_error(struct config_ctx *, const config_setting_t *,
@@ -376,6 +399,202 @@ config_values_text(const char *const *values, char *buf, size_t len)
 		    n == 0 ? "" : ", ", *values);
 }
 
+static void
+config_snap_free(struct config_snap *sn)
+{
+	size_t	i;
+
+	for (i = 0; i < sn->n; i++) {
+		if (sn->f[i].data != NULL) {
+			explicit_bzero(sn->f[i].data, sn->f[i].len);
+			free(sn->f[i].data);
+		}
+		free(sn->f[i].path);
+	}
+	free(sn->f);
+	memset(sn, 0, sizeof(*sn));
+}
+
+/* Read a file from disk (not a regular one: its mode only). */
+static int
+config_disk_read(const char *path, size_t max, struct config_file *f,
+    char *why, size_t whylen)
+{
+	struct stat	 st;
+	ssize_t		 r;
+	int		 fd;
+
+	memset(f, 0, sizeof(*f));
+	/* O_NONBLOCK: a FIFO named as a secret file must not hang us. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1 || fstat(fd, &st) == -1) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	f->mode = st.st_mode;
+	if (S_ISREG(st.st_mode)) {
+		if ((f->data = malloc(max + 2)) == NULL)
+			fatal("malloc");
+		for (;;) {
+			r = read(fd, f->data + f->len, max + 1 - f->len);
+			if (r == -1 && errno == EINTR)
+				continue;
+			if (r == -1) {
+				snprintf(why, whylen, "%s", strerror(errno));
+				break;
+			}
+			if (r == 0 || (f->len += (size_t)r) > max)
+				break;
+		}
+		if (r == -1 || f->len > max) {
+			if (r != -1)
+				snprintf(why, whylen, "larger than %zu bytes",
+				    max);
+			explicit_bzero(f->data, f->len);
+			free(f->data);
+			f->data = NULL;
+			close(fd);
+			return -1;
+		}
+		f->data[f->len] = '\0';
+	}
+	close(fd);
+	if ((f->path = strdup(path)) == NULL)
+		fatal("strdup");
+	return 0;
+}
+
+/*
+ * A file the load reads: from the snapshot when it is there (the first
+ * entry is the configuration itself, whatever its path), else from disk,
+ * then kept in the snapshot.  -1 with the reason in why.
+ */
+static const struct config_file *
+config_get_file(struct config_ctx *ctx, const char *path, size_t max,
+    char *why, size_t whylen)
+{
+	struct config_snap	*sn = &ctx->snap;
+	struct config_file	 f, *nf;
+	size_t			 i;
+
+	if (path == ctx->path || strcmp(path, ctx->path) == 0) {
+		if (sn->n > 0)
+			return &sn->f[0];
+	} else {
+		for (i = 1; i < sn->n; i++)
+			if (strcmp(sn->f[i].path, path) == 0)
+				return &sn->f[i];
+	}
+	if (config_disk_read(path, max, &f, why, whylen) == -1)
+		return NULL;
+	if ((nf = reallocarray(sn->f, sn->n + 1, sizeof(*nf))) == NULL)
+		fatal("realloc");
+	sn->f = nf;
+	sn->f[sn->n] = f;
+	return &sn->f[sn->n++];
+}
+
+/* The snapshot as the bytes of a sealed memfd; -1 on failure. */
+static int
+config_snap_fd(const struct config_snap *sn, char *cause, size_t causelen)
+{
+	uint64_t	 hdr[3];
+	size_t		 i;
+	int		 fd;
+
+	if ((fd = memfd_create("financebee-config", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING)) == -1) {
+		snprintf(cause, causelen, "memfd_create: %s", strerror(errno));
+		return -1;
+	}
+	if (write(fd, CONFIG_SNAP_MAGIC, strlen(CONFIG_SNAP_MAGIC)) == -1)
+		goto fail;
+	for (i = 0; i < sn->n; i++) {
+		hdr[0] = strlen(sn->f[i].path);
+		hdr[1] = sn->f[i].mode;
+		hdr[2] = sn->f[i].data != NULL ? sn->f[i].len + 1 : 0;
+		if (write(fd, hdr, sizeof(hdr)) != (ssize_t)sizeof(hdr) ||
+		    write(fd, sn->f[i].path, hdr[0]) != (ssize_t)hdr[0] ||
+		    (hdr[2] > 0 && write(fd, sn->f[i].data, hdr[2] - 1) !=
+		    (ssize_t)(hdr[2] - 1)))
+			goto fail;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_WRITE | F_SEAL_SEAL) == -1)
+		goto fail;
+	return fd;
+fail:
+	snprintf(cause, causelen, "configuration snapshot: %s",
+	    strerror(errno));
+	close(fd);
+	return -1;
+}
+
+/* The snapshot of a memfd from config_snap_fd(); -1 if it is not one. */
+static int
+config_snap_read(int fd, struct config_snap *sn, char *cause,
+    size_t causelen)
+{
+	struct config_file	*nf;
+	struct stat		 st;
+	uint64_t		 hdr[3];
+	char			*buf = NULL, *p, *end;
+	size_t			 ml = strlen(CONFIG_SNAP_MAGIC);
+
+	memset(sn, 0, sizeof(*sn));
+	if (fstat(fd, &st) == -1 || st.st_size < (off_t)ml ||
+	    st.st_size > 64 * CONFIG_FILE_MAX ||
+	    (buf = malloc((size_t)st.st_size)) == NULL ||
+	    pread(fd, buf, (size_t)st.st_size, 0) != st.st_size ||
+	    memcmp(buf, CONFIG_SNAP_MAGIC, ml) != 0)
+		goto bad;
+	p = buf + ml;
+	end = buf + st.st_size;
+	while (p < end) {
+		if ((size_t)(end - p) < sizeof(hdr))
+			goto bad;
+		memcpy(hdr, p, sizeof(hdr));
+		p += sizeof(hdr);
+		if (hdr[0] == 0 || hdr[0] > PATH_MAX ||
+		    hdr[2] > CONFIG_FILE_MAX + 1 ||
+		    (size_t)(end - p) < hdr[0] + (hdr[2] ? hdr[2] - 1 : 0))
+			goto bad;
+		if ((nf = reallocarray(sn->f, sn->n + 1, sizeof(*nf))) == NULL)
+			fatal("realloc");
+		sn->f = nf;
+		nf = &sn->f[sn->n++];
+		memset(nf, 0, sizeof(*nf));
+		if ((nf->path = strndup(p, hdr[0])) == NULL)
+			fatal("strndup");
+		p += hdr[0];
+		nf->mode = (mode_t)hdr[1];
+		if (hdr[2] > 0) {
+			nf->len = hdr[2] - 1;
+			if ((nf->data = malloc(hdr[2])) == NULL)
+				fatal("malloc");
+			memcpy(nf->data, p, nf->len);
+			nf->data[nf->len] = '\0';
+			p += nf->len;
+		}
+	}
+	if (sn->n == 0)
+		goto bad;
+	explicit_bzero(buf, (size_t)st.st_size);
+	free(buf);
+	return 0;
+bad:
+	snprintf(cause, causelen, "the configuration snapshot from the "
+	    "master is unreadable");
+	if (buf != NULL) {
+		explicit_bzero(buf, (size_t)st.st_size);
+		free(buf);
+	}
+	config_snap_free(sn);
+	return -1;
+}
+
 /*
  * libconfig 1.5 keeps a 32-bit integer literal without its L suffix in an
  * int and silently wraps a larger one (4294967300 reads as 4).  Scan the
@@ -391,7 +610,13 @@ config_check_ints(struct config_ctx *ctx, const char *file)
 	size_t		 n;
 	int		 c, prev = ' ', state = 0, hex, isfloat, rc = 0;
 
-	if ((f = fopen(file, "r")) == NULL)
+	const struct config_file	*cf;
+	char				 why[128];
+
+	/* The bytes libconfig parsed (an @include'd file: as it is now). */
+	if ((cf = config_get_file(ctx, file, CONFIG_FILE_MAX, why,
+	    sizeof(why))) == NULL || cf->data == NULL || cf->len == 0 ||
+	    (f = fmemopen(cf->data, cf->len, "r")) == NULL)
 		return 0;	/* libconfig read it: a race, not our error */
 	while (rc == 0 && (c = getc(f)) != EOF) {
 		if (c == '\n')
@@ -797,74 +1022,42 @@ static int
 config_read_secret(struct config_ctx *ctx, const config_setting_t *s,
     const char *key, const char *file, char **out, size_t *outlen)
 {
-	struct stat	 st;
-	char		*buf = NULL;
-	size_t		 len = 0;
-	ssize_t		 r;
-	int		 fd;
+	const struct config_file	*f;
+	char				 why[128], *buf;
+	size_t				 len;
 
-	if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
-		config_error(ctx, s, key, "%s: %s", file, strerror(errno));
+	if ((f = config_get_file(ctx, file, CONFIG_SECRET_MAX, why,
+	    sizeof(why))) == NULL) {
+		config_error(ctx, s, key, "%s: %s", file, why);
 		return -1;
 	}
-	if (fstat(fd, &st) == -1) {
-		config_error(ctx, s, key, "%s: %s", file, strerror(errno));
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
+	if (!S_ISREG(f->mode) || f->data == NULL) {
 		config_error(ctx, s, key, "%s: not a regular file", file);
-		goto fail;
+		return -1;
 	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+	if (f->mode & (S_IRWXG | S_IRWXO)) {
 		config_error(ctx, s, key, "%s: is readable by group or others; "
 		    "chmod 600 it", file);
-		goto fail;
-	}
-	if ((buf = malloc(CONFIG_SECRET_MAX + 1)) == NULL)
-		fatal("malloc");
-	for (;;) {
-		r = read(fd, buf + len, CONFIG_SECRET_MAX + 1 - len);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1) {
-			config_error(ctx, s, key, "%s: %s", file,
-			    strerror(errno));
-			goto fail;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len > CONFIG_SECRET_MAX) {
-			config_error(ctx, s, key, "%s: larger than %d bytes",
-			    file, CONFIG_SECRET_MAX);
-			goto fail;
-		}
-	}
-	close(fd);
-	if (len > 0 && buf[len - 1] == '\n') {
-		len--;
-		if (len > 0 && buf[len - 1] == '\r')
-			len--;
-	}
-	buf[len] = '\0';
-	if (strlen(buf) != len) {
-		config_error(ctx, s, key, "%s: holds a NUL byte", file);
-		explicit_bzero(buf, len);
-		free(buf);
 		return -1;
 	}
+	len = f->len;
+	if (len > 0 && f->data[len - 1] == '\n') {
+		len--;
+		if (len > 0 && f->data[len - 1] == '\r')
+			len--;
+	}
+	if (memchr(f->data, '\0', len) != NULL) {
+		config_error(ctx, s, key, "%s: holds a NUL byte", file);
+		return -1;
+	}
+	if ((buf = malloc(len + 1)) == NULL)
+		fatal("malloc");
+	memcpy(buf, f->data, len);
+	buf[len] = '\0';
 	*out = buf;
 	if (outlen != NULL)
 		*outlen = len;
 	return 0;
-
-fail:
-	if (buf != NULL) {
-		explicit_bzero(buf, CONFIG_SECRET_MAX + 1);
-		free(buf);
-	}
-	close(fd);
-	return -1;
 }
 
 /* A config file holding an inline secret follows the secret file rule. */
@@ -872,16 +1065,18 @@ static int
 config_check_inline(struct config_ctx *ctx, const config_setting_t *s,
     const char *key)
 {
-	struct stat	 st;
-	const char	*file = ctx->path;
+	const struct config_file	*f;
+	const char			*file = ctx->path;
+	char				 why[128];
 
 	if (s != NULL && config_setting_source_file(s) != NULL)
 		file = config_setting_source_file(s);
-	if (stat(file, &st) == -1) {
-		config_error(ctx, s, key, "%s: %s", file, strerror(errno));
+	if ((f = config_get_file(ctx, file, CONFIG_FILE_MAX, why,
+	    sizeof(why))) == NULL) {
+		config_error(ctx, s, key, "%s: %s", file, why);
 		return -1;
 	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+	if (f->mode & (S_IRWXG | S_IRWXO)) {
 		config_error(ctx, s, key, "holds an inline secret and %s: is "
 		    "readable by group or others; chmod 600 it (or move the "
 		    "secret to a file)", file);
@@ -1214,14 +1409,19 @@ config_check_rules(struct config_ctx *ctx)
 	return 0;
 }
 
-int
-config_load(const char *path, struct fb_config *cfg, char *cause,
-    size_t causelen)
+/*
+ * A load from the files, or (given, a bee) from the master's snapshot;
+ * *snapfd (if not NULL) gets the snapshot of this load, for bees.
+ */
+static int
+config_load_ctx(const char *path, struct fb_config *cfg,
+    struct config_snap *given, int *snapfd, char *cause, size_t causelen)
 {
-	struct config_ctx	 ctx;
-	FILE			*f;
-	size_t			 i;
-	int			 rc = -1;
+	struct config_ctx		 ctx;
+	const struct config_file	*f;
+	char				 why[128];
+	size_t				 i;
+	int				 rc = -1;
 
 	memset(cfg, 0, sizeof(*cfg));
 	memset(&ctx, 0, sizeof(ctx));
@@ -1229,16 +1429,26 @@ config_load(const char *path, struct fb_config *cfg, char *cause,
 	ctx.cfg = cfg;
 	ctx.cause = cause;
 	ctx.causelen = causelen;
+	if (given != NULL) {
+		ctx.snap = *given;
+		memset(given, 0, sizeof(*given));
+	}
 
-	/* libconfig says only "file I/O error": find out why first. */
-	if ((f = fopen(path, "r")) == NULL) {
-		snprintf(cause, causelen, "%s: %s", path, strerror(errno));
+	/* One read of the bytes libconfig then parses (and a bee re-parses). */
+	if ((f = config_get_file(&ctx, path, CONFIG_FILE_MAX, why,
+	    sizeof(why))) == NULL) {
+		snprintf(cause, causelen, "%s: %s", path, why);
+		config_snap_free(&ctx.snap);
 		return -1;
 	}
-	fclose(f);
+	if (f->data == NULL) {
+		snprintf(cause, causelen, "%s: not a regular file", path);
+		config_snap_free(&ctx.snap);
+		return -1;
+	}
 
 	config_init(&ctx.lc);
-	if (config_read_file(&ctx.lc, path) != CONFIG_TRUE) {
+	if (config_read_string(&ctx.lc, f->data) != CONFIG_TRUE) {
 		if (config_error_type(&ctx.lc) == CONFIG_ERR_FILE_IO)
 			snprintf(cause, causelen, "%s: %s",
 			    config_error_file(&ctx.lc) != NULL ?
@@ -1271,14 +1481,46 @@ config_load(const char *path, struct fb_config *cfg, char *cause,
 	    config_load_webhook_secrets(&ctx) == -1 ||
 	    config_load_identity(&ctx) == -1)
 		goto out;
+	if (snapfd != NULL && (*snapfd = config_snap_fd(&ctx.snap, cause,
+	    causelen)) == -1)
+		goto out;
 	rc = 0;
 
 out:
 	config_destroy(&ctx.lc);
+	config_snap_free(&ctx.snap);
 	if (rc == -1)
 		config_free(cfg);
 	return rc;
 }
+
+int
+config_load(const char *path, struct fb_config *cfg, char *cause,
+    size_t causelen)
+{
+	return config_load_ctx(path, cfg, NULL, NULL, cause, causelen);
+}
+
+int
+config_load_snapshot(const char *path, struct fb_config *cfg, int *snapfd,
+    char *cause, size_t causelen)
+{
+	*snapfd = -1;
+	return config_load_ctx(path, cfg, NULL, snapfd, cause, causelen);
+}
+
+int
+config_load_fd(const char *path, int snapfd, struct fb_config *cfg,
+    char *cause, size_t causelen)
+{
+	struct config_snap	sn;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (config_snap_read(snapfd, &sn, cause, causelen) == -1)
+		return -1;
+	return config_load_ctx(path, cfg, &sn, NULL, cause, causelen);
+}
+
 
 void
 config_free(struct fb_config *cfg)

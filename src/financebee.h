@@ -535,6 +535,16 @@ struct fb_config {
 };
 /* -1 with "file:line: key: message" in cause. Never prints a secret. */
 int	 config_load(const char *path, struct fb_config *, char *, size_t);
+/*
+ * The master's load: also *snapfd, a sealed memfd (CLOEXEC) holding the
+ * bytes of the configuration and of every secret file it read.  A bee
+ * loads from that (config_load_fd), not from the files, so that it runs
+ * what the master loaded last, whatever the files hold now.
+ */
+int	 config_load_snapshot(const char *path, struct fb_config *, int *snapfd,
+	    char *, size_t);
+int	 config_load_fd(const char *path, int snapfd, struct fb_config *,
+	    char *, size_t);
 void	 config_free(struct fb_config *);
 /* The executor key of a slot (derived from the seed or from the list). */
 int	 config_executor_key(const struct fb_config *, unsigned int slot,
@@ -565,7 +575,8 @@ int	 oneshot_apply(const struct fb_config *, const char *file, int dry_run,
 int	 oneshot_prune(const struct fb_config *);
 
 /* master.c: the supervisor.  Returns the daemon's exit status. */
-int	 master_main(const char *cfgpath, struct fb_config *, int foreground);
+int	 master_main(const char *cfgpath, struct fb_config *, int cfgfd,
+	    int foreground);
 /* Called by admin.c, in the master's event loop. */
 json_t	*master_status(void);		/* see fbeectl(8) for the schema */
 json_t	*master_executors(void);
@@ -580,8 +591,8 @@ void	 master_reload(void (*done)(int ok, const char *cause, void *), void *);
 int	 proc_init(char *, size_t);
 const char *proc_exe(void);
 pid_t	 proc_spawn(char *const argv[], int *chanfd, char *, size_t);
-pid_t	 proc_spawn_bee(char *const argv[], int *chanfd, int statusfd, char *,
-	    size_t);
+pid_t	 proc_spawn_bee(char *const argv[], int *chanfd, int statusfd,
+	    int cfgfd, char *, size_t);
 struct fbee_shm;
 struct fbee_shm *proc_shm_create(int *, char *, size_t);
 void	 proc_shm_free(struct fbee_shm *);
@@ -589,7 +600,7 @@ void	 proc_status_str(int, char *, size_t);
 
 /* bee.c: one worker.  Returns its exit status (see FB_EX_*). */
 int	 bee_main(const char *cfgpath, unsigned int slot, unsigned int generation,
-	    int chanfd, int statusfd);
+	    int chanfd, int statusfd, int cfgfd);
 
 /* admin.c: the admin socket, served from the master's event loop. */
 struct event_base;

@@ -26,6 +26,7 @@ enum {
 	OPT_GENERATION,
 	OPT_CHANNEL_FD,
 	OPT_STATUS_FD,
+	OPT_CONFIG_FD,
 	OPT_VERSION
 };
 
@@ -73,6 +74,7 @@ main(int argc, char *argv[])
 		{ "generation",	required_argument,	NULL, OPT_GENERATION },
 		{ "channel-fd",	required_argument,	NULL, OPT_CHANNEL_FD },
 		{ "status-fd",	required_argument,	NULL, OPT_STATUS_FD },
+		{ "config-fd",	required_argument,	NULL, OPT_CONFIG_FD },
 		{ "version",	no_argument,		NULL, OPT_VERSION },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL,		0,			NULL, 0 }
@@ -84,7 +86,7 @@ main(int argc, char *argv[])
 	int			 ch, test = 0, migrate = 0, prune = 0;
 	int			 dry_run = 0, debug = 0, bee = 0, rc;
 	unsigned int		 slot = 0, generation = 0, chanfd = 3;
-	int			 statusfd = -1;
+	int			 statusfd = -1, cfgfd = -1;
 
 	while ((ch = getopt_long(argc, argv, "c:dht", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -125,6 +127,9 @@ main(int argc, char *argv[])
 		case OPT_STATUS_FD:
 			statusfd = (int)parse_uint(optarg, "--status-fd");
 			break;
+		case OPT_CONFIG_FD:
+			cfgfd = (int)parse_uint(optarg, "--config-fd");
+			break;
 		case OPT_VERSION:
 			printf("financebeed %s (schema %d)\n", PACKAGE_VERSION,
 			    FB_SCHEMA_VERSION);
@@ -155,9 +160,13 @@ main(int argc, char *argv[])
 	memset(&cfg, 0, sizeof(cfg));
 	if (bee)
 		return bee_main(cfgpath, slot, generation, (int)chanfd,
-		    statusfd);
+		    statusfd, cfgfd);
 
-	if (config_load(cfgpath, &cfg, cause, sizeof(cause)) == -1) {
+	/* The master keeps what it read, for its bees (config_load_fd). */
+	if ((test || migrate || prune || applyfile != NULL ?
+	    config_load(cfgpath, &cfg, cause, sizeof(cause)) :
+	    config_load_snapshot(cfgpath, &cfg, &cfgfd, cause,
+	    sizeof(cause))) == -1) {
 		fprintf(stderr, "financebeed: %s\n", cause);
 		return FB_EX_CONFIG;
 	}
@@ -175,7 +184,7 @@ main(int argc, char *argv[])
 	else {
 		if (debug)
 			cfg.log_level = LOG_LEVEL_DEBUG;
-		rc = master_main(cfgpath, &cfg, debug);
+		rc = master_main(cfgpath, &cfg, cfgfd, debug);
 	}
 	config_free(&cfg);
 	return rc;

@@ -133,6 +133,7 @@ struct master {
 	struct event_base	*base;
 	struct fb_config	*cfg;
 	char			 cfgpath[PATH_MAX];
+	int			 cfgfd;		/* its snapshot, for bees */
 	int			 foreground;
 	enum master_state	 state;
 	int			 fast;
@@ -590,7 +591,7 @@ static void
 master_spawn(struct slot *s)
 {
 	char		 slotarg[16], genarg[16], cause[FB_CAUSE_MAX];
-	char		*argv[12];
+	char		*argv[14];
 	int		 fd = -1, shmfd = -1;
 	pid_t		 pid;
 	struct fbee_shm	*shm;
@@ -621,9 +622,11 @@ master_spawn(struct slot *s)
 	argv[8] = (char *)"3";
 	argv[9] = (char *)"--status-fd";
 	argv[10] = (char *)"4";
-	argv[11] = NULL;
+	argv[11] = m.cfgfd >= 0 ? (char *)"--config-fd" : NULL;
+	argv[12] = (char *)"5";
+	argv[13] = NULL;
 	if ((shm = proc_shm_create(&shmfd, cause, sizeof(cause))) == NULL ||
-	    (pid = proc_spawn_bee(argv, &fd, shmfd, cause,
+	    (pid = proc_spawn_bee(argv, &fd, shmfd, m.cfgfd, cause,
 	    sizeof(cause))) == -1) {
 		if (shm != NULL) {
 			close(shmfd);
@@ -1062,21 +1065,27 @@ master_reload_now(char *cause, size_t causelen)
 	struct crypto_key	 key;
 	struct slot		*s;
 	unsigned int		 oldbees;
-	int			 differ;
+	int			 differ, cfgfd;
 	size_t			 i;
 
 	memset(&n, 0, sizeof(n));
-	if (config_load(m.cfgpath, &n, cause, causelen) == -1)
+	if (config_load_snapshot(m.cfgpath, &n, &cfgfd, cause, causelen) == -1)
 		return -1;
 	if (config_executor_key(&n, 1, &key, cause, causelen) == -1) {
+		close(cfgfd);
 		config_free(&n);
 		return -1;
 	}
 	crypto_key_clear(&key);
 	if (admin_set_groups(&n, cause, causelen) == -1) {
+		close(cfgfd);
 		config_free(&n);
 		return -1;
 	}
+	/* From now on, every bee spawned gets the new one. */
+	if (m.cfgfd >= 0)
+		close(m.cfgfd);
+	m.cfgfd = cfgfd;
 	differ = config_bee_settings_differ(m.cfg, &n);
 	oldbees = m.cfg->bees;
 	if ((m.cfg->admin_path == NULL) != (n.admin_path == NULL) ||
@@ -1658,7 +1667,8 @@ master_pidfile(void)
 }
 
 int
-master_main(const char *cfgpath, struct fb_config *cfg, int foreground)
+master_main(const char *cfgpath, struct fb_config *cfg, int cfgfd,
+    int foreground)
 {
 	static const int	 sigs[6] = {
 		SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1
@@ -1670,6 +1680,7 @@ master_main(const char *cfgpath, struct fb_config *cfg, int foreground)
 
 	memset(&m, 0, sizeof(m));
 	m.cfg = cfg;
+	m.cfgfd = cfgfd;
 	m.foreground = foreground;
 	m.generation = cfg->generation > 0 ? cfg->generation : 1;
 	cfg->generation = m.generation;

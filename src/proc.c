@@ -1,7 +1,8 @@
 /*
  * proc.c: the one place the master forks.  A child gets a clean slate: its
  * own end of a CLOEXEC socketpair as fd 3 (the channel), a bee its status
- * page as fd 4 (fbee-proto.h), stdin/stdout/stderr,
+ * page as fd 4 (fbee-proto.h) and the master's configuration snapshot as
+ * fd 5 (config_load_fd), stdin/stdout/stderr,
  * default signal dispositions and an empty mask, and nothing else; then it
  * re-executes this very binary, so no libevent, libpq or OpenSSL
  * state crosses the fork.
@@ -25,6 +26,7 @@
 
 #define PROC_CHANFD	3
 #define PROC_STATUSFD	4
+#define PROC_CONFIGFD	5
 
 static char	proc_exe_path[PATH_MAX];
 
@@ -62,7 +64,7 @@ proc_child_fd(int from, int to)
 
 /* In the child, between fork and exec: async-signal-safe calls only. */
 static __dead void
-proc_child(char *const argv[], int chanfd, int statusfd)
+proc_child(char *const argv[], int chanfd, int statusfd, int cfgfd)
 {
 	struct sigaction	sa;
 	sigset_t		none;
@@ -76,9 +78,11 @@ proc_child(char *const argv[], int chanfd, int statusfd)
 			continue;
 		(void)sigaction(sig, &sa, NULL);
 	}
-	/* Out of the way first, so that one dup2 cannot clobber the other. */
-	if (statusfd != -1 && statusfd != PROC_STATUSFD &&
+	/* Out of the way first, so that one dup2 cannot clobber another. */
+	if (statusfd != -1 &&
 	    (statusfd = fcntl(statusfd, F_DUPFD_CLOEXEC, 10)) == -1)
+		_exit(FB_EX_SOFTWARE);
+	if (cfgfd != -1 && (cfgfd = fcntl(cfgfd, F_DUPFD_CLOEXEC, 10)) == -1)
 		_exit(FB_EX_SOFTWARE);
 	if (chanfd != -1) {
 		if (proc_child_fd(chanfd, PROC_CHANFD) == -1)
@@ -88,6 +92,11 @@ proc_child(char *const argv[], int chanfd, int statusfd)
 			if (proc_child_fd(statusfd, PROC_STATUSFD) == -1)
 				_exit(FB_EX_SOFTWARE);
 			keep = PROC_STATUSFD;
+		}
+		if (cfgfd != -1) {
+			if (proc_child_fd(cfgfd, PROC_CONFIGFD) == -1)
+				_exit(FB_EX_SOFTWARE);
+			keep = PROC_CONFIGFD;
 		}
 		if (close_range(keep + 1, ~0U, 0) == -1) {
 			for (sig = keep + 1; sig < 1024; sig++)
@@ -152,18 +161,18 @@ proc_shm_free(struct fbee_shm *p)
 pid_t
 proc_spawn(char *const argv[], int *chanfd, char *cause, size_t causelen)
 {
-	return proc_spawn_bee(argv, chanfd, -1, cause, causelen);
+	return proc_spawn_bee(argv, chanfd, -1, -1, cause, causelen);
 }
 
 /*
  * Start argv[] as a child.  With chanfd != NULL, *chanfd gets the master's
  * end of the channel (non-blocking, CLOEXEC) and the child gets the other
- * end as fd 3, and statusfd (if not -1) as fd 4.  Returns the pid, or -1 +
- * cause.
+ * end as fd 3, statusfd (if not -1) as fd 4 and cfgfd (if not -1) as fd 5.
+ * Returns the pid, or -1 + cause.
  */
 pid_t
-proc_spawn_bee(char *const argv[], int *chanfd, int statusfd, char *cause,
-    size_t causelen)
+proc_spawn_bee(char *const argv[], int *chanfd, int statusfd, int cfgfd,
+    char *cause, size_t causelen)
 {
 	sigset_t	all, oset;
 	pid_t		pid;
@@ -186,7 +195,8 @@ proc_spawn_bee(char *const argv[], int *chanfd, int statusfd, char *cause,
 	if (pid == 0) {
 		if (sp[0] != -1)
 			close(sp[0]);
-		proc_child(argv, sp[1], chanfd != NULL ? statusfd : -1);
+		proc_child(argv, sp[1], chanfd != NULL ? statusfd : -1,
+		    chanfd != NULL ? cfgfd : -1);
 	}
 	saved = errno;
 	sigprocmask(SIG_SETMASK, &oset, NULL);

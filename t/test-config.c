@@ -381,6 +381,64 @@ test_table(void)
 	ok(config_key_name(n) == NULL, "past the end is NULL");
 }
 
+/*
+ * The master's snapshot: a bee loading from it gets what the master read
+ * (the file and its secret files), whatever they hold now; a snapshot fd
+ * that is not one is an error, not a crash.
+ */
+static void
+test_snapshot(void)
+{
+	struct fb_config	a, b;
+	char			cause[FB_CAUSE_MAX];
+	int			fd = -1, junk;
+
+	writefile("snap.seed", 0600, "%s\n", SEED1);
+	writefile("snap.whsec", 0600, "%s\n", WHSEC);
+	writefile("snap.conf", 0600, "bees = 3;\ncolonies: { "
+	    "executor_seed_file = \"%s\"; colony = \"before\"; };\n"
+	    "stripe: { webhook_secrets = [ \"%s\" ]; };\n",
+	    tpath("snap.seed"), tpath("snap.whsec"));
+	ok(config_load_snapshot(tpath("snap.conf"), &a, &fd, cause,
+	    sizeof(cause)) == 0 && fd >= 0, "load with a snapshot");
+	ok(fd >= 0 && fcntl(fd, F_GETFD) == FD_CLOEXEC &&
+	    (fcntl(fd, F_GET_SEALS) & F_SEAL_WRITE) != 0,
+	    "the snapshot is CLOEXEC and sealed");
+
+	/* Everything changes on disk; the file even breaks. */
+	writefile("snap.seed", 0600, "%s\n", SEED2);
+	writefile("snap.whsec", 0644, "whsec_other\n");
+	writefile("snap.conf", 0600, "bees = ;\n");
+	ok(load("snap.conf", &b, cause, sizeof(cause)) == -1,
+	    "the file on disk is broken now");
+	ok(config_load_fd(tpath("snap.conf"), fd, &b, cause,
+	    sizeof(cause)) == 0, "a bee's load from the snapshot");
+	ok(b.bees == 3 && strcmp(b.colony, "before") == 0 &&
+	    b.executor_seed_len == 32 && b.executor_seed[1] == 0x01 &&
+	    b.nwebhook_secrets == 1 &&
+	    strcmp(b.webhook_secrets[0], WHSEC) == 0,
+	    "it has the file and secret files as the master read them");
+	ok(!config_bee_settings_differ(&a, &b), "the same bee settings as the "
+	    "master's");
+	config_free(&b);
+	ok(config_load_fd(tpath("snap.conf"), fd, &b, cause,
+	    sizeof(cause)) == 0 && b.bees == 3, "and again, for the next bee");
+	config_free(&b);
+	config_free(&a);
+	if (fd >= 0)
+		close(fd);
+
+	junk = open(tpath("snap.whsec"), O_RDONLY);
+	ok(config_load_fd(tpath("snap.conf"), junk, &b, cause,
+	    sizeof(cause)) == -1 && strstr(cause, "snapshot") != NULL &&
+	    strstr(cause, "whsec_other") == NULL,
+	    "a descriptor that is no snapshot is refused (%s)", cause);
+	if (junk >= 0)
+		close(junk);
+	ok(config_load_fd(tpath("snap.conf"), 999, &b, cause,
+	    sizeof(cause)) == -1, "so is a closed one");
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -410,6 +468,7 @@ main(int argc, char *argv[])
 	test_secret_not_in_cause();
 	test_differ();
 	test_executor_key(have_crypto);
+	test_snapshot();
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
