@@ -3,7 +3,8 @@
 # minicolonies and a throwaway PostgreSQL, for 1, 2, 4 and 8 bees (or the
 # counts given).  For each: throughput, p50/p99 task latency (the master's
 # histogram), RSS of each bee and of the master, bee CPU per task (from
-# /proc/PID/stat), and, measured in the same run at the same concurrency,
+# /proc/PID/schedstat, in ns), and, measured in the same run at the same
+# concurrency,
 #   A = minicolonies no-op assign+close cycles/s (bench/colonies-bench,
 #       on processes carrying an event of the pool's median size),
 #   B = PostgreSQL throughput of the same statements (pgbench applying
@@ -31,12 +32,11 @@ FBD_LEASE=30
 FBD_TASK_TIMEOUT=20
 fbd_setup >/dev/null || { echo "pool-bench: setup failed" >&2; exit 1; }
 sed -i 's/poll_timeout = 1;/poll_timeout = 2;/' "$FBD_CONF"
-tck=$(getconf CLK_TCK)
 ctl() { "$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" "$@"; }
-cpu_ticks() {	# cpu_ticks PID...: utime + stime of them all
+cpu_ns() {	# cpu_ns PID...: CPU time of them all, in ns (schedstat)
 	local p t=0
 	for p in "$@"; do
-		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null ||
+		t=$((t + $(cut -d' ' -f1 "/proc/$p/schedstat" 2>/dev/null ||
 		    echo 0)))
 	done
 	echo "$t"
@@ -71,8 +71,8 @@ for n in $counts; do
 	_fbd_submit --stdin-lines <"$FBD_DIR/ev.$n" || exit 1
 	want=$((base + FBD_SUBMITTED))
 	pids=$(fbd_bee_pids)
-	c0=$(cpu_ticks $pids)
-	m0=$(cpu_ticks "$FBD_PID")
+	c0=$(cpu_ns $pids)
+	m0=$(cpu_ns "$FBD_PID")
 	t0=$(now)
 	ctl resume >/dev/null
 	# One waiter asking minicolonies 10 times a second (a loop of
@@ -82,8 +82,8 @@ for n in $counts; do
 	    >/dev/null || exit 1
 	t1=$(psql_q -c "SELECT extract(epoch FROM max(processed_at))
 	    FROM processed_webhooks")
-	c1=$(cpu_ticks $pids)
-	m1=$(cpu_ticks "$FBD_PID")
+	c1=$(cpu_ns $pids)
+	m1=$(cpu_ns "$FBD_PID")
 	sleep 2.5	# idle bees report after their poll (2 s)
 	st=$(fbd_status)
 	tasks=$(printf '%s' "$st" | jq '.pool.tasks | ([.[]] | add) - .lost')
@@ -129,22 +129,22 @@ for n in $counts; do
 
 	awk -v n="$n" -v ev="$tasks" -v t0="$t0" -v t1="$t1" -v p50="$p50" \
 	    -v p99="$p99" -v rss="$rss" -v mrss="$mrss" -v c="$((c1 - c0))" \
-	    -v tck="$tck" -v a="${a:-0}" -v b="${b:-0}" -v ap="${ap:-0}" \
+	    -v a="${a:-0}" -v b="${b:-0}" -v ap="${ap:-0}" \
 	    -v nsub="$FBD_SUBMITTED" 'BEGIN {
 		tput = nsub / (t1 - t0)
 		lim = (a > 0 && b > 0) ? 1 / (1 / a + 1 / b) : 0
 		pct = (lim > 0) ? 100 * tput / lim : 0
 		printf "%-4d %9.0f %8.2f %8.2f %10s %12s %10.1f %9.0f %9.0f %9.0f %9.0f %6.0f%%\n",
-		    n, tput, p50, p99, rss, mrss, c * 1e6 / tck / nsub, a, b,
+		    n, tput, p50, p99, rss, mrss, c / 1e3 / nsub, a, b,
 		    ap, lim, pct
 	}'
 	echo "#   $FBD_SUBMITTED submitted, $tasks counted by the master," \
-	    "restarts $restarts, master CPU $(( (m1 - m0) * 1000 / tck )) ms," \
+	    "restarts $restarts, master CPU $(( (m1 - m0) / 1000000 )) ms," \
 	    "bee private (anonymous) RSS $priv kB"
 done
 echo "# tasks/s: submitted / wall time from resume to the last commit;"
 echo "# bee_rss_kb: min-max VmRSS of the bees (mostly shared library pages);"
-echo "# bee_cpu_us: utime+stime of all bees / tasks (CLK_TCK $tck);"
+echo "# bee_cpu_us: CPU time of all bees (/proc/PID/schedstat, ns) / tasks;"
 echo "# A: colonies-bench cycles/s, processes carrying a median pool event;"
 echo "# B: pgbench tps applying the run's own change documents;"
 echo "# apply/s: the bees' task_run path alone (apply-bench);"
