@@ -35,7 +35,31 @@ struct result {
 	uint64_t	applied;
 	uint64_t	bad;
 	uint64_t	retries;
+	uint64_t	guard_ns;	/* guardian + normalise, in the loop */
 };
+
+/*
+ * In the loop, guardian + normalise is timed from task_run()'s start to
+ * its "applying" hook on the monotonic clock (a vDSO call, not a system
+ * call; nothing in between blocks, so it is CPU time unless preempted).
+ */
+static uint64_t	guard_t0, guard_sum;
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+static void
+guard_done(void *arg)
+{
+	(void)arg;
+	guard_sum += mono_ns() - guard_t0;
+}
 
 /* CPU microseconds of who (RUSAGE_SELF or _CHILDREN): user + system. */
 static uint64_t
@@ -241,6 +265,8 @@ run_workers(const struct fb_config *cfg, unsigned int nworkers,
 			memset(&tr, 0, sizeof(tr));
 			if (texts != NULL) {
 				guardian_in(&in, cfg, texts[k], lens[k]);
+				in.applying = guard_done;
+				guard_t0 = mono_ns();
 				task_run(cfg, s, &in, 0, task_now_ms() + 20000,
 				    &tr);
 				json_decref(in.args);
@@ -260,6 +286,7 @@ run_workers(const struct fb_config *cfg, unsigned int nworkers,
 		r.sys_us = sys_us() - r.sys_us;
 		r.round_trips = store_round_trips(s) - r.round_trips;
 		r.events = per;
+		r.guard_ns = guard_sum;
 		store_free(s);
 		(void)write(res[1], &r, sizeof(r));
 		_exit(0);
@@ -282,6 +309,7 @@ run_workers(const struct fb_config *cfg, unsigned int nworkers,
 		tot->applied += r.applied;
 		tot->bad += r.bad;
 		tot->retries += r.retries;
+		tot->guard_ns += r.guard_ns;
 	}
 	*t1 = wall();
 	close(res[0]);
@@ -588,7 +616,9 @@ main(int argc, char *argv[])
 	printf("  user %.1f us + system %.1f us\n",
 	    (double)(tot.cpu_us - tot.sys_us) / tot.events,
 	    (double)tot.sys_us / tot.events);
-	printf("  of which guardian + normalise alone: %.1f us\n", gcpu);
+	printf("  of which guardian + normalise, in this loop: %.1f us "
+	    "(alone, in a loop of its own: %.1f us)\n",
+	    (double)tot.guard_ns / 1e3 / tot.events, gcpu);
 	printf("PostgreSQL round trips per event: %.3f\n",
 	    (double)tot.round_trips / tot.events);
 	printf("apply path: %.0f events/s (%u bees)\n",
