@@ -265,18 +265,17 @@ colonies_fast_envelope(const char *b, size_t len, char *type, size_t typelen,
  * int64, a duplicate key, nesting past maxdepth (64 when 0), any syntax
  * error; its tree then becomes the same jansson values, in the arena.
  * NULL means ask jansson, whose answer (value or error) is the only one
- * that counts.  Top-level scalars are accepted as with JSON_DECODE_ANY (a
- * caller without it checks the type); flags may hold
- * JSON_REJECT_DUPLICATES, which changes nothing here.  A value returned
- * has no NUL byte and no container below maxdepth.
+ * that counts, with or without JSON_REJECT_DUPLICATES (a duplicate
+ * key always gives up here).  Top-level scalars are accepted as with
+ * JSON_DECODE_ANY (a caller without it checks the type).  A value
+ * returned has no NUL byte and no container below maxdepth.
  */
 json_t *
-colonies_fast_json(const char *s, size_t len, size_t flags, int maxdepth)
+colonies_fast_json(const char *s, size_t len, int maxdepth)
 {
 	struct fbj_doc	*d;
 	json_t		*v;
 
-	(void)flags;
 	if ((d = fbj_parse(s, len, maxdepth)) == NULL)
 		return NULL;
 	arena_enter();
@@ -348,7 +347,7 @@ colonies_decode_reply(long http_status, const char *body, size_t len,
 		goto out;
 	}
 decoded:
-	if ((value = colonies_fast_json((const char *)raw, rawlen, 0, 0)) == NULL)
+	if ((value = colonies_fast_json((const char *)raw, rawlen, 0)) == NULL)
 		value = json_loadb((const char *)raw, rawlen,
 		    JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	if (value == NULL) {

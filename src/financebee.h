@@ -173,7 +173,7 @@ int	 col_process_parse(json_t *, struct col_process *, char *, size_t);
 enum col_err colonies_decode_reply(long, const char *, size_t, const char *,
 	    json_t **, char *, size_t);
 /* json_loadb for plain ASCII JSON, NULL when unsure (see colonies.c). */
-json_t	*colonies_fast_json(const char *, size_t, size_t, int);
+json_t	*colonies_fast_json(const char *, size_t, int maxdepth);
 
 /*
  * The HTTP body of a signed request, as the Go client writes it:

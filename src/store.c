@@ -765,7 +765,7 @@ store_apply_result(PGresult *res, json_t **detail, char *reason,
 	}
 	/* The fast parser when it can (see colonies.c), else jansson. */
 	if ((j = colonies_fast_json(PQgetvalue(res, 0, 0),
-	    (size_t)PQgetlength(res, 0, 0), 0, 0)) == NULL)
+	    (size_t)PQgetlength(res, 0, 0), 0)) == NULL)
 		j = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
 	if (j == NULL || !json_is_object(j) ||
 	    (o = json_object_get(j, "outcome")) == NULL ||

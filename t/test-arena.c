@@ -26,8 +26,7 @@ parse(int i)
 {
 	json_t	*j;
 
-	if ((j = colonies_fast_json(texts[i], lens[i], JSON_REJECT_DUPLICATES,
-	    64)) == NULL)
+	if ((j = colonies_fast_json(texts[i], lens[i], 64)) == NULL)
 		j = json_loadb(texts[i], lens[i], JSON_REJECT_DUPLICATES, NULL);
 	return j;
 }
@@ -57,7 +56,7 @@ main(void)
 	same = 1;
 	for (i = 0; i < ntexts; i++) {
 		j = parse(i);
-		if ((ref = colonies_fast_json(texts[i], lens[i], 0, 64)) !=
+		if ((ref = colonies_fast_json(texts[i], lens[i], 64)) !=
 		    NULL) {
 			fast++;
 			json_decref(ref);
