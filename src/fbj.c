@@ -490,7 +490,7 @@ fbjp_container(struct fbjp *f, int depth, long idx, char close)
 		if (*f->p++ != ',')
 			return -1;
 	}
-	f->d->nodes[idx].len = count;
+	f->d->nodes[idx].len = (uint32_t)count;
 	f->d->nodes[idx].skip = (uint32_t)(f->d->n - (size_t)idx);
 	if (close == '}' && fbj_dup_keys(f->d, (size_t)idx))
 		return -1;	/* jansson names the key and the line */
@@ -521,7 +521,7 @@ fbjp_value(struct fbjp *f, int depth, const char *key, uint32_t klen)
 		if ((s = fbjp_string(f, &len)) == NULL ||
 		    (idx = fbj_node(d, FBJ_STRING, key, klen)) == -1)
 			return -1;
-		d->nodes[idx].s = s;
+		d->nodes[idx].u.s = s;
 		d->nodes[idx].len = len;
 		return 0;
 	case 't':
@@ -612,20 +612,20 @@ fbj_fill(struct fbj_doc *d, json_t *j, const char *key)
 	switch (json_typeof(j)) {
 	case JSON_OBJECT:
 		nn->type = FBJ_OBJECT;
-		nn->len = json_object_size(j);
+		nn->len = (uint32_t)json_object_size(j);
 		json_object_foreach(j, k, v)
 			fbj_fill(d, v, k);
 		break;
 	case JSON_ARRAY:
 		nn->type = FBJ_ARRAY;
-		nn->len = json_array_size(j);
+		nn->len = (uint32_t)json_array_size(j);
 		json_array_foreach(j, i, v)
 			fbj_fill(d, v, NULL);
 		break;
 	case JSON_STRING:
 		nn->type = FBJ_STRING;
-		nn->s = json_string_value(j);
-		nn->len = json_string_length(j);
+		nn->u.s = json_string_value(j);
+		nn->len = (uint32_t)json_string_length(j);
 		break;
 	case JSON_INTEGER:
 		nn->type = FBJ_INTEGER;
@@ -702,7 +702,7 @@ fbj_to_json(const fbj_t *v)
 		return j;
 	case FBJ_STRING:
 		/* The text was valid UTF-8 (lexer or jansson): no check. */
-		return json_stringn_nocheck(v->s, v->len);
+		return json_stringn_nocheck(v->u.s, v->len);
 	case FBJ_INTEGER:
 		return json_integer((json_int_t)v->u.i);
 	case FBJ_REAL:

@@ -240,14 +240,14 @@ enum fbj_type {
 	FBJ_OBJECT, FBJ_ARRAY, FBJ_STRING, FBJ_INTEGER, FBJ_REAL, FBJ_TRUE,
 	FBJ_FALSE, FBJ_NULL
 };
-typedef struct fbj {
+typedef struct fbj {		/* 32 bytes: two to a cache line */
 	const char	*key;	/* a member's key, NUL-terminated, or NULL */
-	const char	*s;	/* a string's value, NUL-terminated */
-	size_t		 len;	/* a string's length; a container's children */
 	union {
+		const char *s;	/* a string's value, NUL-terminated */
 		int64_t	 i;
 		double	 r;
 	}		 u;
+	uint32_t	 len;	/* a string's length; a container's children */
 	uint32_t	 skip;	/* nodes in this subtree, itself included */
 	uint32_t	 klen;
 	uint8_t		 type;	/* enum fbj_type */
@@ -277,7 +277,7 @@ static inline int fbj_is(const fbj_t *v, int t) { return v != NULL && v->type ==
 static inline const char *
 fbj_string_value(const fbj_t *v)
 {
-	return fbj_is_string(v) ? v->s : NULL;
+	return fbj_is_string(v) ? v->u.s : NULL;
 }
 
 static inline size_t
