@@ -368,10 +368,43 @@ enum stripe_sig_result stripe_verify_signature(const char *header,
 	    const void *body, size_t bodylen, char *const *secrets,
 	    size_t nsecrets, int64_t now, int64_t tolerance, char *, size_t);
 const char *stripe_sig_result_str(enum stripe_sig_result);
+/*
+ * change.c: the change document fb_apply_event() reads, a flat JSON object
+ * written as text while it is set.  Keys are literals (plain identifiers);
+ * setting a key again replaces its value.  A failed set (no memory, more
+ * than FB_CHANGE_MAXKEYS keys) makes change_text() return NULL.
+ */
+#define FB_CHANGE_MAXKEYS	32
+struct fb_change {
+	struct {
+		const char	*key;
+		size_t		 off, len;	/* of the value, in buf */
+	}		 ent[FB_CHANGE_MAXKEYS];
+	unsigned int	 n;
+	int		 failed;
+	char		*buf;		/* the values, as JSON text */
+	size_t		 len, cap;
+	char		*text;		/* change_text() */
+	size_t		 textcap;
+};
+void	 change_init(struct fb_change *);
+void	 change_reset(struct fb_change *);	/* empty, buffers kept */
+void	 change_free(struct fb_change *);
+void	 change_str(struct fb_change *, const char *key, const char *, size_t);
+void	 change_cstr(struct fb_change *, const char *key, const char *);
+void	 change_int(struct fb_change *, const char *key, int64_t);
+void	 change_bool(struct fb_change *, const char *key, int);
+void	 change_null(struct fb_change *, const char *key);
+void	 change_list(struct fb_change *, const char *key,
+	    const char *const *, size_t);
+const char *change_text(struct fb_change *, size_t *);
+const char *change_value(const struct fb_change *, const char *key, size_t *);
+json_t	*change_json(struct fb_change *);
+
 struct fb_config;
-/* 0, or -1 with cause naming the field and the rule broken. */
+/* 0 with the change written, or -1 with cause naming the field and rule. */
 int	 stripe_normalize(const fbj_t *event, const struct fb_config *,
-	    json_t **change, char *, size_t);
+	    struct fb_change *, char *, size_t);
 /* Untrusted text made printable and short for a cause; returns buf. */
 const char *stripe_quote(const char *, size_t, char *, size_t);
 
@@ -395,6 +428,9 @@ struct guardian_input {
  */
 int	 guardian_check(const struct fb_config *, const struct guardian_input *,
 	    json_t **change, char *, size_t);
+/* The same, as a bee runs it: the change written into c (reset first). */
+int	 guardian_check_change(const struct fb_config *,
+	    const struct guardian_input *, struct fb_change *c, char *, size_t);
 /* Strict JSON: no duplicate keys, valid UTF-8, no trailing data, depth bound. */
 struct fbj_doc *guardian_parse_json(const char *, size_t, int maxdepth, char *,
 	    size_t);
@@ -437,6 +473,9 @@ long		 store_prune(struct store *, int max_age_days, char *, size_t);
  * summary of what changed (for --dry-run and the close result). */
 enum store_outcome store_apply(struct store *, json_t *change, int dry_run,
 		    json_t **detail, char *reason, size_t);
+/* The same for a change document's text (NUL-terminated), as a bee does. */
+enum store_outcome store_apply_text(struct store *, const char *doc,
+		    int dry_run, json_t **detail, char *reason, size_t);
 uint64_t	 store_round_trips(const struct store *);
 
 /* task.c: exactly what a bee does with one task (guardian + apply). */
@@ -454,6 +493,9 @@ void	 task_run(const struct fb_config *, struct store *,
 /* The apply-and-retry half of task_run(), for a change document. */
 void	 task_apply(struct store *, json_t *change, int dry_run,
 	    int64_t deadline_ms, struct task_result *);
+/* The same for its text, as task_run() does (event_id for the result). */
+void	 task_apply_text(struct store *, const char *doc, const char *event_id,
+	    int dry_run, int64_t deadline_ms, struct task_result *);
 void	 task_result_clear(struct task_result *);
 int64_t	 task_now_ms(void);	/* CLOCK_MONOTONIC */
 

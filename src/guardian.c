@@ -447,6 +447,25 @@ int
 guardian_check(const struct fb_config *cfg, const struct guardian_input *in,
     json_t **change, char *cause, size_t causelen)
 {
+	struct fb_change	c;
+	int			rv;
+
+	*change = NULL;
+	change_init(&c);
+	if ((rv = guardian_check_change(cfg, in, &c, cause, causelen)) == 0 &&
+	    (*change = change_json(&c)) == NULL) {
+		guardian_cause(cause, causelen, "out of memory");
+		rv = -1;
+	}
+	change_free(&c);
+	return rv;
+}
+
+int
+guardian_check_change(const struct fb_config *cfg,
+    const struct guardian_input *in, struct fb_change *change, char *cause,
+    size_t causelen)
+{
 	char		 sigcause[FB_CAUSE_MAX];
 	struct fbj_doc	*ev;
 	json_t		*a0;
@@ -454,7 +473,7 @@ guardian_check(const struct fb_config *cfg, const struct guardian_input *in,
 	size_t		 len, maxpayload, n;
 	int		 rv;
 
-	*change = NULL;
+	change_reset(change);
 	if (guardian_funcname(cfg, in->funcname, cause, causelen) == -1)
 		return -1;
 

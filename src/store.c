@@ -43,9 +43,6 @@ struct store {
 	long		 stmt_timeout_ms;
 	uint64_t	 round_trips;
 	int		 prepared;	/* on this connection */
-	char		*text;		/* the change document, reused */
-	size_t		 textlen;
-	size_t		 textsize;
 };
 
 static const char *const store_outcomes[] = {
@@ -418,7 +415,6 @@ store_free(struct store *s)
 		explicit_bzero(s->conninfo, strlen(s->conninfo));
 		free(s->conninfo);
 	}
-	free(s->text);
 	free(s);
 }
 
@@ -791,144 +787,43 @@ store_apply_result(PGresult *res, json_t **detail, char *reason,
  * function after a botched deploy...) is transient: the task is left to be
  * retried rather than closed failed, so no event is lost to an outage.
  */
-static int
-store_text_put(struct store *s, const char *p, size_t n)
-{
-	char	*b;
-	size_t	 want;
-
-	if (s->textlen + n > s->textsize) {
-		want = s->textsize ? s->textsize : 1024;
-		while (want < s->textlen + n)
-			want *= 2;
-		if ((b = realloc(s->text, want)) == NULL)
-			return -1;
-		s->text = b;
-		s->textsize = want;
-	}
-	memcpy(s->text + s->textlen, p, n);
-	s->textlen += n;
-	return 0;
-}
-
-static int
-store_text_string(struct store *s, const char *p, size_t n)
-{
-	static const char	 hex[] = "0123456789abcdef";
-	char			 u[6] = { '\\', 'u', '0', '0', 0, 0 };
-	size_t			 i, run;
-
-	if (store_text_put(s, "\"", 1) == -1)
-		return -1;
-	for (i = 0; i < n; i = run + 1) {
-		for (run = i; run < n && (unsigned char)p[run] >= 0x20 &&
-		    p[run] != '"' && p[run] != '\\'; run++)
-			;
-		if (store_text_put(s, p + i, run - i) == -1)
-			return -1;
-		if (run == n)
-			break;
-		if (p[run] == '"' || p[run] == '\\') {
-			u[1] = p[run];
-			if (store_text_put(s, u, 2) == -1)
-				return -1;
-			u[1] = 'u';
-			continue;
-		}
-		u[4] = hex[(unsigned char)p[run] >> 4];
-		u[5] = hex[(unsigned char)p[run] & 0xf];
-		if (store_text_put(s, u, 6) == -1)
-			return -1;
-	}
-	return store_text_put(s, "\"", 1);
-}
-
-/*
- * The change document as compact JSON text, appended to s->text: what
- * json_dumps(JSON_COMPACT) gives, in a quarter of its instructions (a bee
- * does this once per event).  Strings are jansson's, valid UTF-8, passed
- * through.  -1 on a real or on no memory: the caller then asks jansson.
- */
-static int
-store_text_value(struct store *s, json_t *v)
-{
-	const char	*k;
-	json_t		*e;
-	size_t		 i;
-	char		 num[32];
-	int		 n, first = 1;
-
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		if (store_text_put(s, "{", 1) == -1)
-			return -1;
-		json_object_foreach(v, k, e) {
-			if ((!first && store_text_put(s, ",", 1) == -1) ||
-			    store_text_string(s, k, strlen(k)) == -1 ||
-			    store_text_put(s, ":", 1) == -1 ||
-			    store_text_value(s, e) == -1)
-				return -1;
-			first = 0;
-		}
-		return store_text_put(s, "}", 1);
-	case JSON_ARRAY:
-		if (store_text_put(s, "[", 1) == -1)
-			return -1;
-		json_array_foreach(v, i, e) {
-			if ((i > 0 && store_text_put(s, ",", 1) == -1) ||
-			    store_text_value(s, e) == -1)
-				return -1;
-		}
-		return store_text_put(s, "]", 1);
-	case JSON_STRING:
-		return store_text_string(s, json_string_value(v),
-		    json_string_length(v));
-	case JSON_INTEGER:
-		n = snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT,
-		    json_integer_value(v));
-		return store_text_put(s, num, (size_t)n);
-	case JSON_TRUE:
-		return store_text_put(s, "true", 4);
-	case JSON_FALSE:
-		return store_text_put(s, "false", 5);
-	case JSON_NULL:
-		return store_text_put(s, "null", 4);
-	default:
-		return -1;
-	}
-}
-
 enum store_outcome
 store_apply(struct store *s, json_t *change, int dry_run, json_t **detail,
     char *reason, size_t reasonlen)
 {
+	enum store_outcome	 outcome;
+	char			*text;
+
+	if (detail != NULL)
+		*detail = NULL;
+	if ((text = json_dumps(change, JSON_COMPACT)) == NULL) {
+		snprintf(reason, reasonlen, "change document not serialisable");
+		return OUTCOME_FAILED;
+	}
+	outcome = store_apply_text(s, text, dry_run, detail, reason,
+	    reasonlen);
+	free(text);
+	return outcome;
+}
+
+enum store_outcome
+store_apply_text(struct store *s, const char *text, int dry_run,
+    json_t **detail, char *reason, size_t reasonlen)
+{
 	PGresult		*res;
-	char			*dumped = NULL;
-	const char		*text;
 	const char		*vals[1];
 	enum store_outcome	 outcome;
 
 	if (detail != NULL)
 		*detail = NULL;
 	*reason = '\0';
-	s->textlen = 0;
-	if (store_text_value(s, change) == 0 && store_text_put(s, "", 1) == 0)
-		text = s->text;
-	else if ((text = dumped = json_dumps(change, JSON_COMPACT)) == NULL) {
-		snprintf(reason, reasonlen, "change document not serialisable");
-		return OUTCOME_FAILED;
-	}
 	if (store_ensure(s, reason, reasonlen) == -1 ||
-	    store_prepare_once(s, reason, reasonlen) == -1) {
-		free(dumped);
+	    store_prepare_once(s, reason, reasonlen) == -1)
 		return OUTCOME_TRANSIENT;
-	}
 	if (dry_run) {
 		if ((res = store_exec(s, "BEGIN", s->stmt_timeout_ms +
-		    STORE_GRACE_MS, reason, reasonlen)) == NULL) {
-			free(dumped);
+		    STORE_GRACE_MS, reason, reasonlen)) == NULL)
 			return OUTCOME_TRANSIENT;
-		}
 		PQclear(res);
 	}
 	vals[0] = text;
@@ -937,12 +832,10 @@ store_apply(struct store *s, json_t *change, int dry_run, json_t **detail,
 		store_cause(reason, reasonlen, "database: ",
 		    PQerrorMessage(s->conn));
 		store_disconnect(s);
-		free(dumped);
 		return OUTCOME_TRANSIENT;
 	}
 	res = store_wait(s, s->stmt_timeout_ms + STORE_GRACE_MS, reason,
 	    reasonlen);
-	free(dumped);
 	if (res == NULL)
 		return OUTCOME_TRANSIENT;
 	outcome = store_apply_result(res, detail, reason, reasonlen);

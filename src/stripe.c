@@ -47,6 +47,53 @@ static const char *const pfx_dp[] = { "dp_", "du_", NULL };
 static void	stripe_cause(char *, size_t, const char *, ...)
 		    __attribute__((__format__(__printf__, 3, 4)));
 
+/*
+ * A field's path for causes: pre, then [idx] unless idx is STRIPE_NOIDX,
+ * then the strings that follow, up to NULL; truncated to fit.  Built for
+ * every item of every event, so without printf (whose code, cold after
+ * the database round trip, cost more than the rest of the normalisation).
+ */
+#define STRIPE_NOIDX	((size_t)-1)
+static const char *
+stripe_path(char *buf, size_t buflen, const char *pre, size_t idx, ...)
+{
+	va_list		 ap;
+	const char	*s;
+	char		 num[24], *n = num + sizeof(num);
+	size_t		 o = 0, l;
+
+	if (buflen == 0)
+		return buf;
+	l = strlen(pre);
+	if (l > buflen - 1)
+		l = buflen - 1;
+	memcpy(buf, pre, l);
+	o = l;
+	if (idx != STRIPE_NOIDX) {
+		*--n = ']';
+		do
+			*--n = (char)('0' + idx % 10);
+		while ((idx /= 10) != 0);
+		*--n = '[';
+		l = (size_t)(num + sizeof(num) - n);
+		if (l > buflen - 1 - o)
+			l = buflen - 1 - o;
+		memcpy(buf + o, n, l);
+		o += l;
+	}
+	va_start(ap, idx);
+	while ((s = va_arg(ap, const char *)) != NULL) {
+		l = strlen(s);
+		if (l > buflen - 1 - o)
+			l = buflen - 1 - o;
+		memcpy(buf + o, s, l);
+		o += l;
+	}
+	va_end(ap);
+	buf[o] = '\0';
+	return buf;
+}
+
 static void
 stripe_cause(char *cause, size_t causelen, const char *fmt, ...)
 {
@@ -281,11 +328,18 @@ stripe_sig_result_str(enum stripe_sig_result r)
 
 /* --- field access -------------------------------------------------------- */
 
+/* The price ids of a subscription, each once (items are bounded). */
+#define STRIPE_PRICES_MAX	(STRIPE_ITEMS_MAX + 1)
+struct stripe_prices {
+	const char	*id[STRIPE_PRICES_MAX];	/* in the event's tree */
+	size_t		 n;
+};
+
 /* One normalisation: causes name fields by their path from the event. */
 struct stripe_ctx {
 	const struct fb_config	*cfg;
 	const fbj_t		*obj;		/* data.object */
-	json_t			*change;
+	struct fb_change	*change;
 	char			*cause;
 	size_t			 causelen;
 };
@@ -370,7 +424,7 @@ stripe_put_ref(struct stripe_ctx *sc, const char *name, const fbj_t *obj,
 	if (stripe_ref(sc, obj, key, path, what, pfx, required, &s) == -1)
 		return -1;
 	if (s != NULL)
-		json_object_set_new(sc->change, name, json_string(s));
+		change_cstr(sc->change, name, s);
 	return 0;
 }
 
@@ -417,7 +471,7 @@ stripe_put_int(struct stripe_ctx *sc, const char *name, const fbj_t *obj,
 	if (stripe_int(sc, obj, key, path, min, max, &i, &present) == -1)
 		return -1;
 	if (present)
-		json_object_set_new(sc->change, name, json_integer(i));
+		change_int(sc->change, name, i);
 	return 0;
 }
 
@@ -443,7 +497,7 @@ stripe_put_bool(struct stripe_ctx *sc, const char *name, const fbj_t *obj,
 		    path);
 		return -1;
 	}
-	json_object_set_new(sc->change, name, json_boolean(fbj_is_true(v)));
+	change_bool(sc->change, name, fbj_is_true(v));
 	return 0;
 }
 
@@ -496,7 +550,7 @@ stripe_put_token(struct stripe_ctx *sc, const char *name, const fbj_t *obj,
 	if (stripe_token(sc, obj, key, path, 0, &s) == -1)
 		return -1;
 	if (s != NULL)
-		json_object_set_new(sc->change, name, json_string(s));
+		change_cstr(sc->change, name, s);
 	return 0;
 }
 
@@ -526,7 +580,7 @@ stripe_put_currency(struct stripe_ctx *sc, const fbj_t *obj, const char *path)
 		cur[i] = tolower((unsigned char)s[i]);
 	}
 	cur[3] = '\0';
-	json_object_set_new(sc->change, "currency", json_string(cur));
+	change_cstr(sc->change, "currency", cur);
 	return 0;
 bad:
 	stripe_quote(fbj_string_value(v), fbj_string_length(v), q, sizeof q);
@@ -585,21 +639,19 @@ stripe_tier_rank(const struct fb_config *cfg, const char *tier)
 	    stripe_default_tiers);
 }
 
-static json_t *
-stripe_list_json(char *const *list, size_t n, const char *const *deflist)
+/* A configured list of names, or the default when none is configured. */
+static void
+stripe_put_list(struct stripe_ctx *sc, const char *name, char *const *list,
+    size_t n, const char *const *deflist)
 {
-	json_t	*a;
 	size_t	 i;
 
-	a = json_array();
 	if (n == 0) {
 		for (i = 0; deflist[i] != NULL; i++)
-			json_array_append_new(a, json_string(deflist[i]));
-	} else {
-		for (i = 0; i < n; i++)
-			json_array_append_new(a, json_string(list[i]));
-	}
-	return a;
+			;
+		change_list(sc->change, name, deflist, i);
+	} else
+		change_list(sc->change, name, (const char *const *)list, n);
 }
 
 /* --- one function per kind -------------------------------------------- */
@@ -607,8 +659,8 @@ stripe_list_json(char *const *list, size_t n, const char *const *deflist)
 static int
 stripe_ignore(struct stripe_ctx *sc, const char *note)
 {
-	json_object_set_new(sc->change, "kind", json_string("ignored"));
-	json_object_set_new(sc->change, "note", json_string(note));
+	change_cstr(sc->change, "kind", "ignored");
+	change_cstr(sc->change, "note", note);
 	return 0;
 }
 
@@ -627,15 +679,15 @@ stripe_checkout(struct stripe_ctx *sc, const char *type)
 		    "subscription", mode);
 		return stripe_ignore(sc, note);
 	}
-	json_object_set_new(sc->change, "kind", json_string("checkout"));
-	json_object_set_new(sc->change, "mode", json_string(mode));
+	change_cstr(sc->change, "kind", "checkout");
+	change_cstr(sc->change, "mode", mode);
 	if (stripe_put_ref(sc, "session", o, "id", "data.object.id",
 	    "checkout session", pfx_cs, 1) == -1)
 		return -1;
 	if (stripe_token(sc, o, "payment_status", "data.object.payment_status",
 	    1, &pstatus) == -1)
 		return -1;
-	json_object_set_new(sc->change, "payment_status", json_string(pstatus));
+	change_cstr(sc->change, "payment_status", pstatus);
 
 	md = fbj_object_get(o, "metadata");
 	if (md != NULL && !fbj_is_null(md) && !fbj_is_object(md)) {
@@ -672,7 +724,7 @@ stripe_checkout(struct stripe_ctx *sc, const char *type)
 		    fbj_string_length(v), q, sizeof q));
 		return -1;
 	}
-	json_object_set_new(sc->change, "user_id", json_string(uuid));
+	change_cstr(sc->change, "user_id", uuid);
 
 	v = md != NULL ? fbj_object_get(md, "tier") : NULL;
 	if (v == NULL || fbj_is_null(v)) {
@@ -693,7 +745,7 @@ stripe_checkout(struct stripe_ctx *sc, const char *type)
 		    stripe_quote(tier, fbj_string_length(v), q, sizeof q));
 		return -1;
 	}
-	json_object_set_new(sc->change, "tier", json_string(tier));
+	change_cstr(sc->change, "tier", tier);
 
 	if (stripe_put_ref(sc, "customer", o, "customer",
 	    "data.object.customer", "customer", pfx_cus, 0) == -1)
@@ -706,7 +758,7 @@ stripe_checkout(struct stripe_ctx *sc, const char *type)
 		    "missing in a subscription-mode checkout");
 		return -1;
 	}
-	json_object_set_new(sc->change, "subscription", json_string(field));
+	change_cstr(sc->change, "subscription", field);
 	if (stripe_put_amount(sc, "amount_total", o, "amount_total",
 	    "data.object.amount_total") == -1 ||
 	    stripe_put_currency(sc, o, "data.object.currency") == -1)
@@ -719,7 +771,7 @@ stripe_checkout(struct stripe_ctx *sc, const char *type)
 	else
 		paid = strcmp(pstatus, "paid") == 0 ||
 		    strcmp(pstatus, "no_payment_required") == 0;
-	json_object_set_new(sc->change, "paid", json_boolean(paid));
+	change_bool(sc->change, "paid", paid);
 	return 0;
 }
 
@@ -734,15 +786,16 @@ stripe_sub_bound(struct stripe_ctx *sc, const fbj_t *items, const char *key,
 	int64_t	 v;
 	int	 has;
 
-	snprintf(path, sizeof path, "data.object.%s", key);
+	stripe_path(path, sizeof path, "data.object.", STRIPE_NOIDX, key,
+	    (const char *)NULL);
 	if (stripe_int(sc, sc->obj, key, path, STRIPE_TS_MIN, STRIPE_TS_MAX,
 	    out, present) == -1)
 		return -1;
 	if (*present)
 		return 0;
 	fbj_array_foreach(items, i, it) {
-		snprintf(path, sizeof path, "data.object.items.data[%zu].%s",
-		    i, key);
+		stripe_path(path, sizeof path, "data.object.items.data", i, ".",
+		    key, (const char *)NULL);
 		if (stripe_int(sc, it, key, path, STRIPE_TS_MIN, STRIPE_TS_MAX,
 		    &v, &has) == -1)
 			return -1;
@@ -772,20 +825,19 @@ stripe_sub_period(struct stripe_ctx *sc, const fbj_t *items)
 		return -1;
 	}
 	if (hasstart)
-		json_object_set_new(sc->change, "period_start",
-		    json_integer(start));
+		change_int(sc->change, "period_start", start);
 	if (hasend)
-		json_object_set_new(sc->change, "period_end", json_integer(end));
+		change_int(sc->change, "period_end", end);
 	return 0;
 }
 
 static int
-stripe_add_price(struct stripe_ctx *sc, json_t *prices, const fbj_t *holder,
+stripe_add_price(struct stripe_ctx *sc, struct stripe_prices *prices,
+    const fbj_t *holder,
     const char *key, const char *path, int *best)
 {
 	char		 q[160];
 	const fbj_t	*v;
-	json_t		*e;
 	const char	*s;
 	size_t		 n, i;
 	int		 rank;
@@ -812,11 +864,16 @@ stripe_add_price(struct stripe_ctx *sc, json_t *prices, const fbj_t *holder,
 		    "price id", path, stripe_quote(s, n, q, sizeof q));
 		return -1;
 	}
-	json_array_foreach(prices, i, e) {
-		if (strcmp(json_string_value(e), s) == 0)
+	for (i = 0; i < prices->n; i++) {
+		if (strcmp(prices->id[i], s) == 0)
 			return 0;
 	}
-	json_array_append_new(prices, json_string(s));
+	if (prices->n == STRIPE_PRICES_MAX) {
+		stripe_cause(sc->cause, sc->causelen, "%s: more than %d "
+		    "distinct prices", path, STRIPE_PRICES_MAX);
+		return -1;
+	}
+	prices->id[prices->n++] = s;
 	for (i = 0; i < sc->cfg->nprices; i++) {
 		if (sc->cfg->prices[i].price == NULL ||
 		    sc->cfg->prices[i].tier == NULL ||
@@ -833,40 +890,38 @@ static int
 stripe_sub_prices(struct stripe_ctx *sc, const fbj_t *items)
 {
 	char		 path[96];
-	json_t		*prices;
+	struct stripe_prices	 prices;
 	const fbj_t	*it;
 	size_t		 i;
 	int		 best = -1, pass;
 
-	prices = json_array();
+	prices.n = 0;
 	/* items[].price, else the legacy top-level plan, else items[].plan */
-	for (pass = 0; pass < 3 && json_array_size(prices) == 0; pass++) {
+	for (pass = 0; pass < 3 && prices.n == 0; pass++) {
 		if (pass == 1) {
-			if (stripe_add_price(sc, prices, fbj_object_get(sc->obj,
+			if (stripe_add_price(sc, &prices, fbj_object_get(sc->obj,
 			    "plan"), "id", "data.object.plan.id", &best) == -1)
 				goto fail;
 			continue;
 		}
 		fbj_array_foreach(items, i, it) {
-			snprintf(path, sizeof path, "data.object.items.data[%zu]."
-			    "%s.id", i, pass == 0 ? "price" : "plan");
-			if (stripe_add_price(sc, prices, it, pass == 0 ?
+			stripe_path(path, sizeof path, "data.object.items.data",
+			    i, pass == 0 ? ".price.id" : ".plan.id",
+			    (const char *)NULL);
+			if (stripe_add_price(sc, &prices, it, pass == 0 ?
 			    "price" : "plan", path, &best) == -1)
 				goto fail;
 		}
 	}
-	if (json_array_size(prices) == 0) {
-		json_decref(prices);
+	if (prices.n == 0)
 		return 0;
-	}
-	json_object_set_new(sc->change, "price_ids", prices);
+	change_list(sc->change, "price_ids", prices.id, prices.n);
 	if (best >= 0) {
-		json_object_set_new(sc->change, "tier", json_string(sc->cfg->ntiers
-		    ? sc->cfg->tiers[best] : stripe_default_tiers[best]));
+		change_cstr(sc->change, "tier", sc->cfg->ntiers
+		    ? sc->cfg->tiers[best] : stripe_default_tiers[best]);
 	}
 	return 0;
 fail:
-	json_decref(prices);
 	return -1;
 }
 
@@ -878,7 +933,7 @@ stripe_subscription(struct stripe_ctx *sc, const char *type)
 	const char	*status;
 	size_t		 i;
 
-	json_object_set_new(sc->change, "kind", json_string("subscription"));
+	change_cstr(sc->change, "kind", "subscription");
 	if (stripe_put_ref(sc, "subscription", o, "id", "data.object.id",
 	    "subscription", pfx_sub, 1) == -1 ||
 	    stripe_put_ref(sc, "customer", o, "customer",
@@ -896,7 +951,7 @@ stripe_subscription(struct stripe_ctx *sc, const char *type)
 	}
 	if (strcmp(type, "customer.subscription.deleted") == 0)
 		status = "canceled";
-	json_object_set_new(sc->change, "status", json_string(status));
+	change_cstr(sc->change, "status", status);
 
 	items = fbj_object_get(o, "items");
 	if (items != NULL && !fbj_is_null(items)) {
@@ -938,11 +993,10 @@ stripe_subscription(struct stripe_ctx *sc, const char *type)
 	if (v != NULL && !fbj_is_null(v)) {
 		if (fbj_is_string(v) && stripe_uuid(fbj_string_value(v),
 		    fbj_string_length(v), uuid) == 0)
-			json_object_set_new(sc->change, "user_id",
-			    json_string(uuid));
+			change_cstr(sc->change, "user_id", uuid);
 		else
-			json_object_set_new(sc->change, "note", json_string(
-			    "data.object.metadata.userId ignored: not a UUID"));
+			change_cstr(sc->change, "note", 
+			    "data.object.metadata.userId ignored: not a UUID");
 	}
 	return 0;
 }
@@ -956,7 +1010,8 @@ stripe_line_sub(struct stripe_ctx *sc, const fbj_t *line, size_t i,
 	const fbj_t	*v, *type;
 
 	*out = NULL;
-	snprintf(path, sizeof path, "data.object.lines.data[%zu].subscription", i);
+	stripe_path(path, sizeof path, "data.object.lines.data", i,
+	    ".subscription", (const char *)NULL);
 	if (stripe_ref(sc, line, "subscription", path, "subscription", pfx_sub,
 	    0, out) == -1)
 		return -1;
@@ -965,8 +1020,9 @@ stripe_line_sub(struct stripe_ctx *sc, const fbj_t *line, size_t i,
 	v = fbj_object_get(fbj_object_get(line, "parent"),
 	    "subscription_item_details");
 	if (fbj_is_object(v)) {
-		snprintf(path, sizeof path, "data.object.lines.data[%zu].parent."
-		    "subscription_item_details.subscription", i);
+		stripe_path(path, sizeof path, "data.object.lines.data", i,
+		    ".parent.subscription_item_details.subscription",
+		    (const char *)NULL);
 		if (stripe_ref(sc, v, "subscription", path, "subscription",
 		    pfx_sub, 0, out) == -1)
 			return -1;
@@ -977,7 +1033,8 @@ stripe_line_sub(struct stripe_ctx *sc, const fbj_t *line, size_t i,
 	type = fbj_object_get(line, "type");
 	if (fbj_is_string(type) &&
 	    strcmp(fbj_string_value(type), "subscription") == 0) {
-		snprintf(path, sizeof path, "data.object.lines.data[%zu].id", i);
+		stripe_path(path, sizeof path, "data.object.lines.data", i,
+		    ".id", (const char *)NULL);
 		if (stripe_ref(sc, line, "id", path, "line", NULL, 0,
 		    out) == -1)
 			return -1;
@@ -1036,8 +1093,8 @@ stripe_invoice(struct stripe_ctx *sc, const char *type)
 	if (sub == NULL)
 		return stripe_ignore(sc, "one-off invoice (no subscription)");
 
-	json_object_set_new(sc->change, "kind", json_string("invoice"));
-	json_object_set_new(sc->change, "subscription", json_string(sub));
+	change_cstr(sc->change, "kind", "invoice");
+	change_cstr(sc->change, "subscription", sub);
 	if (stripe_put_ref(sc, "invoice", o, "id", "data.object.id", "invoice",
 	    pfx_in, 0) == -1 ||
 	    stripe_put_ref(sc, "customer", o, "customer",
@@ -1068,13 +1125,13 @@ stripe_invoice(struct stripe_ctx *sc, const char *type)
 			    "data[%zu].period: must be an object", i);
 			return -1;
 		}
-		snprintf(path, sizeof path, "data.object.lines.data[%zu]."
-		    "period.start", i);
+		stripe_path(path, sizeof path, "data.object.lines.data", i,
+		    ".period.start", (const char *)NULL);
 		if (stripe_int(sc, per, "start", path, STRIPE_TS_MIN,
 		    STRIPE_TS_MAX, &s, &ps) == -1)
 			return -1;
-		snprintf(path, sizeof path, "data.object.lines.data[%zu]."
-		    "period.end", i);
+		stripe_path(path, sizeof path, "data.object.lines.data", i,
+		    ".period.end", (const char *)NULL);
 		if (stripe_int(sc, per, "end", path, STRIPE_TS_MIN,
 		    STRIPE_TS_MAX, &e, &pe) == -1)
 			return -1;
@@ -1093,12 +1150,11 @@ stripe_invoice(struct stripe_ctx *sc, const char *type)
 		hasper = 1;
 	}
 	if (hasper) {
-		json_object_set_new(sc->change, "period_start",
-		    json_integer(start));
-		json_object_set_new(sc->change, "period_end", json_integer(end));
+		change_int(sc->change, "period_start", start);
+		change_int(sc->change, "period_end", end);
 	}
-	json_object_set_new(sc->change, "paid",
-	    json_boolean(strcmp(type, "invoice.payment_failed") != 0));
+	change_bool(sc->change, "paid",
+	    strcmp(type, "invoice.payment_failed") != 0);
 	return 0;
 }
 
@@ -1107,7 +1163,7 @@ stripe_refund(struct stripe_ctx *sc)
 {
 	const fbj_t	*o = sc->obj;
 
-	json_object_set_new(sc->change, "kind", json_string("refund"));
+	change_cstr(sc->change, "kind", "refund");
 	if (stripe_put_ref(sc, "charge", o, "id", "data.object.id", "charge",
 	    pfx_ch, 1) == -1 ||
 	    stripe_put_ref(sc, "customer", o, "customer",
@@ -1130,7 +1186,7 @@ stripe_dispute(struct stripe_ctx *sc)
 {
 	const fbj_t	*o = sc->obj;
 
-	json_object_set_new(sc->change, "kind", json_string("dispute"));
+	change_cstr(sc->change, "kind", "dispute");
 	if (stripe_put_ref(sc, "dispute", o, "id", "data.object.id", "dispute",
 	    pfx_dp, 1) == -1 ||
 	    stripe_put_ref(sc, "charge", o, "charge", "data.object.charge",
@@ -1181,15 +1237,14 @@ stripe_objtype(struct stripe_ctx *sc, const char *type, const char *want)
  * by guardian.c; here it is only copied.
  */
 int
-stripe_normalize(const fbj_t *event, const struct fb_config *cfg, json_t **change,
-    char *cause, size_t causelen)
+stripe_normalize(const fbj_t *event, const struct fb_config *cfg,
+    struct fb_change *change, char *cause, size_t causelen)
 {
 	struct stripe_ctx	 sc;
 	const fbj_t		*v;
 	const char		*type;
 	int			 rv;
 
-	*change = NULL;
 	memset(&sc, 0, sizeof sc);
 	sc.cfg = cfg;
 	sc.cause = cause;
@@ -1205,23 +1260,28 @@ stripe_normalize(const fbj_t *event, const struct fb_config *cfg, json_t **chang
 	}
 	type = fbj_string_value(v);
 
-	sc.change = json_object();
-	/* Copies: the change outlives the event's values (see arena.c). */
-	json_object_set_new(sc.change, "event_id",
-	    fbj_to_json(fbj_object_get(event, "id")));
-	json_object_set_new(sc.change, "type", fbj_to_json(v));
-	json_object_set_new(sc.change, "created",
-	    fbj_to_json(fbj_object_get(event, "created")));
-	json_object_set_new(sc.change, "livemode",
-	    json_boolean(fbj_is_true(fbj_object_get(event, "livemode"))));
+	/* The change copies what it is given: it outlives the event. */
+	sc.change = change;
+	change_reset(change);
+	v = fbj_object_get(event, "id");
+	change_str(change, "event_id", fbj_string_value(v),
+	    fbj_string_length(v));
+	v = fbj_object_get(event, "type");
+	change_str(change, "type", fbj_string_value(v), fbj_string_length(v));
+	change_int(change, "created",
+	    fbj_integer_value(fbj_object_get(event, "created")));
+	change_bool(change, "livemode",
+	    fbj_is_true(fbj_object_get(event, "livemode")));
 	v = fbj_object_get(event, "api_version");
-	json_object_set_new(sc.change, "api_version",
-	    fbj_is_string(v) ? fbj_to_json(v) : json_null());
-	json_object_set_new(sc.change, "premium_statuses",
-	    stripe_list_json(cfg->premium_statuses, cfg->npremium_statuses,
-	    stripe_default_premium));
-	json_object_set_new(sc.change, "tiers", stripe_list_json(cfg->tiers,
-	    cfg->ntiers, stripe_default_tiers));
+	if (fbj_is_string(v))
+		change_str(change, "api_version", fbj_string_value(v),
+		    fbj_string_length(v));
+	else
+		change_null(change, "api_version");
+	stripe_put_list(&sc, "premium_statuses", cfg->premium_statuses,
+	    cfg->npremium_statuses, stripe_default_premium);
+	stripe_put_list(&sc, "tiers", cfg->tiers, cfg->ntiers,
+	    stripe_default_tiers);
 
 	if (strcmp(type, "checkout.session.completed") == 0 ||
 	    strcmp(type, "checkout.session.async_payment_succeeded") == 0 ||
@@ -1251,18 +1311,13 @@ stripe_normalize(const fbj_t *event, const struct fb_config *cfg, json_t **chang
 		rv = stripe_objtype(&sc, type, "dispute") == -1 ? -1 :
 		    stripe_dispute(&sc);
 	else if (strcmp(type, "customer.deleted") == 0) {
-		json_object_set_new(sc.change, "kind",
-		    json_string("customer_deleted"));
+		change_cstr(change, "kind", "customer_deleted");
 		rv = stripe_objtype(&sc, type, "customer") == -1 ? -1 :
 		    stripe_put_ref(&sc, "customer", sc.obj, "id",
 		    "data.object.id", "customer", pfx_cus, 1);
 	} else
 		rv = stripe_ignore(&sc, "event type not handled");
 
-	if (rv == -1) {
-		json_decref(sc.change);
-		return -1;
-	}
-	*change = sc.change;
-	return 0;
+	/* A set that failed for want of memory shows in change_text(). */
+	return rv;
 }

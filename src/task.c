@@ -57,31 +57,29 @@ task_result_clear(struct task_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/*
+ * The change document's text through the store, retried while transient
+ * and another attempt as long as the last still ends before the deadline:
+ * the process must be closed before its lease runs out.
+ */
 void
-task_apply(struct store *store, json_t *change, int dry_run,
-    int64_t deadline_ms, struct task_result *r)
+task_apply_text(struct store *store, const char *doc, const char *event_id,
+    int dry_run, int64_t deadline_ms, struct task_result *r)
 {
-	const char	*id;
 	long		 backoff = TASK_BACKOFF_MIN_MS, wait;
 	int64_t		 start, took;
 
-	if ((id = json_string_value(json_object_get(change, "event_id"))) !=
-	    NULL)
-		snprintf(r->event_id, sizeof(r->event_id), "%s", id);
+	if (event_id != NULL)
+		snprintf(r->event_id, sizeof(r->event_id), "%s", event_id);
 	for (;;) {
 		json_decref(r->detail);
 		r->detail = NULL;
 		r->attempts++;
 		start = task_now_ms();
-		r->outcome = store_apply(store, change, dry_run, &r->detail,
+		r->outcome = store_apply_text(store, doc, dry_run, &r->detail,
 		    r->reason, sizeof(r->reason));
 		if (r->outcome != OUTCOME_TRANSIENT)
 			return;
-		/*
-		 * Retry only if another attempt as long as this one (a
-		 * statement timeout, say) still ends before the deadline: the
-		 * process must be closed before its lease runs out.
-		 */
 		took = task_now_ms() - start;
 		wait = task_jitter(backoff);
 		if (task_now_ms() + wait + took >= deadline_ms)
@@ -96,23 +94,59 @@ task_apply(struct store *store, json_t *change, int dry_run,
 }
 
 void
+task_apply(struct store *store, json_t *change, int dry_run,
+    int64_t deadline_ms, struct task_result *r)
+{
+	char	*doc;
+
+	if ((doc = json_dumps(change, JSON_COMPACT)) == NULL) {
+		r->outcome = OUTCOME_TRANSIENT;
+		snprintf(r->reason, sizeof(r->reason), "out of memory");
+		return;
+	}
+	task_apply_text(store, doc, json_string_value(json_object_get(change,
+	    "event_id")), dry_run, deadline_ms, r);
+	free(doc);
+}
+
+/*
+ * The change document of the task being run: its buffers are kept from
+ * one task to the next (a bee runs one at a time; so does --apply).
+ */
+static struct fb_change	task_change;
+
+void
 task_run(const struct fb_config *cfg, struct store *store,
     const struct guardian_input *in, int dry_run, int64_t deadline_ms,
     struct task_result *r)
 {
-	json_t	*change = NULL;
-	char	 cause[FB_CAUSE_MAX];
+	struct fb_change	*c = &task_change;
+	const char		*doc, *id;
+	char			 cause[FB_CAUSE_MAX], eid[256];
+	size_t			 n;
 
 	memset(r, 0, sizeof(*r));
 	snprintf(r->event_id, sizeof(r->event_id), "-");
-	if (guardian_check(cfg, in, &change, cause, sizeof(cause)) == -1) {
+	if (guardian_check_change(cfg, in, c, cause, sizeof(cause)) == -1) {
 		r->outcome = OUTCOME_FAILED;
 		snprintf(r->reason, sizeof(r->reason), "%s", cause);
-		json_decref(change);
+		return;
+	}
+	/* The envelope checked the id: evt_ and letters, digits or _. */
+	if ((id = change_value(c, "event_id", &n)) != NULL && n >= 2 &&
+	    n - 2 < sizeof(eid)) {
+		memcpy(eid, id + 1, n - 2);
+		eid[n - 2] = '\0';
+		snprintf(r->event_id, sizeof(r->event_id), "%s", eid);
+	}
+	if ((doc = change_text(c, NULL)) == NULL) {
+		/* No memory: transient, so the process is re-queued, not lost. */
+		r->outcome = OUTCOME_TRANSIENT;
+		snprintf(r->reason, sizeof(r->reason), "out of memory building "
+		    "the change document");
 		return;
 	}
 	if (in->applying != NULL)
 		in->applying(in->applying_arg);
-	task_apply(store, change, dry_run, deadline_ms, r);
-	json_decref(change);
+	task_apply_text(store, doc, NULL, dry_run, deadline_ms, r);
 }

@@ -662,9 +662,9 @@ test_round_trips_dry_run(struct store *s)
 }
 
 /*
- * store_apply writes the change document as JSON text itself (jansson's
- * dump only for what it does not write): every escape must reach
- * PostgreSQL intact.  An ignored change echoes its note back.
+ * The change document's text, as a bee writes it (change.c) and as
+ * jansson dumps it (store_apply): every escape must reach PostgreSQL
+ * intact.  An ignored change echoes its note back.
  */
 static void
 test_text(struct store *s)
@@ -687,12 +687,30 @@ test_text(struct store *s)
 		o = store_apply(s, c, 0, NULL, reason, sizeof(reason));
 		ok(o == OUTCOME_IGNORED, "escapes%s: ignored (%s)", i ?
 		    " with a real" : "", store_outcome_str(o));
-		is_str(reason, note, i ? "the note, through json_dumps" :
-		    "the note, every escape intact");
+		is_str(reason, note, i ? "the note, through json_dumps, "
+		    "with a real" : "the note, through json_dumps");
 		json_decref(c);
 	}
+	{
+		struct fb_change	fc;
+
+		change_init(&fc);
+		change_cstr(&fc, "kind", "ignored");
+		change_cstr(&fc, "event_id", "evt_text_2");
+		change_cstr(&fc, "type", "test.text");
+		change_int(&fc, "created", 1764000000);
+		change_bool(&fc, "livemode", 0);
+		change_null(&fc, "nothing");
+		change_cstr(&fc, "note", note);
+		o = store_apply_text(s, change_text(&fc, NULL), 0, NULL,
+		    reason, sizeof(reason));
+		ok(o == OUTCOME_IGNORED, "escapes, written by change.c: "
+		    "ignored (%s)", store_outcome_str(o));
+		is_str(reason, note, "the note, every escape intact");
+		change_free(&fc);
+	}
 	is_str(q("SELECT count(*) FROM processed_webhooks WHERE event_id LIKE "
-	    "'evt_text_%'"), "2", "both recorded once");
+	    "'evt_text_%'"), "3", "all three recorded once");
 }
 
 static void
