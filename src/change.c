@@ -75,7 +75,8 @@ change_commit(struct fb_change *c, const char *key, size_t off)
 	if (c->failed)
 		return;
 	for (i = 0; i < c->n; i++)
-		if (c->ent[i].key == key || strcmp(c->ent[i].key, key) == 0)
+		if (c->ent[i].key == key || (c->ent[i].key[0] == key[0] &&
+		    strcmp(c->ent[i].key, key) == 0))
 			break;
 	if (i == c->n) {
 		if (c->n == FB_CHANGE_MAXKEYS) {

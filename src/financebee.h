@@ -259,7 +259,7 @@ struct fbj_doc;
  * error); jansson then decides, and fbj_from_json() takes its answer.
  */
 struct fbj_doc	*fbj_parse(const char *, size_t, int maxdepth);
-struct fbj_doc	*fbj_from_json(json_t *);	/* takes a reference */
+struct fbj_doc	*fbj_from_json(json_t *);	/* holds its own reference */
 const fbj_t	*fbj_root(const struct fbj_doc *);
 void		 fbj_free(struct fbj_doc *);
 json_t		*fbj_to_json(const fbj_t *);	/* a deep copy */
@@ -483,7 +483,7 @@ struct task_result {
 	enum store_outcome	 outcome;
 	char			 event_id[256];
 	char			 reason[FB_CAUSE_MAX];
-	json_t			*detail;
+	json_t			*detail;	/* what changed: dry runs only */
 	unsigned int		 attempts;	/* store_apply calls made */
 };
 /* Retries transient failures with bounded backoff until deadline (ms). */

@@ -734,10 +734,12 @@ static enum store_outcome
 store_apply_result(PGresult *res, json_t **detail, char *reason,
     size_t reasonlen)
 {
-	json_t			*j, *o, *r, *d;
-	json_error_t		 jerr;
+	struct fbj_doc		*d;
+	const fbj_t		*j, *o, *r;
+	json_t			*loaded;
 	enum store_outcome	 outcome;
-	const char		*st;
+	const char		*st, *text;
+	size_t			 len;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
@@ -759,24 +761,27 @@ store_apply_result(PGresult *res, json_t **detail, char *reason,
 		snprintf(reason, reasonlen, "database: unexpected reply shape");
 		return OUTCOME_TRANSIENT;
 	}
-	/* The fast parser when it can (see colonies.c), else jansson. */
-	if ((j = colonies_fast_json(PQgetvalue(res, 0, 0),
-	    (size_t)PQgetlength(res, 0, 0), 0)) == NULL)
-		j = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
-	if (j == NULL || !json_is_object(j) ||
-	    (o = json_object_get(j, "outcome")) == NULL ||
-	    !json_is_string(o) ||
-	    store_outcome_parse(json_string_value(o), &outcome) == -1 ||
-	    outcome == OUTCOME_TRANSIENT) {
-		json_decref(j);
+	/* The event's parser when it can (see fbj.c), else jansson's. */
+	text = PQgetvalue(res, 0, 0);
+	len = (size_t)PQgetlength(res, 0, 0);
+	if ((d = fbj_parse(text, len, 0)) == NULL &&
+	    (loaded = json_loadb(text, len, 0, NULL)) != NULL) {
+		d = fbj_from_json(loaded);
+		json_decref(loaded);
+	}
+	j = fbj_root(d);
+	if (!fbj_is_object(j) || !fbj_is_string(o = fbj_object_get(j,
+	    "outcome")) || store_outcome_parse(fbj_string_value(o),
+	    &outcome) == -1 || outcome == OUTCOME_TRANSIENT) {
+		fbj_free(d);
 		snprintf(reason, reasonlen, "database: unexpected reply");
 		return OUTCOME_TRANSIENT;
 	}
-	if ((r = json_object_get(j, "reason")) != NULL && json_is_string(r))
-		snprintf(reason, reasonlen, "%s", json_string_value(r));
-	if (detail != NULL && (d = json_object_get(j, "detail")) != NULL)
-		*detail = json_incref(d);
-	json_decref(j);
+	if (fbj_is_string(r = fbj_object_get(j, "reason")))
+		snprintf(reason, reasonlen, "%s", fbj_string_value(r));
+	if (detail != NULL && (r = fbj_object_get(j, "detail")) != NULL)
+		*detail = fbj_to_json(r);
+	fbj_free(d);
 	return outcome;
 }
 

@@ -76,8 +76,8 @@ task_apply_text(struct store *store, const char *doc, const char *event_id,
 		r->detail = NULL;
 		r->attempts++;
 		start = task_now_ms();
-		r->outcome = store_apply_text(store, doc, dry_run, &r->detail,
-		    r->reason, sizeof(r->reason));
+		r->outcome = store_apply_text(store, doc, dry_run,
+		    dry_run ? &r->detail : NULL, r->reason, sizeof(r->reason));
 		if (r->outcome != OUTCOME_TRANSIENT)
 			return;
 		took = task_now_ms() - start;
