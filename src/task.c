@@ -122,7 +122,7 @@ task_run(const struct fb_config *cfg, struct store *store,
 {
 	struct fb_change	*c = &task_change;
 	const char		*doc, *id;
-	char			 cause[FB_CAUSE_MAX], eid[256];
+	char			 cause[FB_CAUSE_MAX];
 	size_t			 n;
 
 	memset(r, 0, sizeof(*r));
@@ -134,10 +134,9 @@ task_run(const struct fb_config *cfg, struct store *store,
 	}
 	/* The envelope checked the id: evt_ and letters, digits or _. */
 	if ((id = change_value(c, "event_id", &n)) != NULL && n >= 2 &&
-	    n - 2 < sizeof(eid)) {
-		memcpy(eid, id + 1, n - 2);
-		eid[n - 2] = '\0';
-		snprintf(r->event_id, sizeof(r->event_id), "%s", eid);
+	    n - 2 < sizeof(r->event_id)) {
+		memcpy(r->event_id, id + 1, n - 2);
+		r->event_id[n - 2] = '\0';
 	}
 	if ((doc = change_text(c, NULL)) == NULL) {
 		/* No memory: transient, so the process is re-queued, not lost. */
