@@ -350,27 +350,37 @@ fbj_free(struct fbj_doc *d)
 	free(d);
 }
 
-/* A new node (index) with its key; -1 when out of room. */
-static long
-fbj_node(struct fbj_doc *d, int type, const char *key, uint32_t klen)
+/* Double the node array; -1 when out of room. */
+static int
+fbj_grow(struct fbj_doc *d)
 {
 	fbj_t	*nn;
 	size_t	 cap;
 
-	if (d->n == d->cap) {
-		cap = d->cap ? d->cap * 2 : 256;
-		if (cap > FBJ_MAX_NODES ||
-		    (nn = realloc(d->nodes, cap * sizeof(*nn))) == NULL)
-			return -1;
-		d->nodes = nn;
-		d->cap = cap;
-	}
+	cap = d->cap ? d->cap * 2 : 256;
+	if (cap > FBJ_MAX_NODES ||
+	    (nn = realloc(d->nodes, cap * sizeof(*nn))) == NULL)
+		return -1;
+	d->nodes = nn;
+	d->cap = cap;
+	return 0;
+}
+
+/* A new node (index) with its key; -1 when out of room.  One per value. */
+static inline long
+fbj_node(struct fbj_doc *d, int type, const char *key, uint32_t klen)
+{
+	fbj_t	*nn;
+
+	if (d->n == d->cap && fbj_grow(d) == -1)
+		return -1;
 	nn = &d->nodes[d->n];
-	memset(nn, 0, sizeof(*nn));
-	nn->type = (uint8_t)type;
 	nn->key = key;
-	nn->klen = klen;
+	nn->u.i = 0;
+	nn->len = 0;
 	nn->skip = 1;
+	nn->klen = klen;
+	nn->type = (uint8_t)type;
 	return (long)d->n++;
 }
 
