@@ -1229,6 +1229,21 @@ master_total_tasks(void)
 	return n;
 }
 
+/*
+ * One sample of the task total per tick, a minute of them in a ring; the
+ * first is taken at start, so a daemon younger than a minute reports its
+ * rate since it started rather than nothing.
+ */
+static void
+master_rate_sample(int64_t now)
+{
+	m.rate_total[m.rate_head] = master_total_tasks();
+	m.rate_ms[m.rate_head] = now;
+	m.rate_head = (m.rate_head + 1) % MASTER_RATE_SAMPLES;
+	if (m.rate_n < MASTER_RATE_SAMPLES)
+		m.rate_n++;
+}
+
 static void
 master_tick_cb(evutil_socket_t fd, short ev, void *arg)
 {
@@ -1254,11 +1269,7 @@ master_tick_cb(evutil_socket_t fd, short ev, void *arg)
 		}
 	}
 
-	m.rate_total[m.rate_head] = master_total_tasks();
-	m.rate_ms[m.rate_head] = now;
-	m.rate_head = (m.rate_head + 1) % MASTER_RATE_SAMPLES;
-	if (m.rate_n < MASTER_RATE_SAMPLES)
-		m.rate_n++;
+	master_rate_sample(now);
 }
 
 static void
@@ -1374,16 +1385,16 @@ master_slot_shown(const struct slot *s)
 static double
 master_throughput(void)
 {
-	size_t	newest, oldest;
+	int64_t	now = now_ms();
+	size_t	oldest;
 
-	if (m.rate_n < 2)
+	if (m.rate_n == 0)
 		return 0;
-	newest = (m.rate_head + MASTER_RATE_SAMPLES - 1) % MASTER_RATE_SAMPLES;
 	oldest = m.rate_n < MASTER_RATE_SAMPLES ? 0 : m.rate_head;
-	if (m.rate_ms[newest] <= m.rate_ms[oldest])
+	if (now <= m.rate_ms[oldest])
 		return 0;
-	return (double)(m.rate_total[newest] - m.rate_total[oldest]) * 1000 /
-	    (double)(m.rate_ms[newest] - m.rate_ms[oldest]);
+	return (double)(master_total_tasks() - m.rate_total[oldest]) * 1000 /
+	    (double)(now - m.rate_ms[oldest]);
 }
 
 json_t *
@@ -1726,6 +1737,7 @@ master_main(const char *cfgpath, struct fb_config *cfg, int cfgfd,
 		m.slots[i].fd = -1;
 		m.slots[i].since = now_wall();
 	}
+	master_rate_sample(m.started);
 
 	m.ev_tick = event_new(m.base, -1, EV_PERSIST, master_tick_cb, NULL);
 	tv = ms_tv(MASTER_TICK_MS);

@@ -130,6 +130,13 @@ is "$(st '[.bees[].tasks[]] | add')" "$n" "status: per-bee tasks add up to $n"
 is "$(st '.pool.tasks.applied + .pool.tasks.ignored + .pool.tasks.duplicate > 0')" \
     "true" "status: some events applied or ignored (signatures verified)"
 like "$(st '.pool.latency_ms.p50')" '^[0-9.]+(e[-+]?[0-9]+)?$' "status: latency p50 is a number"
+# Younger than a minute, the rate covers the whole life of the master:
+# throughput times uptime gives back the task count.  (Once the master is
+# older than that, only its sign can be checked here.)
+is "$(st --argjson n "$n" 'if .uptime < 55 then
+	((.pool.throughput_1m * .uptime - $n) | fabs) < 1
+    else .pool.throughput_1m >= 0 end')" "true" \
+    "status: throughput_1m counts every task since start ($(st '.uptime, .pool.throughput_1m' | tr '\n' ' '))"
 
 # --- metrics ----------------------------------------------------------------------
 ctl metrics >"$dir/metrics" 
