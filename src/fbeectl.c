@@ -526,7 +526,7 @@ ctl_print_status(json_t *st)
 	bees = json_object_get(st, "bees");
 	if (!json_is_array(bees) || json_array_size(bees) == 0)
 		return;
-	printf("\n%4s %7s %4s %-9s %7s %7s %7s %6s %3s %-10s %s\n", "SLOT",
+	printf("\n%4s %7s %4s %-11s %7s %7s %7s %6s %3s %-10s %s\n", "SLOT",
 	    "PID", "GEN", "STATE", "P50ms", "P95ms", "P99ms", "RSS", "RST",
 	    "LAST EXIT", "TASKS");
 	json_array_foreach(bees, i, b) {
@@ -536,7 +536,7 @@ ctl_print_status(json_t *st)
 		ctl_tasks(json_object_get(b, "tasks"), tasks, sizeof(tasks));
 		ctl_rss(b, rss, sizeof(rss));
 		last = ctl_str(b, "last_exit", "-");
-		printf("%4s %7s %4s %-9.9s %7s %7s %7s %6s %3s %-10.10s %s\n",
+		printf("%4s %7s %4s %-11.11s %7s %7s %7s %6s %3s %-10.10s %s\n",
 		    ctl_num(b, "slot", 0, c1, sizeof(c1)),
 		    ctl_num(b, "pid", 0, c2, sizeof(c2)),
 		    ctl_num(b, "generation", 0, c3, sizeof(c3)),

@@ -616,6 +616,9 @@ int	 oneshot_apply(const struct fb_config *, const char *file, int dry_run,
 	    const char *sighdr);
 int	 oneshot_prune(const struct fb_config *);
 
+/* registrar.c: financebeed --register SLOT (a child of the master). */
+int	 registrar_main(const struct fb_config *, unsigned int slot);
+
 /* master.c: the supervisor.  Returns the daemon's exit status. */
 int	 master_main(const char *cfgpath, struct fb_config *, int cfgfd,
 	    int foreground);
@@ -632,8 +635,7 @@ void	 master_reload(void (*done)(int ok, const char *cause, void *), void *);
 /* proc.c: fork/exec of bees and helper children, fd and signal hygiene. */
 int	 proc_init(char *, size_t);
 const char *proc_exe(void);
-pid_t	 proc_spawn(char *const argv[], int *chanfd, char *, size_t);
-pid_t	 proc_spawn_bee(char *const argv[], int *chanfd, int statusfd,
+pid_t	 proc_spawn(char *const argv[], int *chanfd, int statusfd,
 	    int cfgfd, char *, size_t);
 struct fbee_shm;
 struct fbee_shm *proc_shm_create(int *, char *, size_t);

@@ -23,6 +23,7 @@ enum {
 	OPT_SIGNATURE,
 	OPT_PRUNE,
 	OPT_BEE,
+	OPT_REGISTER,
 	OPT_GENERATION,
 	OPT_CHANNEL_FD,
 	OPT_STATUS_FD,
@@ -71,6 +72,7 @@ main(int argc, char *argv[])
 		{ "signature",	required_argument,	NULL, OPT_SIGNATURE },
 		{ "prune",	no_argument,		NULL, OPT_PRUNE },
 		{ "bee",	required_argument,	NULL, OPT_BEE },
+		{ "register",	required_argument,	NULL, OPT_REGISTER },
 		{ "generation",	required_argument,	NULL, OPT_GENERATION },
 		{ "channel-fd",	required_argument,	NULL, OPT_CHANNEL_FD },
 		{ "status-fd",	required_argument,	NULL, OPT_STATUS_FD },
@@ -84,7 +86,7 @@ main(int argc, char *argv[])
 	const char		*applyfile = NULL, *sighdr = NULL;
 	char			 cause[FB_CAUSE_MAX];
 	int			 ch, test = 0, migrate = 0, prune = 0;
-	int			 dry_run = 0, debug = 0, bee = 0, rc;
+	int			 dry_run = 0, debug = 0, bee = 0, reg = 0, rc;
 	unsigned int		 slot = 0, generation = 0, chanfd = 3;
 	int			 statusfd = -1, cfgfd = -1;
 
@@ -118,6 +120,10 @@ main(int argc, char *argv[])
 			bee = 1;
 			slot = parse_uint(optarg, "--bee");
 			break;
+		case OPT_REGISTER:
+			reg = 1;
+			slot = parse_uint(optarg, "--register");
+			break;
 		case OPT_GENERATION:
 			generation = parse_uint(optarg, "--generation");
 			break;
@@ -142,14 +148,17 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage(stderr, FB_EX_USAGE);
-	if (test + migrate + prune + (applyfile != NULL) + bee > 1)
+	if (test + migrate + prune + (applyfile != NULL) + bee + reg > 1)
 		usage(stderr, FB_EX_USAGE);
 	if ((dry_run || sighdr != NULL) && applyfile == NULL)
 		usage(stderr, FB_EX_USAGE);
+	/* Internal: a snapshot fd only for the children the master starts. */
+	if (cfgfd >= 0 && !bee && !reg && !prune)
+		usage(stderr, FB_EX_USAGE);
 
 	signal(SIGPIPE, SIG_IGN);
-	(void)log_init(bee ? "bee" : (test || migrate || prune ||
-	    applyfile != NULL) ? "financebeed" : "master",
+	(void)log_init(bee ? "bee" : reg ? "registrar" : (test || migrate ||
+	    prune || applyfile != NULL) ? "financebeed" : "master",
 	    debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "stderr", cause,
 	    sizeof(cause));
 	if (crypto_init() == -1) {
@@ -162,20 +171,34 @@ main(int argc, char *argv[])
 		return bee_main(cfgpath, slot, generation, (int)chanfd,
 		    statusfd, cfgfd);
 
-	/* The master keeps what it read, for its bees (config_load_fd). */
-	if ((test || migrate || prune || applyfile != NULL ?
-	    config_load(cfgpath, &cfg, cause, sizeof(cause)) :
-	    config_load_snapshot(cfgpath, &cfg, &cfgfd, cause,
+	/*
+	 * The master keeps what it read, for its children (config_load_fd);
+	 * a child the master starts (--register, --prune) reads that.
+	 */
+	if ((cfgfd >= 0 ? config_load_fd(cfgpath, cfgfd, &cfg, cause,
+	    sizeof(cause)) : test || migrate || prune || reg ||
+	    applyfile != NULL ? config_load(cfgpath, &cfg, cause,
+	    sizeof(cause)) : config_load_snapshot(cfgpath, &cfg, &cfgfd, cause,
 	    sizeof(cause))) == -1) {
 		fprintf(stderr, "financebeed: %s\n", cause);
 		return FB_EX_CONFIG;
+	}
+	if (reg || prune) {
+		if (cfgfd >= 0)
+			close(cfgfd);
+		cfgfd = -1;
 	}
 	if (test) {
 		fprintf(stderr, "financebeed: configuration OK: %s\n", cfgpath);
 		config_free(&cfg);
 		return FB_EX_OK;
 	}
-	if (migrate)
+	if (reg) {
+		log_procname("registrar[%u]", slot);
+		rc = log_init(NULL, cfg.log_level, cfg.log_target, cause,
+		    sizeof(cause)) == -1 ? FB_EX_CONFIG :
+		    registrar_main(&cfg, slot);
+	} else if (migrate)
 		rc = oneshot_migrate(&cfg);
 	else if (applyfile != NULL)
 		rc = oneshot_apply(&cfg, applyfile, dry_run, sighdr);

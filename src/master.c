@@ -104,6 +104,9 @@ struct slot {
 	char			 executor[128];
 	char			 executorid[CRYPTO_ID_HEXLEN + 1];
 	int			 registered;	/* -1 ?, 0 no, 1 yes */
+	pid_t			 reg_pid;	/* its registrar, running */
+	unsigned int		 reg_gen;	/* the generation it runs for */
+	int			 reg_tried;	/* for the next spawn */
 
 	/* as reported by the bee */
 	int			 hello;
@@ -163,8 +166,6 @@ struct master {
 	size_t			 rate_n;
 	size_t			 rate_head;
 
-	struct crypto_key	 ownerkey;
-	struct colonies		*owner;
 	int64_t			 owner_down;	/* unreachable at */
 	int			 exitcode;
 };
@@ -235,76 +236,85 @@ master_identity(struct slot *s, char *cause, size_t causelen)
 	return 0;
 }
 
-static void
-master_owner_reset(void)
-{
-	if (m.owner != NULL)
-		colonies_free(m.owner);
-	m.owner = NULL;
-	crypto_key_clear(&m.ownerkey);
-}
-
 /*
- * With the colony owner's key, add and approve the slot's executor.  Both
- * calls are idempotent enough: "already exists" is fine, and approving
+ * With the colony owner's key, a child adds and approves the slot's
+ * executor (registrar.c): both calls are idempotent enough, and approving
  * again also restores an executor the stale-executor cleanup unregistered.
+ * 1 when a registrar runs for the slot (its bee is spawned when it is
+ * done), 0 when the bee is to start now.
  */
-static void
-master_register(struct slot *s)
+static int
+master_register_start(struct slot *s)
 {
-	char		cause[FB_CAUSE_MAX];
-	enum col_err	e;
+	char		 slotarg[16], cause[FB_CAUSE_MAX];
+	char		*argv[8];
+	pid_t		 pid;
 
+	if (s->reg_pid > 0)
+		return 1;
 	if (m.cfg->owner_key == NULL || m.cfg->owner_key[0] == '\0')
-		return;
-	/* ColonyOS unreachable a moment ago: do not block the loop again. */
+		return 0;
+	/* ColonyOS unreachable a moment ago: start the bee, try later. */
 	if (m.owner_down > 0 && now_ms() - m.owner_down <
 	    m.cfg->respawn_max_ms)
-		return;
+		return 0;
 	m.owner_down = 0;
-	if (s->executorid[0] == '\0' && master_identity(s, cause,
-	    sizeof(cause)) == -1) {
-		log_warnx("slot %u: %s", s->id, cause);
-		return;
+	snprintf(slotarg, sizeof(slotarg), "%u", s->id);
+	argv[0] = (char *)"financebeed";
+	argv[1] = (char *)"-c";
+	argv[2] = m.cfgpath;
+	argv[3] = (char *)"--register";
+	argv[4] = slotarg;
+	argv[5] = m.cfgfd >= 0 ? (char *)"--config-fd" : NULL;
+	argv[6] = (char *)"5";
+	argv[7] = NULL;
+	if ((pid = proc_spawn(argv, NULL, -1, m.cfgfd, cause,
+	    sizeof(cause))) == -1) {
+		log_warnx("slot %u: registrar: %s", s->id, cause);
+		return 0;
 	}
-	if (m.owner == NULL) {
-		if (crypto_key_parse(&m.ownerkey, m.cfg->owner_key,
-		    strlen(m.cfg->owner_key), cause, sizeof(cause)) == -1) {
-			log_warnx("owner key: %s", cause);
-			return;
+	log_debug("slot %u: registrar pid %ld", s->id, (long)pid);
+	s->reg_pid = pid;
+	s->reg_gen = m.generation;
+	return 1;
+}
+
+/* The registrar of slot s has exited: note what it did, start the bee. */
+static void
+master_registered(struct slot *s, int status)
+{
+	char	buf[64];
+
+	s->reg_pid = 0;
+	if (s->reg_gen != m.generation) {
+		/* A reload since: another identity, perhaps; again. */
+		s->reg_tried = 0;
+	} else {
+		s->reg_tried = 1;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == FB_EX_OK) {
+			if (s->registered != 1)
+				log_info("slot %u: executor %s registered and "
+				    "approved", s->id, s->executor);
+			s->registered = 1;
+		} else {
+			/* It logged why it exited 1, 75 or 78; not a crash. */
+			proc_status_str(status, buf, sizeof(buf));
+			if (m.state == MASTER_RUNNING && (!WIFEXITED(status) ||
+			    (WEXITSTATUS(status) != 1 &&
+			    WEXITSTATUS(status) != FB_EX_TEMPFAIL &&
+			    WEXITSTATUS(status) != FB_EX_CONFIG)))
+				log_warnx("slot %u: registrar: %s", s->id, buf);
+			else
+				log_debug("slot %u: registrar: %s", s->id, buf);
+			s->registered = -1;
+			if (WIFEXITED(status) &&
+			    WEXITSTATUS(status) == FB_EX_TEMPFAIL)
+				m.owner_down = now_ms();
 		}
-		m.owner = colonies_open(m.cfg->colonies_url, &m.ownerkey,
-		    m.cfg->http_connect_timeout_ms, m.cfg->http_timeout_ms);
-		if (m.owner == NULL) {
-			log_warnx("cannot create the owner's ColonyOS client");
-			return;
-		}
 	}
-	e = colonies_add_executor(m.owner, m.cfg->colony, s->executorid,
-	    m.cfg->executor_type, s->executor, cause, sizeof(cause));
-	if (e != COL_OK && !(e == COL_BADREQ && strstr(cause,
-	    "already exists") != NULL)) {
-		log_warnx("slot %u: cannot register executor %s: %s: %s",
-		    s->id, s->executor, col_err_str(e), cause);
-		s->registered = -1;
-		if (e == COL_TRANSPORT)
-			m.owner_down = now_ms();
-		return;
-	}
-	e = colonies_approve_executor(m.owner, m.cfg->colony, s->executor,
-	    cause, sizeof(cause));
-	if (e != COL_OK) {
-		log_warnx("slot %u: cannot approve executor %s: %s: %s",
-		    s->id, s->executor, col_err_str(e), cause);
-		s->registered = -1;
-		if (e == COL_TRANSPORT)
-			m.owner_down = now_ms();
-		return;
-	}
-	if (s->registered != 1)
-		log_info("slot %u: executor %s registered and approved", s->id,
-		    s->executor);
-	s->registered = 1;
+	if (m.state == MASTER_RUNNING && s->wanted && s->state == SLOT_STOPPED)
+		master_spawn(s);
+	master_check_done();
 }
 
 /* --- channel -------------------------------------------------------------- */
@@ -606,8 +616,10 @@ master_spawn(struct slot *s)
 		snprintf(s->cause, sizeof(s->cause), "%s", cause);
 		return;
 	}
-	if (s->registered != 1 || s->auth_refused)
-		master_register(s);
+	if ((s->registered != 1 || s->auth_refused) && !s->reg_tried &&
+	    master_register_start(s))
+		return;		/* master_registered() comes back */
+	s->reg_tried = 0;
 
 	snprintf(slotarg, sizeof(slotarg), "%u", s->id);
 	snprintf(genarg, sizeof(genarg), "%u", m.generation);
@@ -626,7 +638,7 @@ master_spawn(struct slot *s)
 	argv[12] = (char *)"5";
 	argv[13] = NULL;
 	if ((shm = proc_shm_create(&shmfd, cause, sizeof(cause))) == NULL ||
-	    (pid = proc_spawn_bee(argv, &fd, shmfd, m.cfgfd, cause,
+	    (pid = proc_spawn(argv, &fd, shmfd, m.cfgfd, cause,
 	    sizeof(cause))) == -1) {
 		if (shm != NULL) {
 			close(shmfd);
@@ -834,6 +846,14 @@ master_sigchld(void)
 			continue;
 		}
 		for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
+			if (m.slots[i].reg_pid == pid)
+				break;
+		}
+		if (i <= MASTER_MAX_SLOTS) {
+			master_registered(&m.slots[i], status);
+			continue;
+		}
+		for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
 			if (m.slots[i].pid == pid &&
 			    m.slots[i].state == SLOT_RUNNING)
 				break;
@@ -856,7 +876,7 @@ master_check_done(void)
 	if (m.state != MASTER_STOPPING)
 		return;
 	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
-		if (m.slots[i].state == SLOT_RUNNING)
+		if (m.slots[i].state == SLOT_RUNNING || m.slots[i].reg_pid > 0)
 			return;
 	}
 	if (m.prune_pid > 0)
@@ -873,9 +893,12 @@ master_stop_timer_cb(evutil_socket_t fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	(void)arg;
-	for (i = 1; i <= MASTER_MAX_SLOTS; i++)
+	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
 		master_kill(&m.slots[i], m.fast ? "fast stop" :
 		    "shutdown_timeout expired");
+		if (m.slots[i].reg_pid > 0)
+			kill(m.slots[i].reg_pid, SIGKILL);
+	}
 	if (m.prune_pid > 0)
 		kill(m.prune_pid, SIGKILL);
 }
@@ -901,6 +924,8 @@ master_stop(int fast)
 				evtimer_del(s->ev_respawn);
 			s->state = SLOT_STOPPED;
 		}
+		if (s->reg_pid > 0)
+			kill(s->reg_pid, SIGTERM);
 		if (s->state != SLOT_RUNNING)
 			continue;
 		if (fast) {
@@ -1106,7 +1131,6 @@ master_reload_now(char *cause, size_t causelen)
 	*m.cfg = n;
 
 	log_setlevel(m.cfg->log_level);
-	master_owner_reset();
 	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
 		s = &m.slots[i];
 		s->executorid[0] = '\0';
@@ -1276,7 +1300,7 @@ static void
 master_prune_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	char	 cause[FB_CAUSE_MAX];
-	char	*argv[5];
+	char	*argv[7];
 	pid_t	 pid;
 
 	(void)fd;
@@ -1288,8 +1312,11 @@ master_prune_cb(evutil_socket_t fd, short ev, void *arg)
 	argv[1] = (char *)"-c";
 	argv[2] = m.cfgpath;
 	argv[3] = (char *)"--prune";
-	argv[4] = NULL;
-	if ((pid = proc_spawn(argv, NULL, cause, sizeof(cause))) == -1) {
+	argv[4] = m.cfgfd >= 0 ? (char *)"--config-fd" : NULL;
+	argv[5] = (char *)"5";
+	argv[6] = NULL;
+	if ((pid = proc_spawn(argv, NULL, -1, m.cfgfd, cause,
+	    sizeof(cause))) == -1) {
 		log_warnx("prune: %s", cause);
 		return;
 	}
@@ -1371,6 +1398,8 @@ master_slot_state(const struct slot *s)
 	case SLOT_FAILED:
 		return "failed";
 	case SLOT_STOPPED:
+		if (s->reg_pid > 0)
+			return "registering";
 		break;
 	}
 	return "stopped";
@@ -1564,8 +1593,9 @@ master_metrics_text(void)
 	struct fbee_counters	 pool;
 	struct mbuf		 b;
 	struct slot		*s;
-	unsigned int		 bystate[FBEE_ST_MAX + 3];
-	static const char *const extra[3] = { "backoff", "failed", "stopped" };
+	unsigned int		 bystate[FBEE_ST_MAX + 4];
+	static const char *const extra[4] = { "backoff", "failed", "stopped",
+	    "registering" };
 	uint64_t		 cum = 0;
 	size_t			 i, j;
 	char			 cause[FB_CAUSE_MAX];
@@ -1589,6 +1619,8 @@ master_metrics_text(void)
 			bystate[FBEE_ST_MAX]++;
 		else if (s->state == SLOT_FAILED)
 			bystate[FBEE_ST_MAX + 1]++;
+		else if (s->reg_pid > 0)
+			bystate[FBEE_ST_MAX + 3]++;
 		else
 			bystate[FBEE_ST_MAX + 2]++;
 	}
@@ -1622,7 +1654,7 @@ master_metrics_text(void)
 	for (i = 0; i < FBEE_ST_MAX; i++)
 		mbuf_printf(&b, "financebee_bees{state=\"%s\"} %u\n",
 		    fbee_state_str((int)i), bystate[i]);
-	for (j = 0; j < 3; j++)
+	for (j = 0; j < 4; j++)
 		mbuf_printf(&b, "financebee_bees{state=\"%s\"} %u\n", extra[j],
 		    bystate[FBEE_ST_MAX + j]);
 	mbuf_printf(&b, "# HELP financebee_bees_target Bees wanted.\n"
@@ -1771,7 +1803,6 @@ master_main(const char *cfgpath, struct fb_config *cfg, int cfgfd,
 		event_free(m.ev_prune);
 	if (m.ev_stop != NULL)
 		event_free(m.ev_stop);
-	master_owner_reset();
 	event_base_free(m.base);
 	m.base = NULL;
 	if (cfg->pidfile != NULL && cfg->pidfile[0] != '\0')

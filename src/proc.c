@@ -1,11 +1,11 @@
 /*
- * proc.c: the one place the master forks.  A child gets a clean slate: its
- * own end of a CLOEXEC socketpair as fd 3 (the channel), a bee its status
- * page as fd 4 (fbee-proto.h) and the master's configuration snapshot as
- * fd 5 (config_load_fd), stdin/stdout/stderr,
- * default signal dispositions and an empty mask, and nothing else; then it
- * re-executes this very binary, so no libevent, libpq or OpenSSL
- * state crosses the fork.
+ * proc.c: the one place the master forks.  A child gets a clean slate:
+ * a bee its own end of a CLOEXEC socketpair as fd 3 (the channel) and its
+ * status page as fd 4 (fbee-proto.h), every child (bee, registrar, prune)
+ * the master's configuration snapshot as fd 5 (config_load_fd);
+ * stdin/stdout/stderr, default signal dispositions and an empty mask, and
+ * nothing else; then it re-executes this very binary, so no libevent,
+ * libpq or OpenSSL state crosses the fork.
  */
 #include <sys/types.h>
 #include <sys/mman.h>
@@ -84,26 +84,29 @@ proc_child(char *const argv[], int chanfd, int statusfd, int cfgfd)
 		_exit(FB_EX_SOFTWARE);
 	if (cfgfd != -1 && (cfgfd = fcntl(cfgfd, F_DUPFD_CLOEXEC, 10)) == -1)
 		_exit(FB_EX_SOFTWARE);
+	/* The fds the child gets, from 3 up; the gaps closed. */
+	keep = STDERR_FILENO;
 	if (chanfd != -1) {
 		if (proc_child_fd(chanfd, PROC_CHANFD) == -1)
 			_exit(FB_EX_SOFTWARE);
 		keep = PROC_CHANFD;
-		if (statusfd != -1) {
-			if (proc_child_fd(statusfd, PROC_STATUSFD) == -1)
-				_exit(FB_EX_SOFTWARE);
-			keep = PROC_STATUSFD;
-		}
-		if (cfgfd != -1) {
-			if (proc_child_fd(cfgfd, PROC_CONFIGFD) == -1)
-				_exit(FB_EX_SOFTWARE);
-			keep = PROC_CONFIGFD;
-		}
-		if (close_range(keep + 1, ~0U, 0) == -1) {
-			for (sig = keep + 1; sig < 1024; sig++)
-				(void)close(sig);
-		}
-	} else if (close_range(PROC_CHANFD, ~0U, 0) == -1) {
-		for (sig = PROC_CHANFD; sig < 1024; sig++)
+	}
+	if (statusfd != -1) {
+		if (proc_child_fd(statusfd, PROC_STATUSFD) == -1)
+			_exit(FB_EX_SOFTWARE);
+		keep = PROC_STATUSFD;
+	}
+	if (cfgfd != -1) {
+		if (proc_child_fd(cfgfd, PROC_CONFIGFD) == -1)
+			_exit(FB_EX_SOFTWARE);
+		keep = PROC_CONFIGFD;
+	}
+	if (chanfd == -1 && keep > PROC_CHANFD)
+		(void)close(PROC_CHANFD);
+	if (statusfd == -1 && keep > PROC_STATUSFD)
+		(void)close(PROC_STATUSFD);
+	if (close_range((unsigned int)keep + 1, ~0U, 0) == -1) {
+		for (sig = keep + 1; sig < 1024; sig++)
 			(void)close(sig);
 	}
 	sigemptyset(&none);
@@ -115,7 +118,7 @@ proc_child(char *const argv[], int chanfd, int statusfd, int cfgfd)
 /*
  * A bee's status page: a zeroed shared mapping of a CLOEXEC memfd of fixed
  * size (sealed), stamped with the magic and version.  *fd is for
- * proc_spawn_bee; the mapping outlives it.  NULL + cause on failure.
+ * proc_spawn; the mapping outlives it.  NULL + cause on failure.
  */
 struct fbee_shm *
 proc_shm_create(int *fd, char *cause, size_t causelen)
@@ -158,20 +161,14 @@ proc_shm_free(struct fbee_shm *p)
 		munmap(p, FBEE_SHM_SIZE);
 }
 
-pid_t
-proc_spawn(char *const argv[], int *chanfd, char *cause, size_t causelen)
-{
-	return proc_spawn_bee(argv, chanfd, -1, -1, cause, causelen);
-}
-
 /*
  * Start argv[] as a child.  With chanfd != NULL, *chanfd gets the master's
  * end of the channel (non-blocking, CLOEXEC) and the child gets the other
- * end as fd 3, statusfd (if not -1) as fd 4 and cfgfd (if not -1) as fd 5.
- * Returns the pid, or -1 + cause.
+ * end as fd 3; statusfd (if not -1) becomes its fd 4 and cfgfd (if not -1)
+ * its fd 5.  Returns the pid, or -1 + cause.
  */
 pid_t
-proc_spawn_bee(char *const argv[], int *chanfd, int statusfd, int cfgfd,
+proc_spawn(char *const argv[], int *chanfd, int statusfd, int cfgfd,
     char *cause, size_t causelen)
 {
 	sigset_t	all, oset;
@@ -195,8 +192,7 @@ proc_spawn_bee(char *const argv[], int *chanfd, int statusfd, int cfgfd,
 	if (pid == 0) {
 		if (sp[0] != -1)
 			close(sp[0]);
-		proc_child(argv, sp[1], chanfd != NULL ? statusfd : -1,
-		    chanfd != NULL ? cfgfd : -1);
+		proc_child(argv, sp[1], statusfd, cfgfd);
 	}
 	saved = errno;
 	sigprocmask(SIG_SETMASK, &oset, NULL);

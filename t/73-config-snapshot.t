@@ -9,7 +9,7 @@
 
 FBD_BEES=2
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
-plan 20
+plan 23
 
 ctl() { "$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" "$@"; }
 ids() { ctl executors --json | jq -r '[.[].id] | join(",")'; }
@@ -29,6 +29,7 @@ wait_slot_serving() {
 	return 1
 }
 
+sed -i 's|prune_interval = 0;|prune_interval = 1;|' "$FBD_CONF"
 fbd_start
 ok $? "financebeed started"
 fbd_wait_bees 2
@@ -68,6 +69,23 @@ fbd_submit_fixtures
 fbd_wait_closed 60
 ok $? "they serve ($FBD_WAIT)"
 fbd_check_exactly_once
+
+# The master's other children read the snapshot too: the registrar of a
+# slot added now, and the prune timer's runs.
+ctl scale 3 >/dev/null
+wait_slot_serving 3 0
+ok $? "slot 3, added while the file is broken, is registered and serves"
+is "$(ctl executors --json | jq -r '.[] | select(.slot == 3) | .registered')" \
+    yes "fbeectl executors: slot 3 registered"
+n0=$(grep -c 'pruned [0-9]* rows' "$FBD_LOG")
+for _ in $(seq 1 50); do
+	[ "$(grep -c 'pruned [0-9]* rows' "$FBD_LOG")" -gt "$n0" ] && break
+	sleep 0.1
+done
+[ "$(grep -c 'pruned [0-9]* rows' "$FBD_LOG")" -gt "$n0" ] &&
+    ! grep -q 'master warn: prune' "$FBD_LOG"
+ok $? "the prune timer's runs succeed from the snapshot"
+ctl scale 2 >/dev/null
 
 # 3. A reload reads the disk: the broken file is refused, nothing changes.
 out=$(ctl reload 2>&1)

@@ -1,0 +1,73 @@
+#!/bin/sh
+# Registration runs in a child (financebeed --register SLOT): while
+# ColonyOS takes its time to answer, the master keeps serving fbeectl, shows
+# the slots as "registering", and starts each bee once its registrar is
+# done; a stop does not wait for a registrar.  ColonyOS that accepts
+# connections but does not answer is minicolonies stopped with SIGSTOP.
+. "$(dirname "$0")/lib/fbtest.sh"
+. "$(dirname "$0")/lib/fbtest-daemon.sh"
+
+FBD_BEES=2
+fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
+plan 22
+
+ctl() { timeout 5 "$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" "$@"; }
+states() { ctl status --json | jq -r '[.bees[].state] | join(",")'; }
+until_ok() {	# until_ok SECONDS CMD...
+	_n=$(($1 * 10)); shift
+	while [ "$_n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		_n=$((_n - 1))
+	done
+	return 1
+}
+# Longer than the whole test would take if the master waited for it.
+sed -i 's|request_timeout = 5;|request_timeout = 60;|' "$FBD_CONF"
+
+# Only the master's own options take a snapshot fd.
+"$FB_BUILDDIR/financebeed" -c "$FBD_CONF" --config-fd 5 --migrate \
+    >/dev/null 2>&1
+is "$?" 64 "--config-fd with --migrate is a usage error"
+
+kill -STOP "$MC_PID"
+fbd_start
+ok $? "financebeed started while ColonyOS does not answer"
+ctl ping >/dev/null
+ok $? "the master answers fbeectl while registration hangs"
+is "$(states)" "registering,registering" "status: both slots registering"
+is "$(ctl status | grep -c ' registering ')" 2 "fbeectl status shows them"
+is "$(ctl status --json | jq -r .bees_running)" 0 "no bee started yet"
+like "$(ctl metrics)" 'financebee_bees\{state="registering"\} 2' \
+    "metrics: two bees registering"
+n=$(pgrep -f -- "--register [12]" | wc -l)
+is "$n" 2 "one registrar per slot"
+
+kill -CONT "$MC_PID"
+running() { [ "$(states)" = "polling,polling" ] ||
+    [ "$(states)" = "idle,polling" ] || [ "$(states)" = "polling,idle" ]; }
+until_ok 30 running
+ok $? "once ColonyOS answers, both bees start ($(states))"
+is "$(ctl executors --json | jq -r '[.[].registered] | join(",")')" \
+    "yes,yes" "fbeectl executors: registered"
+! grep -q 'registrar.*warn' "$FBD_LOG"
+ok $? "no registrar warned"
+grep -q 'executor financebee-2 registered and approved' "$FBD_LOG"
+ok $? "the master logged the registration"
+is "$(pgrep -f -- "--register" | wc -l)" 0 "no registrar left"
+fbd_submit_fixtures
+fbd_wait_closed 40
+ok $? "the bees serve ($FBD_WAIT)"
+fbd_check_exactly_once
+
+# A slot added while ColonyOS hangs again; the stop does not wait for it.
+kill -STOP "$MC_PID"
+ctl scale 3 >/dev/null
+until_ok 10 sh -c "pgrep -f -- '--register 3' >/dev/null"
+ok $? "scale 3: a registrar for slot 3"
+t0=$(date +%s)
+ctl stop --fast >/dev/null
+fbd_wait_gone 20
+ok $? "fast stop with a registrar hanging: the daemon exits after $(( $(date +%s) - t0 ))s"
+kill -CONT "$MC_PID"
+is "$(pgrep -f -- "--register" | wc -l)" 0 "and no registrar is left behind"
