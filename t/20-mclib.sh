@@ -102,17 +102,6 @@ mc_assign_raw() {
 	    2>/dev/null)
 }
 
-# mc_wait_for SECONDS COMMAND...: poll until COMMAND succeeds.
-mc_wait_for() {
-	local n=$(( $1 * 10 ))
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
 
 mc_alive() {
 	kill -0 "$MC_PID" 2>/dev/null

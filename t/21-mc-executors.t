@@ -121,7 +121,7 @@ mc_assign_raw "$MC_T/w1.key" -1
 held=$RPC_PID
 is "$RPC_STATUS:$(mc_field "$held" .state)" "200:1" \
     "worker-1 holds a process when it falls silent"
-mc_wait_for 10 stale_w1
+until_ok 10 stale_w1
 ok $? "an executor silent for longer than the stale duration -> state 3"
 is "$(mc_field "$held" '[.state, .assignedexecutorid] | tostring')" '[0,""]' \
     "the stale executor's running process went back to the queue"

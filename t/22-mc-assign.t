@@ -169,11 +169,11 @@ mc assign --key-file "$MC_T/w1.key" --colony financebee --timeout 30 \
     >"$MC_T/wake.out" 2>&1 &
 poller=$!
 pollers_are() { [ "$(mc_stat pollers)" = "$1" ]; }
-mc_wait_for 15 pollers_are 1
+until_ok 15 pollers_are 1
 ok $? "the long-poll is waiting"
 p_wake=$(mc_submit)
 wake_done() { ! kill -0 "$poller" 2>/dev/null; }
-mc_wait_for 20 wake_done
+until_ok 20 wake_done
 ok $? "a submit ends the long-poll well before its 30 s timeout"
 wait "$poller"
 is "$(jq -r .processid "$MC_T/wake.out")" "$p_wake" \
@@ -186,7 +186,7 @@ for i in 1 2 3; do
 	    @"$MC_T/cc$i.json" "$FB_COLONIES_URL" >"$MC_T/cc$i.code" &
 	eval "cc$i=\$!"
 done
-mc_wait_for 15 pollers_are 3
+until_ok 15 pollers_are 3
 ok $? "three concurrent long-polls with one key"
 q1=$(mc_submit)
 q2=$(mc_submit)
@@ -211,7 +211,7 @@ mc_env "$MC_T/w1.key" assignprocessmsg '{"colonyname":"financebee","timeout":60,
 curl -s -o /dev/null --max-time 1 --data-binary @"$MC_T/dc.json" \
     "$FB_COLONIES_URL"
 is "$?" 28 "the client gave up after 1 s (curl timeout)"
-mc_wait_for 5 pollers_are 0
+until_ok 5 pollers_are 0
 ok $? "the server noticed the disconnect and dropped the long-poll" ||
     diag "stats: $(curl -s "${FB_COLONIES_URL%/api}/stats")"
 p_dc=$(mc_submit)

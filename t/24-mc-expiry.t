@@ -27,7 +27,7 @@ mc_assign_raw "$MC_T/w2.key" -1
 is "$RPC_PID" "$p_zero" "worker-2 took a process with maxexectime 0"
 p_wait=$(mc_submit --maxwaittime 1 --executor-names nobody)
 
-mc_wait_for 12 state_is "$p" 0
+until_ok 12 state_is "$p" 0
 ok $? "past its deadline the process went back to waiting"
 mc get --key-file "$MC_T/sub.key" "$p" >"$MC_T/requeued.json"
 is "$(jq -c '[.retries, .isassigned, .assignedexecutorid]' "$MC_T/requeued.json")" \
@@ -41,18 +41,18 @@ close_ok "$MC_T/w1.key" "$p"
 is "$RPC_STATUS:$RPC_MSG" "403:Failed to close process as successful, process is not assigned" \
     "the original executor closing a re-queued process -> 403 not assigned"
 
-mc_wait_for 12 state_is "$p_zero" 3
+until_ok 12 state_is "$p_zero" 3
 ok $? "maxexectime 0 fails soon after assignment"
 is "$(mc_field "$p_zero" '.errors | tostring')" \
     '["Maximum execution time limit exceeded"]' "... with the exec-time error"
-mc_wait_for 12 state_is "$p_wait" 3
+until_ok 12 state_is "$p_wait" 3
 ok $? "maxwaittime 1: a process nobody takes fails"
 is "$(mc_field "$p_wait" '.errors | tostring')" \
     '["Maximum waiting time limit exceeded"]' "... with the wait-time error"
 
 mc_assign_raw "$MC_T/w1.key" -1
 is "$RPC_PID" "$p" "the re-queued process is assigned again"
-mc_wait_for 12 state_is "$p" 3
+until_ok 12 state_is "$p" 3
 ok $? "not closed again: with retries used up it fails"
 mc get --key-file "$MC_T/sub.key" "$p" >"$MC_T/failed.json"
 is "$(jq -c '[.retries, .errors]' "$MC_T/failed.json")" \
@@ -67,7 +67,7 @@ is "$(mc_field "$p_never" .state)" 1 "maxexectime -1 never expires"
 p=$(mc_submit --maxexectime 1 --maxretries -1 --executor-names worker-2)
 mc_assign_raw "$MC_T/w2.key" -1
 retried() { [ "$(mc_field "$p" .retries)" -ge 1 ] && state_is "$p" 0; }
-mc_wait_for 12 retried
+until_ok 12 retried
 ok $? "maxretries -1: re-queued instead of failed"
 mc_assign_raw "$MC_T/w2.key" -1
 is "$RPC_PID" "$p" "... and handed out again"

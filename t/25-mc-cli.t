@@ -104,12 +104,12 @@ mc_rpc "$MC_T/owner.key" pauseassignmentsmsg '{"colonyname":"financebee","msgtyp
 curl -s -o /dev/null --data-binary @"$MC_T/poll.json" "$FB_COLONIES_URL" &
 cpid=$!
 pollers_are() { [ "$(mc stats | jq -r .pollers)" = "$1" ]; }
-mc_wait_for 15 pollers_are 1
+until_ok 15 pollers_are 1
 ok $? "a long-poll is in flight"
 check_no_sanitizer_reports "$(fb_tmpdir)/minicolonies.log"
 kill -TERM "$MC_PID"
 gone() { ! kill -0 "$MC_PID" 2>/dev/null; }
-mc_wait_for 10 gone
+until_ok 10 gone
 ok $? "SIGTERM: the server exits without waiting for the long-poll"
 wait "$cpid"
 is $? 52 "the in-flight long-poll gets an empty reply (curl 52)"

@@ -17,16 +17,6 @@ OUT=$dir/outputs	# everything fbeectl printed, grepped for secrets
 ctl() { "$CTL" -s "$S" "$@" 2>>"$OUT" | tee -a "$OUT"; }
 st() { "$CTL" -s "$S" status --json 2>>"$OUT" | tee -a "$OUT" | jq -r "$@"; }
 
-# until SECONDS CMD...: poll until CMD succeeds.
-until_ok() {
-	_n=$(($1 * 10)); shift
-	while [ "$_n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		_n=$((_n - 1))
-	done
-	return 1
-}
 running_is() { [ "$(st .bees_running)" = "$1" ] && [ "$(st .bees_target)" = "$1" ]; }
 all_bees() { [ "$(st "[.bees[] | select(.state != \"$1\" and .state != \"$2\")] | length")" = 0 ]; }
 pool_total() { st '[.pool.tasks[]] | add'; }

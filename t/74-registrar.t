@@ -13,15 +13,6 @@ plan 22
 
 ctl() { timeout 5 "$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" "$@"; }
 states() { ctl status --json | jq -r '[.bees[].state] | join(",")'; }
-until_ok() {	# until_ok SECONDS CMD...
-	_n=$(($1 * 10)); shift
-	while [ "$_n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		_n=$((_n - 1))
-	done
-	return 1
-}
 # Longer than the whole test would take if the master waited for it.
 sed -i 's|request_timeout = 5;|request_timeout = 60;|' "$FBD_CONF"
 

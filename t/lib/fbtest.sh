@@ -31,6 +31,18 @@ _fb_pgdirs=
 _fb_tmp=
 _fb_seq=0
 
+# until_ok SECONDS COMMAND...: poll every 0.1 s until COMMAND succeeds.
+until_ok() {
+	_fb_u=$(( $1 * 10 ))
+	shift
+	while [ "$_fb_u" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		_fb_u=$((_fb_u - 1))
+	done
+	return 1
+}
+
 # --- TAP ---------------------------------------------------------------
 
 plan() { _fb_planned=$1; echo "1..$1"; }
