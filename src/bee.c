@@ -15,6 +15,9 @@
  * or SIGQUIT = abandon: exit at the next step without closing anything; a
  * process in hand is left to ColonyOS, which re-queues it when its
  * maxexectime expires (the store's idempotency makes a re-run harmless).
+ * Abandoning also cuts the ColonyOS call in flight, a long-poll included
+ * (a drain lets it finish: one cut just as the server hands out a process
+ * would strand that process until its maxexectime).
  * SIGINT and SIGHUP are ignored: the master orchestrates the pool.
  *
  * Each state and phase change is written to the status page (fd 4,
@@ -102,6 +105,14 @@ bee_sig_cb(int sig)
 		bee_sigterm = 1;
 	} else if (sig == SIGQUIT)
 		bee_sigquit = 1;
+}
+
+/* colonies_set_abort(): the call in flight ends on abandon. */
+static int
+bee_abandoning(void *arg)
+{
+	(void)arg;
+	return bee_sigquit != 0;
 }
 
 static void
@@ -646,6 +657,7 @@ bee_setup(struct bee *b, const char *cfgpath, int cfgfd)
 		log_warnx("cannot create the ColonyOS client");
 		return FB_EX_TEMPFAIL;
 	}
+	colonies_set_abort(b->col, bee_abandoning, NULL);
 	log_info("executor %s (%s) ready, generation %u", b->executor,
 	    b->executorid, b->generation);
 	return FB_EX_OK;
@@ -684,6 +696,10 @@ bee_loop(struct bee *b)
 		memset(&p, 0, sizeof(p));
 		e = colonies_assign(b->col, b->cfg.colony,
 		    b->cfg.poll_timeout, &p, cause, sizeof(cause));
+		if (bee_sigquit && e != COL_OK) {
+			col_process_free(&p);
+			return FB_EX_OK;	/* the poll cut short */
+		}
 		switch (e) {
 		case COL_OK:
 			b->polls++;

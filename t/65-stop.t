@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib/fbtest-daemon.sh"
 
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
-plan 23
+plan 27
 
 # hold_lock: bees applying an event wait for the lock until release_lock.
 # The lock is held for as long as the test needs it, never for a guessed
@@ -102,4 +102,22 @@ ok $? "every process closed in the end ($FBD_WAIT)"
 fbd_check_exactly_once
 kill -TERM "$FBD_PID"
 fbd_wait_gone 30
+
+# --- SIGQUIT while the bees long-poll (nothing left to hand out): the
+# polls are cut short --------------------------------------------------------
+sed -i 's|poll_timeout = 1;|poll_timeout = 20;|' "$FBD_CONF"
+fbd_start
+ok $? "financebeed started again, polling for up to 20 s"
+fbd_wait_bees 3
+polling() { [ "$(fbd_status | jq '[.bees[] | select(.state == "polling")]
+    | length')" = 3 ]; }
+until_ok 20 polling
+ok $? "the 3 bees are in their long-polls"
+k0=$(grep -c 'killing pid' "$FBD_LOG")
+kill -QUIT "$FBD_PID"
+fbd_wait_gone 10
+is "$FBD_RC" 0 "SIGQUIT exits 0"
+is "$(grep -c 'killing pid' "$FBD_LOG")" "$k0" \
+    "no bee had to be killed: each left its long-poll at once"
+
 check_no_sanitizer_reports "$FBD_LOG"
