@@ -9,7 +9,7 @@
 
 FBD_BEES=2
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
-plan 22
+plan 28
 
 ctl() { timeout 5 "$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" "$@"; }
 states() { ctl status --json | jq -r '[.bees[].state] | join(",")'; }
@@ -62,3 +62,23 @@ fbd_wait_gone 20
 ok $? "fast stop with a registrar hanging: the daemon exits after $(( $(date +%s) - t0 ))s"
 kill -CONT "$MC_PID"
 is "$(pgrep -f -- "--register" | wc -l)" 0 "and no registrar is left behind"
+
+# The colony refuses a registrar holding the wrong owner key: it says why
+# in the log (never the key), and the bees start anyway (their executors,
+# registered above, still serve).
+kill -CONT "$MC_PID" 2>/dev/null
+"$FB_BUILDDIR/fbeectl" key generate | awk '$1 == "private-key" { print $2 }' \
+    >"$FBD_DIR/owner.key"
+FBD_SECRETS=$(cat "$FBD_DIR/owner.key")
+fbd_start
+ok $? "financebeed started with a key that does not own the colony"
+until_ok 20 grep -q 'registrar\[1\] warn: slot 1: cannot register executor' \
+    "$FBD_LOG"
+ok $? "the registrar logs that the colony refused it"
+until_ok 20 running
+ok $? "the bees start anyway ($(states))"
+ctl stop >/dev/null
+fbd_wait_gone 20
+ok $? "stopped"
+fbd_check_no_secrets "$FBD_LOG"
+check_no_sanitizer_reports "$FBD_LOG"
