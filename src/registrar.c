@@ -10,7 +10,8 @@
  * Exit status: 0 registered and approved; FB_EX_TEMPFAIL ColonyOS could
  * not be reached (the master then waits supervision.respawn_max before
  * trying again); FB_EX_CONFIG the owner key or the slot's identity is
- * unusable; 1 the colony refused (its reason logged).
+ * unusable; FB_EX_SOFTWARE no client (a bad URL or no memory); 1 the colony
+ * refused.  Each failure is logged here, as "registrar[N]".
  */
 #include <sys/types.h>
 
