@@ -295,6 +295,34 @@ static const struct scenario scenarios[] = {
 		    "cus_u") },
 	    { { USERSQL(U2), "t:-" }, { USERSQL(U2), "t:bronze" } },
 	    { { SUBSQL("sub_u"), "active:bronze:" P1 } } },
+	{ "a known customer's second subscription: its invoice first", {
+		CHECKOUT("evt_n1", "1000", U2, "silver", "true", "sub_n1", "cus_n"),
+		SUB("evt_n2", "created", "1001", "sub_n1", "cus_n", "active",
+		    "silver", P0, P1),
+		SUB("evt_n3", "created", "1100", "sub_n2", "cus_n", "active",
+		    "gold", P0, P1),
+		INVOICE("evt_n4", "paid", "1101", "in_n2", "sub_n2", "cus_n",
+		    "2000", P1, P2) },
+	    { { NULL, NULL }, { USERSQL(U2), "t:silver" },
+	      { USERSQL(U2), "t:gold" },
+	      { "SELECT count(*) FROM parked_events", "0" } },
+	    { { SUBSQL("sub_n2"), "active:gold:" P2 },
+	      { "SELECT string_agg(outcome, ',' ORDER BY event_id) FROM "
+		"processed_webhooks", "applied,applied,applied,applied" } } },
+	{ "a subscription mapped by metadata userId unparks what waited", {
+		"{\"event_id\":\"evt_w1\",\"type\":\"customer.subscription."
+		"created\",\"kind\":\"subscription\",\"created\":1000,"
+		"\"subscription\":\"sub_w\",\"customer\":\"cus_w\",\"status\":"
+		"\"active\",\"user_id\":\"" U3 "\",\"tier\":\"gold\","
+		"\"period_start\":" P0 ",\"period_end\":" P1 "}",
+		INVOICE("evt_w2", "paid", "1001", "in_w", "sub_w", "cus_w",
+		    "900", P1, P2),
+		CUSDEL("evt_w3", "3000", "cus_w") },
+	    { { USERSQL(U3), "t:gold" },
+	      { SUBSQL("sub_w"), "active:gold:" P2 },
+	      { USERSQL(U3), "f:-" } },
+	    { { SUBSQL("sub_w"), "canceled:gold:" P2 },
+	      { "SELECT count(*) FROM parked_events", "0" } } },
 	{ "customer deleted before its checkout arrives", {
 		CHECKOUT("evt_x1", "1000", U1, "gold", "true", "sub_x", "cus_x"),
 		CUSDEL("evt_x2", "2000", "cus_x") },
