@@ -16,7 +16,7 @@
 #include <jansson.h>
 
 #define FB_NAME			"financebee"
-#define FB_SCHEMA_VERSION	3	/* sql/NNN_*.sql this binary expects */
+#define FB_SCHEMA_VERSION	4	/* sql/NNN_*.sql this binary expects */
 
 /* sysexits(3) values that carry meaning between the bees and the master. */
 #define FB_EX_OK		0

@@ -430,6 +430,24 @@ stripe_put_ref(struct stripe_ctx *sc, const char *name, const fbj_t *obj,
 	return 0;
 }
 
+/*
+ * A reference the effect does not depend on, only the linking of money
+ * rows (an invoice's charge and payment intent, for disputes): kept when
+ * it is a well-formed id, left out otherwise.  Real payloads carry
+ * placeholders there (stripe-ruby-mock's "charge": "_00000000000000").
+ */
+static void
+stripe_put_link(struct stripe_ctx *sc, const char *name, const fbj_t *obj,
+    const char *key, const char *const *pfx)
+{
+	const char	*s;
+
+	if (stripe_ref(sc, obj, key, key, name, pfx, 0, &s) == -1)
+		sc->cause[0] = '\0';
+	else if (s != NULL)
+		change_cstr(sc->change, name, s);
+}
+
 /* An integer in [min, max]; absent/null leaves *present = 0. */
 static int
 stripe_int(struct stripe_ctx *sc, const fbj_t *obj, const char *key,
@@ -1107,6 +1125,9 @@ stripe_invoice(struct stripe_ctx *sc, const char *type)
 	    "data.object.amount_due") == -1 ||
 	    stripe_put_currency(sc, o, "data.object.currency") == -1)
 		return -1;
+	/* Before basil the invoice names its payment: disputes map to it. */
+	stripe_put_link(sc, "charge", o, "charge", pfx_ch);
+	stripe_put_link(sc, "payment_intent", o, "payment_intent", pfx_pi);
 
 	/* Service period: the non-proration lines of that subscription. */
 	fbj_array_foreach(lines, i, line) {

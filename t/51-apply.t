@@ -39,15 +39,15 @@ out=$(fbd --apply "$FB_FIXTURES/stripe-events/$(ls "$FB_FIXTURES/stripe-events" 
 is "$rc" 78 "a version 1 database is refused by this binary" ||
     diag "$out"
 out=$(fbd --migrate 2>&1); rc=$?
-is "$rc:$out" "0:schema version 3" "--migrate upgrades to schema version 3"
+is "$rc:$out" "0:schema version 4" "--migrate upgrades to schema version 4"
 is "$(psql_q -c "SELECT array_to_string(proconfig, ',') FROM pg_proc
     WHERE proname = 'fb_apply_event'")" "enable_seqscan=off" \
     "002: fb_apply_event never plans a sequential scan where an index fits"
 out=$(fbd --migrate 2>&1); rc=$?
-is "$rc:$out" "0:schema version 3" "--migrate again is a no-op"
+is "$rc:$out" "0:schema version 4" "--migrate again is a no-op"
 is "$(psql_q -c "SELECT string_agg(version || ':' || name, ' '
     ORDER BY version) FROM financebee_schema_version")" \
-    "1:001_init.sql 2:002_index_plans.sql 3:003_unpark.sql" \
+    "1:001_init.sql 2:002_index_plans.sql 3:003_unpark.sql 4:004_dispute_link.sql" \
     "one version row per migration"
 
 # --- every shared fixture, alone on an empty database ----------------------
@@ -209,7 +209,7 @@ is "$rc:$out" "0:pruned 3 rows older than 35 days" "--prune deletes old markers"
 psql_q -c "INSERT INTO financebee_schema_version VALUES (999, 'future')" >/dev/null
 out=$(fbd --apply "$T/claim.json" 2>&1); rc=$?
 is "$rc" 78 "--apply on a schema version 999 database exits 78"
-like "$out" "schema version 999, this binary needs 3" "  with a clear message"
+like "$out" "schema version 999, this binary needs 4" "  with a clear message"
 out=$(fbd --migrate 2>&1); rc=$?
 like "$rc:$out" "^65:.*newer than" "--migrate refuses a newer database"
 psql_q -c "DELETE FROM financebee_schema_version WHERE version = 999" >/dev/null

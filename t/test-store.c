@@ -145,6 +145,7 @@ change(const char *text)
 	"\"subscription\":\"" sub "\",\"customer\":\"" cus "\"," \
 	"\"amount_paid\":" amount ",\"amount_due\":" amount "," \
 	"\"currency\":\"usd\",\"period_start\":" ps ",\"period_end\":" pe "," \
+	"\"charge\":\"ch_" inv "\",\"payment_intent\":\"pi_" inv "\"," \
 	"\"paid\":true}"
 #define REFUND(id, t, ch, cus, refunded) \
 	"{\"event_id\":\"" id "\",\"type\":\"charge.refunded\"," \
@@ -241,8 +242,23 @@ static const struct scenario scenarios[] = {
 	    { { USERSQL(U3), "t:gold" },
 	      { "SELECT string_agg(kind || ':' || amount || ':' || status || "
 		"':' || coalesce(subscriber_id::text, '-'), ' ' ORDER BY kind) "
-		"FROM revenue_ledger", "dispute:900:lost:- refund:900:refunded:"
+		"FROM revenue_ledger", "dispute:900:lost:" U3 " refund:900:refunded:"
 		U3 } } },
+	{ "a dispute gets the user of the invoice it disputes", {
+		CHECKOUT("evt_q1", "1000", U1, "gold", "true", "sub_q", "cus_q"),
+		SUB("evt_q2", "created", "1001", "sub_q", "cus_q", "active",
+		    "gold", P0, P1),
+		INVOICE("evt_q3", "paid", "1002", "in_q", "sub_q", "cus_q",
+		    "1500", P0, P1),
+		DISPUTE("evt_q4", "created", "2000", "dp_q", "ch_in_q",
+		    "needs_response"),
+		DISPUTE("evt_q5", "closed", "2100", "dp_q", "ch_in_q", "won") },
+	    { { NULL, NULL } },
+	    { { USERSQL(U1), "t:gold" },
+	      { "SELECT status || ':' || coalesce(subscriber_id::text, '-') || "
+		"':' || coalesce(stripe_subscription_id, '-') || ':' || "
+		"coalesce(stripe_customer_id, '-') FROM revenue_ledger WHERE "
+		"kind = 'dispute'", "won:" U1 ":sub_q:cus_q" } } },
 	{ "customer deleted", {
 		CHECKOUT("evt_c1", "1000", U1, "gold", "true", "sub_c", "cus_c"),
 		SUB("evt_c2", "created", "1001", "sub_c", "cus_c", "active",
