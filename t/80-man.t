@@ -63,4 +63,17 @@ for w in OK ERR DENIED; do
 	grep -q "^$w nbytes" "$F"
 	ok $? "fbeectl.8: reply kind $w documented"
 done
+
+# financebeed.8 describes every table the migrations create.
+D=$MAN/financebeed.8
+tables=$(sed -n 's/^[[:space:]]*"\{0,1\}CREATE TABLE \(IF NOT EXISTS \)\{0,1\}\([a-z_]*\).*/\2/p' \
+    "$FB_SRCDIR"/sql/*.sql "$FB_SRCDIR/src/store.c" | sort -u)
+[ "$(echo "$tables" | wc -w)" -ge 6 ]
+ok $? "tables found in sql/ and store.c: $(echo $tables)"
+missing=
+for t in $tables; do
+	sed -n '/^\.Ss The database$/,/^\.S[sh] /p' "$D" |
+	    grep -q "^\.It Li $t\$" || missing="$missing $t"
+done
+is "$missing" "" "financebeed.8 (The database) describes every table"
 done_testing
