@@ -269,8 +269,8 @@ guardian_word(const char *s, size_t n)
 }
 
 static int
-guardian_envelope(const struct fb_config *cfg, const fbj_t *ev, char *cause,
-    size_t causelen)
+guardian_envelope(const struct fb_config *cfg, const fbj_t *ev,
+    struct fb_change *change, char *cause, size_t causelen)
 {
 	char		 q[160];
 	const fbj_t	*v, *data, *obj;
@@ -324,6 +324,8 @@ guardian_envelope(const struct fb_config *cfg, const fbj_t *ev, char *cause,
 		    stripe_quote(s, n, q, sizeof q));
 		return -1;
 	}
+	/* Known from here on, so a later rejection can name the event. */
+	change_str(change, "event_id", s, n);
 
 	v = fbj_object_get(ev, "type");
 	if (v == NULL || fbj_is_null(v)) {
@@ -542,7 +544,8 @@ guardian_check_change(const struct fb_config *cfg,
 		guardian_cause(cause, causelen, "args[0]: %s", sigcause);
 		return -1;
 	}
-	if (guardian_envelope(cfg, fbj_root(ev), cause, causelen) == -1) {
+	if (guardian_envelope(cfg, fbj_root(ev), change, cause,
+	    causelen) == -1) {
 		fbj_free(ev);
 		return -1;
 	}

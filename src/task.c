@@ -124,19 +124,24 @@ task_run(const struct fb_config *cfg, struct store *store,
 	const char		*doc, *id;
 	char			 cause[FB_CAUSE_MAX];
 	size_t			 n;
+	int			 rv;
 
 	memset(r, 0, sizeof(*r));
 	snprintf(r->event_id, sizeof(r->event_id), "-");
-	if (guardian_check_change(cfg, in, c, cause, sizeof(cause)) == -1) {
-		r->outcome = OUTCOME_FAILED;
-		snprintf(r->reason, sizeof(r->reason), "%s", cause);
-		return;
-	}
-	/* The envelope checked the id: evt_ and letters, digits or _. */
+	rv = guardian_check_change(cfg, in, c, cause, sizeof(cause));
+	/*
+	 * The envelope checked the id (evt_ and letters, digits or _) before
+	 * putting it in the change, so a rejection after it names the event.
+	 */
 	if ((id = change_value(c, "event_id", &n)) != NULL && n >= 2 &&
 	    n - 2 < sizeof(r->event_id)) {
 		memcpy(r->event_id, id + 1, n - 2);
 		r->event_id[n - 2] = '\0';
+	}
+	if (rv == -1) {
+		r->outcome = OUTCOME_FAILED;
+		snprintf(r->reason, sizeof(r->reason), "%s", cause);
+		return;
 	}
 	if ((doc = change_text(c, NULL)) == NULL) {
 		/* No memory: transient, so the process is re-queued, not lost. */

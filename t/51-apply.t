@@ -94,6 +94,20 @@ EOF2
 n=$(ls "$FB_FIXTURES"/stripe-events/*.json | wc -l)
 is "$n" 26 "the table covers every fixture file"
 
+# A rejection names the event once the envelope's id has been checked.
+out=$(fbd --apply "$FB_FIXTURES/stripe-events/stripe-sync-engine__checkout.session.completed__1.json" 2>&1)
+like "$out" "^evt_T8nSaZqtPudigUMqnnbY4D4v failed event\.livemode: is true" \
+    "a live-mode event is rejected by its id"
+printf '{"object":"event","id":"evt_1","type":"x.y","created":"soon"}' \
+    >"$T/badcreated.json"
+out=$(fbd --apply "$T/badcreated.json" 2>&1)
+like "$out" "^evt_1 failed event\.created: must be an integer" \
+    "a bad created is rejected by the event's id"
+printf '{"object":"event","id":"nope","type":"x.y"}' >"$T/badid.json"
+out=$(fbd --apply "$T/badid.json" 2>&1)
+like "$out" '^- failed event\.id: "nope" is not evt_' \
+    "a bad id is rejected without one"
+
 # A real 2013 subscription lifecycle parked, then claimed by a checkout.
 reset_db
 U=5b7a1e0c-3f0e-4d7a-9c1e-2a6b8d4f0e11
