@@ -31,7 +31,6 @@
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -374,32 +373,39 @@ admin_gid_in(gid_t gid, const gid_t *list, size_t n)
 	return 0;
 }
 
-/* The peer's primary gid and its user's supplementary groups. */
+/*
+ * The peer's groups as the kernel has them (SO_PEERGROUPS, Linux 4.13),
+ * like a file permission check: no NSS lookup, so a slow directory
+ * service never stalls the master, and a process that dropped or was
+ * given a group is judged by what it holds.  Without SO_PEERGROUPS only
+ * the primary gid counts.
+ */
 static enum admin_perm
-admin_peer_perm(uid_t uid, gid_t gid)
+admin_peer_perm(int fd, uid_t uid, gid_t gid)
 {
-	struct passwd	*pw;
 	gid_t		 stackgroups[64], *groups = stackgroups;
-	int		 n = 1, i, ro = 0;
+	socklen_t	 len = sizeof(stackgroups);
+	size_t		 n = 0, i;
+	int		 ro = 0;
 	enum admin_perm	 perm = ADMIN_PERM_NONE;
 
 	if (uid == 0 || uid == geteuid())
 		return ADMIN_PERM_ALL;
 	if (admin.nadmin_gids == 0 && admin.nro_gids == 0)
 		return ADMIN_PERM_NONE;
-	stackgroups[0] = gid;
-	if ((pw = getpwuid(uid)) != NULL) {
-		n = (int)(sizeof(stackgroups) / sizeof(stackgroups[0]));
-		if (getgrouplist(pw->pw_name, gid, groups, &n) == -1) {
-			if (n <= 0 || n > 65536 ||
-			    (groups = calloc(n, sizeof(*groups))) == NULL) {
-				groups = stackgroups;
-				n = 1;
-			} else if (getgrouplist(pw->pw_name, gid, groups,
-			    &n) == -1)
-				n = 0;
-		}
-	}
+#ifdef SO_PEERGROUPS
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
+		n = len / sizeof(gid_t);
+	else if (errno == ERANGE && len > 0 && len <= 65536 * sizeof(gid_t) &&
+	    (groups = malloc(len)) != NULL) {
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
+			n = len / sizeof(gid_t);
+	} else
+		groups = stackgroups;
+#else
+	(void)fd;
+	(void)len;
+#endif
 	for (i = 0; i < n; i++) {
 		if (admin_gid_in(groups[i], admin.admin_gids,
 		    admin.nadmin_gids)) {
@@ -630,7 +636,7 @@ admin_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	c->uid = cred.uid;
 	c->gid = cred.gid;
 	c->pid = cred.pid;
-	c->perm = admin_peer_perm(cred.uid, cred.gid);
+	c->perm = admin_peer_perm(fd, cred.uid, cred.gid);
 	TAILQ_INSERT_TAIL(&admin.clients, c, entry);
 	admin.nclients++;
 	bufferevent_setcb(c->bev, admin_read_cb, admin_write_cb,

@@ -288,9 +288,17 @@ else
 		is "$rc" "77" "a user in neither group is refused"
 		is "$(runuser -u postgres -- "$CTL" -s "$S" metrics | grep -c '^# TYPE')" \
 		    "2" "readonly group may read metrics"
+		# The kernel's view of the peer (SO_PEERGROUPS), not /etc/group.
+		is "$(setpriv --reuid=nobody --regid=nogroup --groups=ssl-cert \
+		    -- "$CTL" -s "$S" ping 2>&1)" "pong" \
+		    "a group the process holds counts, though /etc/group does not list it"
+		err=$(setpriv --reuid=postgres --regid=postgres --clear-groups \
+		    -- "$CTL" -s "$S" status 2>&1); rc=$?
+		is "$rc" "77" "a group the process dropped does not count" ||
+		    diag "$err"
 		ctl stop >/dev/null; stopped "$SPID"
 	else
-		for _ in 1 2 3 4 5 6; do skip "no ssl-cert/adm groups"; done
+		for _ in 1 2 3 4 5 6 7 8; do skip "no ssl-cert/adm groups"; done
 	fi
 fi
 
