@@ -105,6 +105,8 @@ struct slot {
 	char			 executorid[CRYPTO_ID_HEXLEN + 1];
 	int			 registered;	/* -1 ?, 0 no, 1 yes */
 	pid_t			 reg_pid;	/* its registrar, running */
+	int64_t			 reg_started;	/* when, ms */
+	int			 reg_killed;	/* past its deadline */
 	unsigned int		 reg_gen;	/* the generation it runs for */
 	int			 reg_tried;	/* for the next spawn */
 
@@ -275,8 +277,39 @@ master_register_start(struct slot *s)
 	}
 	log_debug("slot %u: registrar pid %ld", s->id, (long)pid);
 	s->reg_pid = pid;
+	s->reg_started = now_ms();
+	s->reg_killed = 0;
 	s->reg_gen = m.generation;
 	return 1;
+}
+
+/*
+ * A registrar makes two requests, each bounded by connect_timeout +
+ * request_timeout, but nothing bounds its name lookup (getaddrinfo has
+ * no timeout) or a child stopped for any other reason: past twice the
+ * two timeouts and five seconds, it is killed and counted as ColonyOS
+ * being unreachable, so the slot's bee starts and the registration is
+ * tried again after supervision.respawn_max.
+ */
+static int64_t
+master_register_deadline(void)
+{
+	return 2 * ((int64_t)m.cfg->http_connect_timeout_ms +
+	    m.cfg->http_timeout_ms) + 5000;
+}
+
+static void
+master_register_watchdog(struct slot *s, int64_t now)
+{
+	if (s->reg_pid <= 0 || s->reg_killed ||
+	    now - s->reg_started < master_register_deadline())
+		return;
+	log_warnx("slot %u: registrar pid %ld has not finished in %lld s "
+	    "(name lookup or ColonyOS hanging); killing it, the bee starts "
+	    "unregistered", s->id, (long)s->reg_pid,
+	    (long long)(master_register_deadline() / 1000));
+	kill(s->reg_pid, SIGKILL);
+	s->reg_killed = 1;
 }
 
 /* The registrar of slot s has exited: note what it did, start the bee. */
@@ -299,16 +332,17 @@ master_registered(struct slot *s, int status)
 		} else {
 			/* It logged why it exited 1, 75 or 78; not a crash. */
 			proc_status_str(status, buf, sizeof(buf));
-			if (m.state == MASTER_RUNNING && (!WIFEXITED(status) ||
-			    (WEXITSTATUS(status) != 1 &&
+			if (m.state == MASTER_RUNNING && !s->reg_killed &&
+			    (!WIFEXITED(status) || (WEXITSTATUS(status) != 1 &&
 			    WEXITSTATUS(status) != FB_EX_TEMPFAIL &&
 			    WEXITSTATUS(status) != FB_EX_CONFIG)))
 				log_warnx("slot %u: registrar: %s", s->id, buf);
 			else
 				log_debug("slot %u: registrar: %s", s->id, buf);
 			s->registered = -1;
-			if (WIFEXITED(status) &&
-			    WEXITSTATUS(status) == FB_EX_TEMPFAIL)
+			if ((WIFEXITED(status) &&
+			    WEXITSTATUS(status) == FB_EX_TEMPFAIL) ||
+			    s->reg_killed)
 				m.owner_down = now_ms();
 		}
 	}
@@ -1278,8 +1312,10 @@ master_tick_cb(evutil_socket_t fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	(void)arg;
-	for (i = 1; i <= MASTER_MAX_SLOTS; i++)
+	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
 		master_watchdog(&m.slots[i], now);
+		master_register_watchdog(&m.slots[i], now);
+	}
 
 	if (m.crash_loop) {
 		for (i = 0; i < MASTER_DEATHS && i < m.ndeaths; i++) {

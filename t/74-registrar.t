@@ -9,7 +9,7 @@
 
 FBD_BEES=2
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
-plan 28
+plan 34
 
 ctl() { timeout 5 "$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" "$@"; }
 states() { ctl status --json | jq -r '[.bees[].state] | join(",")'; }
@@ -77,6 +77,28 @@ until_ok 20 grep -q 'registrar\[1\] warn: slot 1: cannot register executor' \
 ok $? "the registrar logs that the colony refused it"
 until_ok 20 running
 ok $? "the bees start anyway ($(states))"
+ctl stop >/dev/null
+fbd_wait_gone 20
+ok $? "stopped"
+
+# A registrar hanging where no request timeout reaches it (a name lookup;
+# here the registrars themselves are stopped) is killed at its deadline,
+# 2 x (connect_timeout + request_timeout) + 5 s = 13 s, and the bees start.
+sed -i 's|request_timeout = 60;|request_timeout = 2;|' "$FBD_CONF"
+kill -STOP "$MC_PID"
+fbd_start
+ok $? "financebeed started again, ColonyOS not answering"
+until_ok 10 sh -c '[ "$(pgrep -f -- "--register [12]" | wc -l)" -eq 2 ]'
+ok $? "two registrars"
+pkill -STOP -f -- "--register [12]"
+kill -CONT "$MC_PID"
+t0=$(date +%s)
+until_ok 30 grep -q 'slot 1: registrar pid [0-9]* has not finished in 13 s' \
+    "$FBD_LOG"
+ok $? "the master kills a registrar past its deadline, and says so"
+until_ok 20 running
+ok $? "the bees start without it after $(( $(date +%s) - t0 ))s ($(states))"
+is "$(pgrep -f -- "--register" | wc -l)" 0 "no registrar is left"
 ctl stop >/dev/null
 fbd_wait_gone 20
 ok $? "stopped"
