@@ -20,6 +20,23 @@ CREATE INDEX revenue_ledger_charge ON revenue_ledger (charge)
 CREATE INDEX revenue_ledger_payment_intent ON revenue_ledger (payment_intent)
     WHERE payment_intent IS NOT NULL;
 
+-- Disputes recorded before this version: what a refund of the same
+-- payment knows (invoices did not record their payment until now).
+UPDATE revenue_ledger d SET
+    stripe_customer_id = r.stripe_customer_id,
+    subscriber_id = coalesce(d.subscriber_id, r.subscriber_id),
+    updated_at = now()
+    FROM revenue_ledger r
+    WHERE d.kind = 'dispute' AND d.stripe_customer_id IS NULL
+	AND r.kind = 'refund' AND r.stripe_customer_id IS NOT NULL
+	AND (r.charge = d.charge OR r.payment_intent = d.payment_intent);
+UPDATE revenue_ledger d SET subscriber_id = s.subscriber_id, updated_at = now()
+    FROM (SELECT DISTINCT ON (stripe_customer_id) stripe_customer_id,
+	    subscriber_id FROM subscriptions
+	ORDER BY stripe_customer_id, id) s
+    WHERE d.kind = 'dispute' AND d.subscriber_id IS NULL
+	AND d.stripe_customer_id = s.stripe_customer_id;
+
 -- The customer a refund or an invoice of the payment names, if any.
 CREATE FUNCTION fb_payment_customer(ch text, pi text) RETURNS text
 LANGUAGE sql STABLE AS $$

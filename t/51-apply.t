@@ -38,8 +38,25 @@ out=$(fbd --apply "$FB_FIXTURES/stripe-events/$(ls "$FB_FIXTURES/stripe-events" 
     head -1)" 2>&1); rc=$?
 is "$rc" 78 "a version 1 database is refused by this binary" ||
     diag "$out"
+# Money recorded by version 1: a refund and a dispute of one charge, the
+# customer's subscription known.  004 gives the dispute its customer/user.
+psql_q -c "INSERT INTO user_profiles (id) VALUES
+	('0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5');
+    INSERT INTO subscriptions (subscriber_id, stripe_subscription_id,
+	stripe_customer_id) VALUES
+	('0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5', 'sub_v1', 'cus_v1');
+    INSERT INTO revenue_ledger (kind, stripe_object_id, event_id,
+	stripe_customer_id, charge, amount, status) VALUES
+	('refund', 'ch_v1', 'evt_v1r', 'cus_v1', 'ch_v1', 500, 'refunded'),
+	('dispute', 'dp_v1', 'evt_v1d', NULL, 'ch_v1', 500, 'lost')" >/dev/null
 out=$(fbd --migrate 2>&1); rc=$?
 is "$rc:$out" "0:schema version 4" "--migrate upgrades to schema version 4"
+is "$(psql_q -c "SELECT stripe_customer_id || ':' || subscriber_id
+    FROM revenue_ledger WHERE kind = 'dispute'")" \
+    "cus_v1:0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5" \
+    "004: a dispute recorded before it gets the customer and user of its refund"
+psql_q -c "DELETE FROM revenue_ledger; DELETE FROM subscriptions;
+    DELETE FROM user_profiles" >/dev/null
 is "$(psql_q -c "SELECT array_to_string(proconfig, ',') FROM pg_proc
     WHERE proname = 'fb_apply_event'")" "enable_seqscan=off" \
     "002: fb_apply_event never plans a sequential scan where an index fits"
