@@ -284,9 +284,9 @@ master_register_start(struct slot *s)
 }
 
 /*
- * A registrar makes two requests, each bounded by connect_timeout +
- * request_timeout, but nothing bounds its name lookup (getaddrinfo has
- * no timeout) or a child stopped for any other reason: past twice the
+ * A registrar makes two requests, each bounded by connect_timeout (name
+ * lookup included) + request_timeout; the deadline is the backstop for
+ * anything else that stops it (a stuck library, SIGSTOP): past twice the
  * two timeouts and five seconds, it is killed and counted as ColonyOS
  * being unreachable, so the slot's bee starts and the registration is
  * tried again after supervision.respawn_max.
@@ -304,10 +304,9 @@ master_register_watchdog(struct slot *s, int64_t now)
 	if (s->reg_pid <= 0 || s->reg_killed ||
 	    now - s->reg_started < master_register_deadline())
 		return;
-	log_warnx("slot %u: registrar pid %ld has not finished in %lld s "
-	    "(name lookup or ColonyOS hanging); killing it, the bee starts "
-	    "unregistered", s->id, (long)s->reg_pid,
-	    (long long)(master_register_deadline() / 1000));
+	log_warnx("slot %u: registrar pid %ld has not finished in %lld s; "
+	    "killing it, the bee starts unregistered", s->id,
+	    (long)s->reg_pid, (long long)(master_register_deadline() / 1000));
 	kill(s->reg_pid, SIGKILL);
 	s->reg_killed = 1;
 }

@@ -2,8 +2,8 @@
  * registrar.c: financebeed --register SLOT, the child the master starts to
  * add and approve a slot's executor with the colony owner's key.  The two
  * calls are HTTP requests that can take up to colonies.connect_timeout +
- * colonies.request_timeout each (and the name lookup before them as long
- * as the resolver takes): in a child, the master's loop keeps serving the
+ * colonies.request_timeout each (the name lookup counts against the
+ * connect timeout): in a child, the master's loop keeps serving the
  * admin socket and supervising its bees meanwhile, and spawns the slot's
  * bee when the child has exited.
  *

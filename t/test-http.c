@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -895,6 +896,52 @@ test_tls(char **argv)
 	stop(pid);
 }
 
+/*
+ * test-http resolve HOST, run by t/15-http-resolve.t with /etc/resolv.conf
+ * naming 127.53.53.53, where this binds a UDP socket that reads nothing: a
+ * request to HOST must give up within its 1 s connect timeout.
+ */
+static void
+test_resolve(const char *host)
+{
+	struct sockaddr_in	 sin;
+	struct http		*h;
+	struct timespec		 t0, t1;
+	const char		*r;
+	char			 url[300], cause[256];
+	size_t			 rlen;
+	long			 ms;
+	int			 fd, status, ret;
+
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(53);
+	sin.sin_addr.s_addr = inet_addr("127.53.53.53");
+	ok(fd != -1 && bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0,
+	    "a nameserver that never answers, on 127.53.53.53:53");
+	snprintf(url, sizeof url, "http://%s:8080/api", host);
+	h = http_open(url, 1000, cause, sizeof cause);
+	ok(h != NULL, "http_open %s", url);
+	if (h == NULL)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = post(h, "{}", 100, 20000, &status, &r, &rlen, cause,
+	    sizeof cause);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) /
+	    1000000;
+	ok(ret != 0, "the request fails");
+	ok(strncmp(cause, "resolve ", 8) == 0 &&
+	    strstr(cause, ": no answer within 1000 ms") != NULL,
+	    "... because the lookup had no answer in the connect timeout "
+	    "(%s)", cause);
+	ok(ms >= 900 && ms < 5000, "... after %ld ms, not the resolver's 30 s",
+	    ms);
+	http_free(h);
+	close(fd);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -907,6 +954,8 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (argc == 6 && strcmp(argv[1], "tls") == 0)
 		test_tls(argv + 2);
+	else if (argc == 3 && strcmp(argv[1], "resolve") == 0)
+		test_resolve(argv[2]);
 	else {
 		test_urls();
 		test_plain();
