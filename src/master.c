@@ -239,6 +239,32 @@ master_identity(struct slot *s, char *cause, size_t causelen)
 }
 
 /*
+ * A helper child: "financebeed -c FILE MODE [ARG]", with the configuration
+ * snapshot as fd 5 when there is one (like a bee, it does not re-read the
+ * files).
+ */
+static pid_t
+master_helper(const char *mode, const char *arg, char *cause,
+    size_t causelen)
+{
+	char	*argv[8];
+	int	 n = 0;
+
+	argv[n++] = (char *)"financebeed";
+	argv[n++] = (char *)"-c";
+	argv[n++] = m.cfgpath;
+	argv[n++] = (char *)mode;
+	if (arg != NULL)
+		argv[n++] = (char *)arg;
+	if (m.cfgfd >= 0) {
+		argv[n++] = (char *)"--config-fd";
+		argv[n++] = (char *)"5";
+	}
+	argv[n] = NULL;
+	return proc_spawn(argv, NULL, -1, m.cfgfd, cause, causelen);
+}
+
+/*
  * With the colony owner's key, a child adds and approves the slot's
  * executor (registrar.c): both calls are idempotent enough, and approving
  * again also restores an executor the stale-executor cleanup unregistered.
@@ -249,7 +275,6 @@ static int
 master_register_start(struct slot *s)
 {
 	char		 slotarg[16], cause[FB_CAUSE_MAX];
-	char		*argv[8];
 	pid_t		 pid;
 
 	if (s->reg_pid > 0)
@@ -262,15 +287,7 @@ master_register_start(struct slot *s)
 		return 0;
 	m.owner_down = 0;
 	snprintf(slotarg, sizeof(slotarg), "%u", s->id);
-	argv[0] = (char *)"financebeed";
-	argv[1] = (char *)"-c";
-	argv[2] = m.cfgpath;
-	argv[3] = (char *)"--register";
-	argv[4] = slotarg;
-	argv[5] = m.cfgfd >= 0 ? (char *)"--config-fd" : NULL;
-	argv[6] = (char *)"5";
-	argv[7] = NULL;
-	if ((pid = proc_spawn(argv, NULL, -1, m.cfgfd, cause,
+	if ((pid = master_helper("--register", slotarg, cause,
 	    sizeof(cause))) == -1) {
 		log_warnx("slot %u: registrar: %s", s->id, cause);
 		return 0;
@@ -1335,7 +1352,6 @@ static void
 master_prune_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	char	 cause[FB_CAUSE_MAX];
-	char	*argv[7];
 	pid_t	 pid;
 
 	(void)fd;
@@ -1343,14 +1359,7 @@ master_prune_cb(evutil_socket_t fd, short ev, void *arg)
 	(void)arg;
 	if (m.state != MASTER_RUNNING || m.prune_pid > 0)
 		return;
-	argv[0] = (char *)"financebeed";
-	argv[1] = (char *)"-c";
-	argv[2] = m.cfgpath;
-	argv[3] = (char *)"--prune";
-	argv[4] = m.cfgfd >= 0 ? (char *)"--config-fd" : NULL;
-	argv[5] = (char *)"5";
-	argv[6] = NULL;
-	if ((pid = proc_spawn(argv, NULL, -1, m.cfgfd, cause,
+	if ((pid = master_helper("--prune", NULL, cause,
 	    sizeof(cause))) == -1) {
 		log_warnx("prune: %s", cause);
 		return;
