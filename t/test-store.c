@@ -30,6 +30,7 @@
 #define P2	"1769270400"
 #define P3	"1771948800"
 #define NSHUFFLE	100	/* random deliveries per scenario */
+#define NPERM_MAX	720	/* every order of up to 6 events */
 #define NROUNDS		30	/* concurrent rounds per scenario */
 
 static PGconn	*db;		/* the test's own connection, for checks */
@@ -405,6 +406,41 @@ run_order(struct store *s, const struct scenario *sc, const size_t *order,
 	return bad;
 }
 
+/* The next order in lexicographic order; 0 after the last one. */
+static int
+next_order(size_t *a, size_t n)
+{
+	size_t	i, j, t;
+
+	if (n < 2)
+		return 0;
+	for (i = n - 1; i > 0 && a[i - 1] >= a[i]; i--)
+		;
+	if (i == 0)
+		return 0;
+	for (j = n - 1; a[j] <= a[i - 1]; j--)
+		;
+	t = a[i - 1];
+	a[i - 1] = a[j];
+	a[j] = t;
+	for (j = n - 1; i < j; i++, j--) {
+		t = a[i];
+		a[i] = a[j];
+		a[j] = t;
+	}
+	return 1;
+}
+
+static size_t
+factorial(size_t n)
+{
+	size_t	f = 1;
+
+	while (n > 1)
+		f *= n--;
+	return f;
+}
+
 /* A shuffled delivery with duplicates: every event once, some twice. */
 static size_t
 random_order(unsigned int *seed, size_t n, size_t *order)
@@ -429,7 +465,7 @@ static void
 test_scenarios(struct store *s, char **inorder)
 {
 	const struct scenario	*sc;
-	size_t			 i, j, n, m, order[2 * MAXEV];
+	size_t			 i, j, n, m, order[2 * MAXEV], perm[MAXEV];
 	char			 reason[FB_CAUSE_MAX], *fp;
 	enum store_outcome	 o;
 	unsigned int		 seed = 4242;
@@ -487,6 +523,31 @@ test_scenarios(struct store *s, char **inorder)
 		ok(mismatch == 0 && bad == 0, "%s: %d shuffled deliveries with "
 		    "duplicates converge (%d differ, %d failed)", sc->name,
 		    NSHUFFLE, mismatch, bad);
+
+		/*
+		 * Every order, when there are few enough, each followed by a
+		 * redelivery of one event (a different one each time).
+		 */
+		if (factorial(n) > NPERM_MAX)
+			continue;
+		mismatch = bad = runs = 0;
+		for (j = 0; j < n; j++)
+			perm[j] = j;
+		do {
+			memcpy(order, perm, n * sizeof(order[0]));
+			order[n] = perm[(size_t)runs % n];
+			reset_tables();
+			bad += run_order(s, sc, order, n + 1);
+			fp = fingerprint();
+			if (strcmp(fp, inorder[i]) != 0 && mismatch++ == 0)
+				diag("order %s\n#  got %s\n# want %s", "differs",
+				    fp, inorder[i]);
+			free(fp);
+			runs++;
+		} while (next_order(perm, n));
+		ok(mismatch == 0 && bad == 0, "%s: all %d orders, each with a "
+		    "duplicate, converge (%d differ, %d failed)", sc->name, runs,
+		    mismatch, bad);
 	}
 }
 
