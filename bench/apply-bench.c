@@ -36,6 +36,7 @@ struct result {
 	uint64_t	bad;
 	uint64_t	retries;
 	uint64_t	guard_ns;	/* guardian + normalise, in the loop */
+	uint64_t	server_calls;	/* of fb_apply_event(), by the server */
 };
 
 /*
@@ -114,6 +115,42 @@ sql(PGconn *db, const char *q)
 		exit(1);
 	}
 	PQclear(res);
+}
+
+/*
+ * The server's own count of fb_apply_event() calls (pg_stat_user_functions;
+ * main() sets track_functions = pl for the database), once the stats of
+ * every backend but ours are in: a backend flushes them when it exits, so
+ * first wait for the workers' backends (application_name financebee) to
+ * be gone.
+ */
+static uint64_t
+server_calls(PGconn *db)
+{
+	PGresult	*res;
+	uint64_t	 n;
+	int		 i, left = 1;
+
+	for (i = 0; i < 100 && left; i++) {
+		res = PQexec(db, "SELECT count(*) FROM pg_stat_activity WHERE "
+		    "application_name = 'financebee' AND pid <> "
+		    "pg_backend_pid()");
+		left = PQresultStatus(res) == PGRES_TUPLES_OK &&
+		    atoi(PQgetvalue(res, 0, 0)) > 0;
+		PQclear(res);
+		if (left)
+			usleep(50000);
+	}
+	res = PQexec(db, "SELECT coalesce(sum(calls), 0) FROM "
+	    "pg_stat_user_functions WHERE funcname = 'fb_apply_event'");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "apply-bench: pg_stat_user_functions: %s",
+		    PQerrorMessage(db));
+		exit(1);
+	}
+	n = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return n;
 }
 
 /* A basil renewal, with the fields a real subscription object carries. */
@@ -231,7 +268,7 @@ guardian_in(struct guardian_input *in, const struct fb_config *cfg,
  * task_apply_text().
  */
 static void
-run_workers(const struct fb_config *cfg, unsigned int nworkers,
+run_workers(PGconn *db, const struct fb_config *cfg, unsigned int nworkers,
     unsigned int per, char **texts, size_t *lens, char **docs,
     struct result *tot, double *t0, double *t1)
 {
@@ -241,7 +278,7 @@ run_workers(const struct fb_config *cfg, unsigned int nworkers,
 	struct store		*s;
 	char			 cause[FB_CAUSE_MAX];
 	unsigned int		 w, k;
-	uint64_t		 i, c0;
+	uint64_t		 i, c0, x0;
 	int			 go[2], res[2], status;
 	pid_t			*pids;
 	char			 x;
@@ -295,9 +332,10 @@ run_workers(const struct fb_config *cfg, unsigned int nworkers,
 	close(go[0]);
 	close(res[1]);
 	sleep(1);		/* let every worker connect */
+	memset(tot, 0, sizeof(*tot));
+	x0 = server_calls(db);
 	*t0 = wall();
 	close(go[1]);
-	memset(tot, 0, sizeof(*tot));
 	for (w = 0; w < nworkers; w++) {
 		if (read(res[0], &r, sizeof(r)) != (ssize_t)sizeof(r)) {
 			fprintf(stderr, "apply-bench: a worker died\n");
@@ -317,6 +355,7 @@ run_workers(const struct fb_config *cfg, unsigned int nworkers,
 	for (w = 0; w < nworkers; w++)
 		waitpid(pids[w], &status, 0);
 	free(pids);
+	tot->server_calls = server_calls(db) - x0;
 }
 
 /* Run a pgbench command line: its tps (excluding connections) and count. */
@@ -593,10 +632,15 @@ main(int argc, char *argv[])
 	change_free(&fc);
 	gcpu = (double)gns / 1e3 / n;
 
+	/* Calls of fb_apply_event() counted by the server, for new sessions. */
+	sql(db, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET "
+	    "track_functions = pl', current_database()); END $$");
 	/* The bees: one process and one connection each, as in production. */
-	run_workers(&cfg, nworkers, per, texts, lens, NULL, &tot, &t0, &t1);
+	run_workers(db, &cfg, nworkers, per, texts, lens, NULL, &tot, &t0,
+	    &t1);
 	/* The store alone: the same documents, already normalised. */
-	run_workers(&cfg, nworkers, per, NULL, NULL, docs, &tot2, &t2, &t3);
+	run_workers(db, &cfg, nworkers, per, NULL, NULL, docs, &tot2, &t2,
+	    &t3);
 
 	/* pgbench: the same function, the same change document shape. */
 	snprintf(script, sizeof(script), "/tmp/apply-bench.%d.sql",
@@ -635,12 +679,18 @@ main(int argc, char *argv[])
 	    (double)tot.guard_ns / 1e3 / tot.events, gcpu);
 	printf("PostgreSQL round trips per event: %.3f\n",
 	    (double)tot.round_trips / tot.events);
+	printf("  counted by the server (pg_stat_user_functions): %.3f "
+	    "fb_apply_event() calls per event (%llu for %llu events)\n",
+	    (double)tot.server_calls / tot.events,
+	    (unsigned long long)tot.server_calls,
+	    (unsigned long long)tot.events);
 	printf("apply path: %.0f events/s (%u bees)\n",
 	    tot.events / (t1 - t0), nworkers);
 	printf("store only (task_apply on normalised documents): %.1f us CPU "
-	    "per event, %.3f round trips, %.0f events/s (%llu applied)\n",
-	    (double)tot2.cpu_us / tot2.events,
-	    (double)tot2.round_trips / tot2.events, tot2.events / (t3 - t2),
+	    "per event, %.3f round trips (server: %.3f calls), %.0f "
+	    "events/s (%llu applied)\n", (double)tot2.cpu_us / tot2.events,
+	    (double)tot2.round_trips / tot2.events,
+	    (double)tot2.server_calls / tot2.events, tot2.events / (t3 - t2),
 	    (unsigned long long)tot2.applied);
 	printf("pgbench, same SQL function, -c %u -j %u -T %d: %.0f tps\n",
 	    nworkers, nworkers, secs, tps);
