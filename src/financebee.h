@@ -106,6 +106,19 @@ void	 arena_enter(void);
 void	 arena_leave(void);
 size_t	 arena_inuse(int *);
 
+/*
+ * net.c: getaddrinfo() for host:port, giving up at deadline (net_now_ms()
+ * time; budget_ms is what the cause names) or when abort_cb(abort_arg) !=
+ * 0 (polled ~1/s): 0 and *res for freeaddrinfo(), or -1 and a cause
+ * ("resolve HOST: no answer within N ms", "request aborted", the
+ * resolver's error).
+ */
+struct addrinfo;
+int64_t	 net_now_ms(void);
+int	 net_resolve(const char *host, const char *port, int64_t deadline,
+	    long budget_ms, int (*abort_cb)(void *), void *abort_arg,
+	    struct addrinfo **res, char *cause, size_t causelen);
+
 /* http.c: a blocking HTTP/1.1 client (http and https) for the RPC. */
 struct http;
 /* http://host[:port][/path] or https://...; connects on first use. */

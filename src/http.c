@@ -477,106 +477,13 @@ fail:
 	return -1;
 }
 
-/*
- * A name lookup in flight.  getaddrinfo() has no timeout (the resolver's
- * own can add up to minutes), so names go through getaddrinfo_a(), whose
- * helper thread is waited for no longer than the connect deadline.  A
- * lookup given up on may still be running and writing here: the block is
- * then left to it (a few hundred bytes per abandoned lookup).
- */
-struct http_lookup {
-	struct gaicb	 cb;
-	struct addrinfo	 hints;
-	char		 host[256];
-	char		 port[16];
-};
-
+/* Names are looked up within the connect deadline (net.c). */
 static int
 http_resolve(struct http *h, int64_t deadline, struct addrinfo **res,
     char *cause, size_t causelen)
 {
-	struct http_lookup	*l;
-	struct gaicb		*list[1];
-	struct addrinfo		 hints;
-	struct timespec		 ts;
-	int64_t			 left;
-	int			 r;
-
-	/* An address literal needs no lookup, nor a thread. */
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST;
-	if ((r = getaddrinfo(h->host, h->port, &hints, res)) == 0)
-		return 0;
-	if (r != EAI_NONAME) {
-		snprintf(cause, causelen, "resolve %s: %s", h->host,
-		    r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
-		return -1;
-	}
-
-	if (strlen(h->host) >= sizeof l->host ||
-	    strlen(h->port) >= sizeof l->port) {
-		snprintf(cause, causelen, "resolve: host name too long");
-		return -1;
-	}
-	if ((l = calloc(1, sizeof(*l))) == NULL) {
-		snprintf(cause, causelen, "resolve %s: out of memory", h->host);
-		return -1;
-	}
-	snprintf(l->host, sizeof l->host, "%s", h->host);
-	snprintf(l->port, sizeof l->port, "%s", h->port);
-	l->hints = hints;
-	l->hints.ai_flags = AI_NUMERICSERV;
-	l->cb.ar_name = l->host;
-	l->cb.ar_service = l->port;
-	l->cb.ar_request = &l->hints;
-	list[0] = &l->cb;
-	if ((r = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL)) != 0) {
-		free(l);
-		snprintf(cause, causelen, "resolve %s: %s", h->host,
-		    r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
-		return -1;
-	}
-	while ((r = gai_error(&l->cb)) == EAI_INPROGRESS) {
-		if (h->abort_cb != NULL && h->abort_cb(h->abort_arg)) {
-			snprintf(cause, causelen, "request aborted");
-			break;
-		}
-		if ((left = deadline - http_now()) <= 0) {
-			snprintf(cause, causelen, "resolve %s: no answer within "
-			    "%ld ms", h->host, h->connect_ms);
-			break;
-		}
-		if (left > HTTP_SLICE_MS)
-			left = HTTP_SLICE_MS;
-		ts.tv_sec = left / 1000;
-		ts.tv_nsec = (left % 1000) * 1000000;
-		(void)gai_suspend((const struct gaicb *const *)list, 1, &ts);
-	}
-	if (r == EAI_INPROGRESS) {
-		/* Freed unless the helper is still at work on it. */
-		switch (gai_cancel(&l->cb)) {
-		case EAI_CANCELED:
-			free(l);
-			break;
-		case EAI_ALLDONE:
-			if (gai_error(&l->cb) == 0)
-				freeaddrinfo(l->cb.ar_result);
-			free(l);
-			break;
-		}
-		return -1;
-	}
-	if (r != 0) {
-		snprintf(cause, causelen, "resolve %s: %s", h->host,
-		    r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
-		free(l);
-		return -1;
-	}
-	*res = l->cb.ar_result;
-	free(l);
-	return 0;
+	return net_resolve(h->host, h->port, deadline, h->connect_ms,
+	    h->abort_cb, h->abort_arg, res, cause, causelen);
 }
 
 static int

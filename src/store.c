@@ -11,12 +11,17 @@
  * the next call.
  */
 #include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,26 +291,140 @@ store_result_ok(struct store *s, PGresult *res, const char *what, char *cause,
 
 static int	store_prepare_once(struct store *, char *, size_t);
 
+#define STORE_MAX_ADDRS		16
+
+/* The value of keyword in a parsed conninfo, else getenv(env), else NULL. */
+static const char *
+store_opt(PQconninfoOption *opts, const char *keyword, const char *env)
+{
+	PQconninfoOption	*o;
+
+	for (o = opts; o != NULL && o->keyword != NULL; o++) {
+		if (strcmp(o->keyword, keyword) == 0 && o->val != NULL &&
+		    o->val[0] != '\0')
+			return o->val;
+	}
+	return env != NULL && getenv(env) != NULL && getenv(env)[0] != '\0' ?
+	    getenv(env) : NULL;
+}
+
+/*
+ * libpq looks its host name up with getaddrinfo(), which connect_timeout
+ * does not bound.  A single host name (not a socket directory, not an
+ * address, no hostaddr, no service file) is looked up here, within
+ * connect_timeout, and libpq is handed each of its addresses as hostaddr,
+ * the name kept as host (for TLS verification and .pgpass), one host entry
+ * per address, tried in order as libpq would.  Host lists and services
+ * are left to libpq.  0 with *hostp and *addrp malloc'd (or both NULL:
+ * nothing to do), -1 with cause when the lookup fails.
+ */
+static int
+store_lookup(struct store *s, char **hostp, char **addrp, char *cause,
+    size_t causelen)
+{
+	PQconninfoOption	*opts;
+	struct addrinfo		*res = NULL, *ai;
+	unsigned char		 bin[sizeof(struct in6_addr)];
+	char			 a[NI_MAXHOST], *hosts = NULL, *addrs = NULL;
+	const char		*host, *port;
+	size_t			 hl, al, n = 0;
+	int			 rv = 0;
+
+	*hostp = *addrp = NULL;
+	/* A plain database name, or malformed (libpq will say): the env. */
+	if ((opts = PQconninfoParse(s->conninfo, NULL)) == NULL &&
+	    (opts = PQconninfoParse("", NULL)) == NULL)
+		return 0;
+	host = store_opt(opts, "host", "PGHOST");
+	port = store_opt(opts, "port", "PGPORT");
+	if (host == NULL || host[0] == '/' || host[0] == '@' ||
+	    strchr(host, ',') != NULL ||
+	    store_opt(opts, "hostaddr", "PGHOSTADDR") != NULL ||
+	    store_opt(opts, "service", "PGSERVICE") != NULL ||
+	    (port != NULL && strchr(port, ',') != NULL) ||
+	    inet_pton(AF_INET, host, bin) == 1 ||
+	    inet_pton(AF_INET6, host, bin) == 1)
+		goto out;
+	if (net_resolve(host, port != NULL ? port : "5432", net_now_ms() +
+	    s->connect_timeout * 1000, s->connect_timeout * 1000, NULL, NULL,
+	    &res, cause, causelen) == -1) {
+		rv = -1;
+		goto out;
+	}
+	hl = strlen(host) + 1;
+	hosts = calloc(STORE_MAX_ADDRS, hl);
+	addrs = calloc(STORE_MAX_ADDRS, sizeof(a));
+	if (hosts == NULL || addrs == NULL) {
+		snprintf(cause, causelen, "database: out of memory");
+		rv = -1;
+		goto out;
+	}
+	for (ai = res; ai != NULL && n < STORE_MAX_ADDRS; ai = ai->ai_next) {
+		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, a, sizeof(a), NULL,
+		    0, NI_NUMERICHOST) != 0)
+			continue;
+		al = strlen(addrs);
+		snprintf(addrs + al, STORE_MAX_ADDRS * sizeof(a) - al, "%s%s",
+		    n > 0 ? "," : "", a);
+		al = strlen(hosts);
+		snprintf(hosts + al, STORE_MAX_ADDRS * hl - al, "%s%s",
+		    n > 0 ? "," : "", host);
+		n++;
+	}
+	if (n == 0) {
+		snprintf(cause, causelen, "resolve %s: no usable address", host);
+		rv = -1;
+		goto out;
+	}
+	*hostp = hosts;
+	*addrp = addrs;
+	hosts = addrs = NULL;
+out:
+	free(hosts);
+	free(addrs);
+	if (res != NULL)
+		freeaddrinfo(res);
+	PQconninfoFree(opts);
+	return rv;
+}
+
 static int
 store_connect(struct store *s, char *cause, size_t causelen)
 {
-	const char	*keys[4], *vals[4];
-	char		 ct[32], sql[128];
+	const char	*keys[6], *vals[6];
+	char		 ct[32], sql[128], *hosts, *addrs;
 	PGresult	*res;
-
-	snprintf(ct, sizeof(ct), "%ld", s->connect_timeout);
-	keys[0] = "dbname";
-	vals[0] = s->conninfo;
-	keys[1] = "connect_timeout";
-	vals[1] = ct;
-	keys[2] = "application_name";
-	vals[2] = FB_NAME;
-	keys[3] = NULL;
-	vals[3] = NULL;
+	int		 n = 0;
 
 	store_disconnect(s);
+	if (store_lookup(s, &hosts, &addrs, cause, causelen) == -1) {
+		char	tmp[FB_CAUSE_MAX];
+
+		snprintf(tmp, sizeof(tmp), "database: %s", cause);
+		snprintf(cause, causelen, "%s", tmp);
+		return -1;
+	}
+	snprintf(ct, sizeof(ct), "%ld", s->connect_timeout);
+	/* The conninfo first: what follows overrides what it expands to. */
+	keys[n] = "dbname";
+	vals[n++] = s->conninfo;
+	if (hosts != NULL) {
+		keys[n] = "host";
+		vals[n++] = hosts;
+		keys[n] = "hostaddr";
+		vals[n++] = addrs;
+	}
+	keys[n] = "connect_timeout";
+	vals[n++] = ct;
+	keys[n] = "application_name";
+	vals[n++] = FB_NAME;
+	keys[n] = NULL;
+	vals[n] = NULL;
+
 	/* libpq never puts the password in PQerrorMessage(). */
 	s->conn = PQconnectdbParams(keys, vals, 1);
+	free(hosts);
+	free(addrs);
 	s->round_trips++;
 	if (s->conn == NULL) {
 		snprintf(cause, causelen, "database: out of memory");

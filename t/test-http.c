@@ -942,6 +942,31 @@ test_resolve(const char *host)
 	close(fd);
 }
 
+/*
+ * test-http udp-sink SECONDS: a nameserver on 127.53.53.53:53 that never
+ * answers, for t/53-store-resolve.t; prints "ready" once bound.
+ */
+static int
+udp_sink(const char *secs)
+{
+	struct sockaddr_in	sin;
+	int			fd;
+
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(53);
+	sin.sin_addr.s_addr = inet_addr("127.53.53.53");
+	if (fd == -1 || bind(fd, (struct sockaddr *)&sin, sizeof sin) == -1) {
+		perror("udp-sink: bind 127.53.53.53:53");
+		return 1;
+	}
+	printf("ready\n");
+	fflush(stdout);
+	sleep((unsigned int)atoi(secs));
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -956,6 +981,8 @@ main(int argc, char **argv)
 		test_tls(argv + 2);
 	else if (argc == 3 && strcmp(argv[1], "resolve") == 0)
 		test_resolve(argv[2]);
+	else if (argc == 3 && strcmp(argv[1], "udp-sink") == 0)
+		return udp_sink(argv[2]);
 	else {
 		test_urls();
 		test_plain();
