@@ -24,26 +24,17 @@ is "$rc:$out" "0:schema version 4" "host=localhost: looked up, connected over TC
 n=$(psql_q -c "SELECT count(*) FROM financebee_schema_version")
 is "$n" 4 "... and migrated that database"
 
-if [ "$(id -u)" -ne 0 ] || ! unshare -m true 2>/dev/null; then
-	for _ in 1 2 3; do skip "needs root and unshare -m (private mounts)"; done
+conf "$T/dead.conf" "host=db.invalid port=$PGPORT dbname=financebee"
+t0=$(date +%s)
+out=$(fb_deaf_dns env -u PGHOST "$FBD" -c "$T/dead.conf" --migrate 2>&1)
+rc=$?
+t=$(( $(date +%s) - t0 - 3 ))	# less fb_deaf_dns's own 3 s check
+if [ "$rc" -eq 77 ]; then
+	for _ in 1 2 3; do
+		skip "needs root, unshare -m, and lookups that go to /etc/resolv.conf"
+	done
 	exit 0
 fi
-conf "$T/dead.conf" "host=db.invalid port=$PGPORT dbname=financebee"
-printf 'nameserver 127.53.53.53\noptions timeout:30 attempts:1\n' \
-    >"$T/resolv.conf"
-t0=$(date +%s)
-out=$(unshare -m sh -c '
-	"$1" udp-sink 60 >"$2/sink.out" &
-	sink=$!
-	for _ in $(seq 1 50); do
-		grep -q ready "$2/sink.out" 2>/dev/null && break; sleep 0.1
-	done
-	mount --bind "$2/resolv.conf" /etc/resolv.conf &&
-	    env -u PGHOST "$3" -c "$2/dead.conf" --migrate 2>&1
-	rc=$?
-	kill "$sink"
-	exit $rc' sh "$FB_BUILDDIR/t/test-http" "$T" "$FBD"); rc=$?
-t=$(( $(date +%s) - t0 ))
 is "$rc" 75 "an unanswered lookup is a transient failure (exit 75)" ||
     diag "$out"
 like "$out" "resolve db\\.invalid: no answer within 1000 ms" \

@@ -897,29 +897,21 @@ test_tls(char **argv)
 }
 
 /*
- * test-http resolve HOST, run by t/15-http-resolve.t with /etc/resolv.conf
- * naming 127.53.53.53, where this binds a UDP socket that reads nothing: a
- * request to HOST must give up within its 1 s connect timeout.
+ * test-http resolve HOST, run by t/15-http-resolve.t where no nameserver
+ * answers (fb_deaf_dns): a request to HOST must give up within its 1 s
+ * connect timeout.
  */
 static void
 test_resolve(const char *host)
 {
-	struct sockaddr_in	 sin;
 	struct http		*h;
 	struct timespec		 t0, t1;
 	const char		*r;
 	char			 url[300], cause[256];
 	size_t			 rlen;
 	long			 ms;
-	int			 fd, status, ret;
+	int			 status, ret;
 
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	memset(&sin, 0, sizeof sin);
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(53);
-	sin.sin_addr.s_addr = inet_addr("127.53.53.53");
-	ok(fd != -1 && bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0,
-	    "a nameserver that never answers, on 127.53.53.53:53");
 	snprintf(url, sizeof url, "http://%s:8080/api", host);
 	h = http_open(url, 1000, cause, sizeof cause);
 	ok(h != NULL, "http_open %s", url);
@@ -939,12 +931,11 @@ test_resolve(const char *host)
 	ok(ms >= 900 && ms < 5000, "... after %ld ms, not the resolver's 30 s",
 	    ms);
 	http_free(h);
-	close(fd);
 }
 
 /*
  * test-http udp-sink SECONDS: a nameserver on 127.53.53.53:53 that never
- * answers, for t/53-store-resolve.t; prints "ready" once bound.
+ * answers, for fb_deaf_dns (t/lib/fbtest.sh); prints "ready" once bound.
  */
 static int
 udp_sink(const char *secs)
