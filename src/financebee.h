@@ -107,14 +107,13 @@ void	 arena_leave(void);
 size_t	 arena_inuse(int *);
 
 /*
- * net.c: getaddrinfo() for host:port, giving up at deadline (net_now_ms()
+ * net.c: getaddrinfo() for host:port, giving up at deadline (task_now_ms()
  * time; budget_ms is what the cause names) or when abort_cb(abort_arg) !=
  * 0 (polled ~1/s): 0 and *res for freeaddrinfo(), or -1 and a cause
  * ("resolve HOST: no answer within N ms", "request aborted", the
  * resolver's error).
  */
 struct addrinfo;
-int64_t	 net_now_ms(void);
 int	 net_resolve(const char *host, const char *port, int64_t deadline,
 	    long budget_ms, int (*abort_cb)(void *), void *abort_arg,
 	    struct addrinfo **res, char *cause, size_t causelen);

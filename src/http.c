@@ -81,15 +81,6 @@ struct http {
 
 static SSL_CTX	*http_ssl_ctx;
 
-static int64_t
-http_now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int
 http_host_char(int c, int v6)
 {
@@ -261,7 +252,7 @@ http_wait_check(struct http *h, char *cause, size_t causelen)
 		snprintf(cause, causelen, "request aborted");
 		return -1;
 	}
-	left = h->deadline - http_now();
+	left = h->deadline - task_now_ms();
 	if (left <= 0) {
 		snprintf(cause, causelen, "timed out after %ld ms",
 		    h->timeout_ms);
@@ -436,7 +427,7 @@ http_connect_one(struct http *h, struct addrinfo *ai, int64_t deadline,
 				snprintf(cause, causelen, "request aborted");
 				return -1;
 			}
-			if ((left = deadline - http_now()) <= 0) {
+			if ((left = deadline - task_now_ms()) <= 0) {
 				close(fd);
 				snprintf(cause, causelen, "connect to %s: timed "
 				    "out after %ld ms", addr, h->connect_ms);
@@ -493,7 +484,7 @@ http_connect(struct http *h, char *cause, size_t causelen)
 	int64_t		 deadline;
 	int		 r;
 
-	deadline = http_now() + h->connect_ms;
+	deadline = task_now_ms() + h->connect_ms;
 	if (deadline > h->deadline)
 		deadline = h->deadline;
 	if (http_resolve(h, deadline, &res, cause, causelen) == -1)
@@ -512,8 +503,8 @@ http_connect(struct http *h, char *cause, size_t causelen)
 	if (h->tls) {
 		/* The handshake counts against the connect timeout too. */
 		deadline = h->deadline;
-		if (h->deadline > http_now() + h->connect_ms)
-			h->deadline = http_now() + h->connect_ms;
+		if (h->deadline > task_now_ms() + h->connect_ms)
+			h->deadline = task_now_ms() + h->connect_ms;
 		r = http_ssl_connect(h, cause, causelen);
 		h->deadline = deadline;
 		if (r == -1) {
@@ -1057,7 +1048,7 @@ http_request(struct http *h, const char *method, const char *target,
 	else
 		clen[0] = '\0';
 	h->timeout_ms = timeout_ms > 0 ? timeout_ms : 30000;
-	h->deadline = http_now() + h->timeout_ms;
+	h->deadline = task_now_ms() + h->timeout_ms;
 
 	for (;;) {
 		n = snprintf(h->req, h->reqsize, "%s %s HTTP/1.1\r\n"

@@ -179,15 +179,6 @@ static void	master_schedule(struct slot *, long);
 static void	master_roll_next(void);
 static void	master_check_done(void);
 
-static int64_t
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static double
 now_wall(void)
 {
@@ -282,7 +273,7 @@ master_register_start(struct slot *s)
 	if (m.cfg->owner_key == NULL || m.cfg->owner_key[0] == '\0')
 		return 0;
 	/* ColonyOS unreachable a moment ago: start the bee, try later. */
-	if (m.owner_down > 0 && now_ms() - m.owner_down <
+	if (m.owner_down > 0 && task_now_ms() - m.owner_down <
 	    m.cfg->respawn_max_ms)
 		return 0;
 	m.owner_down = 0;
@@ -294,7 +285,7 @@ master_register_start(struct slot *s)
 	}
 	log_debug("slot %u: registrar pid %ld", s->id, (long)pid);
 	s->reg_pid = pid;
-	s->reg_started = now_ms();
+	s->reg_started = task_now_ms();
 	s->reg_killed = 0;
 	s->reg_gen = m.generation;
 	return 1;
@@ -359,7 +350,7 @@ master_registered(struct slot *s, int status)
 			if ((WIFEXITED(status) &&
 			    WEXITSTATUS(status) == FB_EX_TEMPFAIL) ||
 			    s->reg_killed)
-				m.owner_down = now_ms();
+				m.owner_down = task_now_ms();
 		}
 	}
 	if (m.state == MASTER_RUNNING && s->wanted && s->state == SLOT_STOPPED)
@@ -425,7 +416,7 @@ static int
 master_shm_peek(struct slot *s, char *cause, size_t causelen)
 {
 	struct fbee_shm	snap;
-	int64_t		now = now_ms(), lo, hi;
+	int64_t		now = task_now_ms(), lo, hi;
 	int		rc;
 
 	if (s->shm == NULL || s->state != SLOT_RUNNING)
@@ -503,7 +494,7 @@ master_message(struct slot *s, const struct fbee_msg *msg)
 {
 	char	cause[FB_CAUSE_MAX], why[FB_CAUSE_MAX + 32];
 
-	s->last_heard = now_ms();
+	s->last_heard = task_now_ms();
 	switch (msg->type) {
 	case FBEE_HELLO:
 		if (msg->proto != FBEE_PROTO_VERSION || msg->slot != s->id ||
@@ -536,7 +527,7 @@ master_message(struct slot *s, const struct fbee_msg *msg)
 			s->auth_refused = 0;
 		}
 		master_bee_state(s, msg->state, msg->phase, msg->processid,
-		    msg->event, now_ms() - msg->age_ms, now_wall());
+		    msg->event, task_now_ms() - msg->age_ms, now_wall());
 		break;
 	case FBEE_COUNTERS:
 		s->live = msg->c;
@@ -707,7 +698,7 @@ master_spawn(struct slot *s)
 	s->fd = fd;
 	s->generation = m.generation;
 	s->state = SLOT_RUNNING;
-	s->started = s->last_heard = now_ms();
+	s->started = s->last_heard = task_now_ms();
 	s->since = now_wall();
 	s->cause[0] = '\0';
 	if (!msgpack_unpacker_init(&s->unp, 4096))
@@ -754,7 +745,7 @@ master_schedule(struct slot *s, long delay)
 static void
 master_death(void)
 {
-	int64_t		now = now_ms();
+	int64_t		now = task_now_ms();
 	unsigned int	n = 0;
 	size_t		i;
 
@@ -790,7 +781,7 @@ master_reaped(struct slot *s, int status)
 	fbee_counters_add(&s->retired, &s->live);
 	fbee_counters_add(&m.retired, &s->live);
 	memset(&s->live, 0, sizeof(s->live));
-	lived = now_ms() - s->started >= m.cfg->healthy_after_ms;
+	lived = task_now_ms() - s->started >= m.cfg->healthy_after_ms;
 	s->pid = 0;
 	s->since = now_wall();
 
@@ -1321,7 +1312,7 @@ master_rate_sample(int64_t now)
 static void
 master_tick_cb(evutil_socket_t fd, short ev, void *arg)
 {
-	int64_t	now = now_ms();
+	int64_t	now = task_now_ms();
 	size_t	i;
 	int	recent = 0;
 
@@ -1458,7 +1449,7 @@ master_slot_shown(const struct slot *s)
 static double
 master_throughput(void)
 {
-	int64_t	now = now_ms();
+	int64_t	now = task_now_ms();
 	size_t	oldest;
 
 	if (m.rate_n == 0)
@@ -1502,7 +1493,7 @@ master_status(void)
 			    "process", s->processid,
 			    "event", s->event[0] != '\0' ? s->event : NULL,
 			    "phase", fbee_phase_str(s->phase),
-			    "age", (double)(now_ms() - s->task_start) / 1000);
+			    "age", (double)(task_now_ms() - s->task_start) / 1000);
 		}
 		b = json_pack("{s:I,s:I,s:I,s:s,s:s,s:o,s:o,s:o,s:I,s:I,s:s?,"
 		    "s:f}",
@@ -1549,7 +1540,7 @@ master_status(void)
 	    "config", m.cfgpath,
 	    "generation", (json_int_t)m.generation,
 	    "started", (json_int_t)m.started_wall,
-	    "uptime", (double)(now_ms() - m.started) / 1000,
+	    "uptime", (double)(task_now_ms() - m.started) / 1000,
 	    "bees_target", (json_int_t)m.target,
 	    "bees_running", (json_int_t)running,
 	    "crash_loop", m.crash_loop,
@@ -1806,7 +1797,7 @@ master_main(const char *cfgpath, struct fb_config *cfg, int cfgfd,
 		return FB_EX_TEMPFAIL;
 	}
 	(void)master_pidfile();
-	m.started = now_ms();
+	m.started = task_now_ms();
 	m.started_wall = time(NULL);
 	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
 		m.slots[i].id = (unsigned int)i;

@@ -32,15 +32,6 @@ struct net_lookup {
 	char		 port[16];
 };
 
-int64_t
-net_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 net_resolve(const char *host, const char *port, int64_t deadline,
     long budget_ms, int (*abort_cb)(void *), void *abort_arg,
@@ -92,7 +83,7 @@ net_resolve(const char *host, const char *port, int64_t deadline,
 			snprintf(cause, causelen, "request aborted");
 			break;
 		}
-		if ((left = deadline - net_now_ms()) <= 0) {
+		if ((left = deadline - task_now_ms()) <= 0) {
 			snprintf(cause, causelen, "resolve %s: no answer within "
 			    "%ld ms", host, budget_ms);
 			break;

@@ -148,15 +148,6 @@ store_notice_cb(void *arg, const char *msg)
 	log_debug("postgresql: %.*s", (int)strcspn(msg, "\n"), msg);
 }
 
-static int64_t
-store_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 store_disconnect(struct store *s)
 {
@@ -176,7 +167,7 @@ store_wait(struct store *s, long timeout_ms, char *cause, size_t causelen)
 {
 	PGresult	*res, *last = NULL;
 	struct pollfd	 pfd;
-	int64_t		 deadline = store_now_ms() + timeout_ms, left;
+	int64_t		 deadline = task_now_ms() + timeout_ms, left;
 	int		 flush, n;
 
 	s->round_trips++;
@@ -185,7 +176,7 @@ store_wait(struct store *s, long timeout_ms, char *cause, size_t causelen)
 		if (flush == -1)
 			goto broken;
 		while (flush == 1 || PQisBusy(s->conn)) {
-			left = deadline - store_now_ms();
+			left = deadline - task_now_ms();
 			if (left <= 0) {
 				snprintf(cause, causelen, "database: no reply "
 				    "within %ld ms", timeout_ms);
@@ -345,7 +336,7 @@ store_lookup(struct store *s, char **hostp, char **addrp, char *cause,
 	    inet_pton(AF_INET, host, bin) == 1 ||
 	    inet_pton(AF_INET6, host, bin) == 1)
 		goto out;
-	if (net_resolve(host, port != NULL ? port : "5432", net_now_ms() +
+	if (net_resolve(host, port != NULL ? port : "5432", task_now_ms() +
 	    s->connect_timeout * 1000, s->connect_timeout * 1000, NULL, NULL,
 	    &res, cause, causelen) == -1) {
 		rv = -1;
