@@ -307,7 +307,7 @@ store_opt(PQconninfoOption *opts, const char *keyword, const char *env)
  * the name kept as host (for TLS verification and .pgpass), one host entry
  * per address, tried in order as libpq would.  Host lists and services
  * are left to libpq.  0 with *hostp and *addrp malloc'd (or both NULL:
- * nothing to do), -1 with cause when the lookup fails.
+ * nothing to do), -1 with a "database: ..." cause when the lookup fails.
  */
 static int
 store_lookup(struct store *s, char **hostp, char **addrp, char *cause,
@@ -316,7 +316,8 @@ store_lookup(struct store *s, char **hostp, char **addrp, char *cause,
 	PQconninfoOption	*opts;
 	struct addrinfo		*res = NULL, *ai;
 	unsigned char		 bin[sizeof(struct in6_addr)];
-	char			 a[NI_MAXHOST], *hosts = NULL, *addrs = NULL;
+	char			 a[NI_MAXHOST], why[FB_CAUSE_MAX];
+	char			*hosts = NULL, *addrs = NULL;
 	const char		*host, *port;
 	size_t			 hl, al, n = 0;
 	int			 rv = 0;
@@ -338,7 +339,8 @@ store_lookup(struct store *s, char **hostp, char **addrp, char *cause,
 		goto out;
 	if (net_resolve(host, port != NULL ? port : "5432", task_now_ms() +
 	    s->connect_timeout * 1000, s->connect_timeout * 1000, NULL, NULL,
-	    &res, cause, causelen) == -1) {
+	    &res, why, sizeof(why)) == -1) {
+		store_cause(cause, causelen, "database: ", why);
 		rv = -1;
 		goto out;
 	}
@@ -363,7 +365,8 @@ store_lookup(struct store *s, char **hostp, char **addrp, char *cause,
 		n++;
 	}
 	if (n == 0) {
-		snprintf(cause, causelen, "resolve %s: no usable address", host);
+		snprintf(cause, causelen, "database: resolve %s: no usable "
+		    "address", host);
 		rv = -1;
 		goto out;
 	}
@@ -388,13 +391,8 @@ store_connect(struct store *s, char *cause, size_t causelen)
 	int		 n = 0;
 
 	store_disconnect(s);
-	if (store_lookup(s, &hosts, &addrs, cause, causelen) == -1) {
-		char	tmp[FB_CAUSE_MAX];
-
-		snprintf(tmp, sizeof(tmp), "database: %s", cause);
-		snprintf(cause, causelen, "%s", tmp);
+	if (store_lookup(s, &hosts, &addrs, cause, causelen) == -1)
 		return -1;
-	}
 	snprintf(ct, sizeof(ct), "%ld", s->connect_timeout);
 	/* The conninfo first: what follows overrides what it expands to. */
 	keys[n] = "dbname";
