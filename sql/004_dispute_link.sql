@@ -211,26 +211,15 @@ BEGIN
 	    (c->>'amount')::bigint, c->>'currency', c->>'status',
 	    c->>'reason', (c->>'created')::bigint)
 	ON CONFLICT (kind, stripe_object_id) DO UPDATE SET
-	    status = CASE WHEN l.stripe_event_created IS NULL
-		OR excluded.stripe_event_created >= l.stripe_event_created
-		THEN excluded.status ELSE l.status END,
-	    reason = CASE WHEN l.stripe_event_created IS NULL
-		OR excluded.stripe_event_created >= l.stripe_event_created
-		THEN excluded.reason ELSE l.reason END,
-	    amount = CASE WHEN l.stripe_event_created IS NULL
-		OR excluded.stripe_event_created >= l.stripe_event_created
-		THEN excluded.amount ELSE l.amount END,
-	    event_id = CASE WHEN l.stripe_event_created IS NULL
-		OR excluded.stripe_event_created >= l.stripe_event_created
-		THEN excluded.event_id ELSE l.event_id END,
-	    stripe_event_created = greatest(l.stripe_event_created,
-		excluded.stripe_event_created),
-	    stripe_customer_id = coalesce(l.stripe_customer_id,
-		excluded.stripe_customer_id),
-	    stripe_subscription_id = coalesce(l.stripe_subscription_id,
-		excluded.stripe_subscription_id),
-	    subscriber_id = coalesce(l.subscriber_id, excluded.subscriber_id),
-	    updated_at = now();
+	    status = excluded.status, reason = excluded.reason,
+	    amount = excluded.amount, event_id = excluded.event_id,
+	    stripe_event_created = excluded.stripe_event_created,
+	    updated_at = now()
+	    WHERE l.stripe_event_created IS NULL
+		OR excluded.stripe_event_created >= l.stripe_event_created;
+	-- The links, whether or not this event is the newer: what the row
+	-- lacks, as a refund or invoice of the payment fills it.
+	PERFORM fb_link_disputes(ch, pi, cus, sub, uid);
 	RETURN jsonb_build_object('outcome', 'applied', 'detail',
 	    jsonb_build_object('dispute', dp, 'status', c->>'status',
 		'user', uid));
