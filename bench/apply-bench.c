@@ -20,7 +20,7 @@
 
 #include <libpq-fe.h>
 
-#include "financebee.h"
+#include "financebeed.h"
 
 #define NUSERS		1000
 #define CREATED0	1766592001LL
@@ -305,13 +305,13 @@ run_workers(PGconn *db, const struct fb_config *cfg, unsigned int nworkers,
 				guardian_in(&in, cfg, texts[k], lens[k]);
 				in.applying = guard_done;
 				guard_t0 = mono_ns();
-				task_run(cfg, s, &in, 0, task_now_ms() + 20000,
+				task_run(cfg, s, &in, 0, clock_now_ms() + 20000,
 				    &tr);
 				json_decref(in.args);
 				json_decref(in.kwargs);
 			} else
 				task_apply_text(s, docs[k], NULL, 0,
-				    task_now_ms() + 20000, &tr);
+				    clock_now_ms() + 20000, &tr);
 			if (tr.outcome == OUTCOME_APPLIED)
 				r.applied++;
 			else if (r.bad++ == 0)

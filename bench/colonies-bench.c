@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "financebee.h"
+#include "colonies.h"
 
 struct bench_result {
 	uint64_t	cycles;

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "financebee.h"
+#include "colonies.h"
 
 #define KEY	"ddf7f7791208083b6a9ed975a72684f6406a269cfa36f1b1c32045c0a71fff05"
 #define PID	"654c1973b058776c810ee8c6c342ccbad18092183aa8513d720020e67d32e83a"

@@ -15,8 +15,7 @@ sh contrib/build.sh build
 
 users=${1:-100}
 FB_BUILDDIR=$top/build FB_SRCDIR=$top
-FB_SHARED=${FB_SHARED:-$(cd "$top/.." && pwd)/shared}
-export FB_BUILDDIR FB_SRCDIR FB_SHARED
+export FB_BUILDDIR FB_SRCDIR
 # The test harness gives us throwaway servers cleaned up by PID on exit.
 . "$top/t/lib/fbtest.sh"
 set -e

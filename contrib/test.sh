@@ -9,8 +9,6 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 sh contrib/deps.sh
-FB_SHARED=${FB_SHARED:-$(cd "$top/.." && pwd)/shared}
-export FB_SHARED
 
 echo "== make distcheck (release tarball, -Werror, full suite)"
 sh contrib/build.sh build

@@ -35,9 +35,9 @@ done
 
 # Commands: the admin socket's table and fbeectl's own.
 cmds=$(sed -n '/^static const struct admin_cmd admin_cmds\[\] = {/,/^};/p' \
-    "$FB_SRCDIR/src/admin.c" | sed -n 's/^[[:space:]]*{ "\([a-z]*\)".*/\1/p')
+    "$FB_SRCDIR/src/financebeed/admin.c" | sed -n 's/^[[:space:]]*{ "\([a-z]*\)".*/\1/p')
 ctl=$(sed -n '/^static const struct ctl_cmd ctl_cmds\[\] = {/,/^};/p' \
-    "$FB_SRCDIR/src/fbeectl.c" | sed -n 's/^[[:space:]]*{ "\([a-z]*\)".*/\1/p')
+    "$FB_SRCDIR/src/fbeectl/fbeectl.c" | sed -n 's/^[[:space:]]*{ "\([a-z]*\)".*/\1/p')
 [ "$(echo "$cmds" | wc -w)" -ge 9 ] && [ "$(echo "$ctl" | wc -w)" -ge 10 ]
 ok $? "command tables found in admin.c and fbeectl.c"
 missing=
@@ -48,7 +48,7 @@ is "$missing" "" "fbeectl.8 documents every command"
 
 # Exit statuses: every CTL_EX_* value has an entry under EXIT STATUS.
 codes=$(sed -n 's/^#define CTL_EX_[A-Z]*[[:space:]]*\([0-9]*\).*/\1/p' \
-    "$FB_SRCDIR/src/fbeectl.c")
+    "$FB_SRCDIR/src/fbeectl/fbeectl.c")
 [ "$(echo "$codes" | wc -w)" -ge 5 ]
 ok $? "exit statuses found in fbeectl.c"
 exits=$(sed -n '/^\.Sh EXIT STATUS$/,/^\.Sh /p' "$F" | sed -n 's/^\.It \([0-9]*\)$/\1/p')
@@ -67,7 +67,7 @@ done
 # financebeed.8 describes every table the migrations create.
 D=$MAN/financebeed.8
 tables=$(sed -n 's/^[[:space:]]*"\{0,1\}CREATE TABLE \(IF NOT EXISTS \)\{0,1\}\([a-z_]*\).*/\2/p' \
-    "$FB_SRCDIR"/sql/*.sql "$FB_SRCDIR/src/store.c" | sort -u)
+    "$FB_SRCDIR"/sql/*.sql "$FB_SRCDIR/src/financebeed/store.c" | sort -u)
 [ "$(echo "$tables" | wc -w)" -ge 6 ]
 ok $? "tables found in sql/ and store.c: $(echo $tables)"
 missing=

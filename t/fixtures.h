@@ -9,7 +9,7 @@
 
 /*
  * Every *.json of $FB_FIXTURES/stripe-events (default
- * ../shared/fixtures), NUL-terminated, at most max of them; the count.
+ * t/data), NUL-terminated, at most max of them; the count.
  */
 static int
 fixtures_load(char **texts, size_t *lens, int max)
@@ -23,7 +23,7 @@ fixtures_load(char **texts, size_t *lens, int max)
 	int		 ntexts = 0;
 
 	if (dir == NULL)
-		dir = "../shared/fixtures";
+		dir = "t/data";
 	snprintf(path, sizeof path, "%s/stripe-events", dir);
 	if ((d = opendir(path)) == NULL)
 		return 0;

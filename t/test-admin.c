@@ -28,7 +28,7 @@
 
 #include <event2/event.h>
 
-#include "financebee.h"
+#include "financebeed.h"
 
 static struct event_base	*base;
 static const char		*fake_state = "running";

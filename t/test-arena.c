@@ -10,7 +10,7 @@
 
 #include <jansson.h>
 
-#include "financebee.h"
+#include "colonies.h"
 #include "tap.h"
 #include "fixtures.h"
 

@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "financebee.h"
+#include "financebeed.h"
 #include "tap.h"
 
 /* c's text, read back by jansson (NULs allowed), or NULL. */

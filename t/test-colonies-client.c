@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "financebee.h"
+#include "colonies.h"
 #include "tap.h"
 
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "financebee.h"
+#include "colonies.h"
 #include "tap.h"
 
 

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "financebee.h"
+#include "financebeed.h"
 #include "tap.h"
 
 static char	tmpdir[256];

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "financebee.h"
+#include "colonies.h"
 #include "tap.h"
 
 
@@ -463,7 +463,7 @@ main(void)
 		return 1;
 	}
 	if ((fx = getenv("FB_FIXTURES")) == NULL)
-		fx = "../shared/fixtures";
+		fx = "t/data";
 	snprintf(path, sizeof path, "%s/colonies-vectors.json", fx);
 	if ((root = json_load_file(path, 0, &err)) == NULL) {
 		printf("Bail out! %s: %s\n", path, err.text);

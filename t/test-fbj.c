@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "financebee.h"
+#include "common.h"
 #include "tap.h"
 #include "fixtures.h"
 
@@ -158,7 +158,7 @@ static void
 test_access(void)
 {
 	struct fbj_doc	*d;
-	const fbj_t	*r, *v;
+	const struct fbj	*r, *v;
 	size_t		 i, n = 0;
 	const char	 t[] = "{\"s\":\"a\\u0000\",\"i\":42,\"a\":[1,{\"x\":2},3],"
 	    "\"o\":{},\"t\":true,\"n\":null}";
@@ -191,7 +191,7 @@ test_access(void)
 	n = 0;
 	fbj_array_foreach(fbj_object_get(r, "o"), i, v)
 		n++;
-	fbj_array_foreach((const fbj_t *)NULL, i, v)
+	fbj_array_foreach((const struct fbj *)NULL, i, v)
 		n++;
 	ok(n == 0, "foreach over a non-array or NULL runs no iteration");
 	ok(strcmp(fbj_typename(fbj_object_get(r, "o")), "an object") == 0 &&

@@ -24,7 +24,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "financebee.h"
+#include "financebeed.h"
 #include "hostile.h"
 #include "tap.h"
 
@@ -459,7 +459,7 @@ main(int argc, char **argv)
 	int		 cover = 0, i;
 
 	if ((fx = getenv("FB_FIXTURES")) == NULL)
-		fx = "../shared/fixtures";
+		fx = "t/data";
 	if ((src = getenv("FB_SRCDIR")) == NULL)
 		src = ".";
 	snprintf(fixdir, sizeof fixdir, "%s/stripe-events", fx);

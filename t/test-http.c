@@ -30,7 +30,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "financebee.h"
+#include "colonies.h"
 #include "tap.h"
 
 #define BIG	(100 * 1024)

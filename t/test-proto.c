@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "financebee.h"
+#include "financebeed.h"
 #include "fbee-proto.h"
 
 static int	tn, tfailed;

@@ -18,7 +18,7 @@
 
 #include <libpq-fe.h>
 
-#include "financebee.h"
+#include "financebeed.h"
 #include "hostile.h"
 #include "tap.h"
 
@@ -136,7 +136,7 @@ main(int argc, char *argv[])
 		    "DELETE FROM processed_webhooks; DELETE FROM parked_events; "
 		    "DELETE FROM revenue_ledger"));
 		before = counts();
-		task_run(&cfg, s, &in, 0, task_now_ms() + 10000, &r);
+		task_run(&cfg, s, &in, 0, clock_now_ms() + 10000, &r);
 		after = counts();
 		/* The hook runs once iff the store was tried (bee phase). */
 		if (calls != (r.attempts > 0 ? 1 : 0))

@@ -18,7 +18,7 @@
 
 #include <libpq-fe.h>
 
-#include "financebee.h"
+#include "financebeed.h"
 #include "tap.h"
 
 #define U1	"11111111-1111-4111-8111-111111111111"
@@ -582,7 +582,7 @@ concurrency_child(int go, int res, int k)
 		for (j = 0; j < cnt_m; j++) {
 			memset(&r, 0, sizeof(r));
 			c = change(sc->events[order[j]]);
-			task_apply(s, c, 0, task_now_ms() + 20000, &r);
+			task_apply(s, c, 0, clock_now_ms() + 20000, &r);
 			if (r.outcome == OUTCOME_FAILED)
 				cnt[0]++;
 			if (r.outcome == OUTCOME_TRANSIENT)
@@ -856,7 +856,7 @@ test_transient(struct store *s)
 	c = change(CHECKOUT("evt_tr2", "1", U2, "gold", "true", "sub_tr2",
 	    "cus_tr2"));
 	memset(&r, 0, sizeof(r));
-	task_apply(s2, c, 0, task_now_ms() + 1500, &r);
+	task_apply(s2, c, 0, clock_now_ms() + 1500, &r);
 	ok(r.outcome == OUTCOME_TRANSIENT && r.attempts > 1,
 	    "locked row: statement timeout is transient, retried until the "
 	    "deadline (%u attempts: %s)", r.attempts, r.reason);
@@ -884,10 +884,10 @@ test_transient(struct store *s)
 		c = change(CHECKOUT("evt_tr3", "1", U3, "gold", "true",
 		    "sub_tr3", "cus_tr3"));
 		if (kill((pid_t)atoi(cmd), SIGSTOP) == 0) {
-			t0 = task_now_ms();
+			t0 = clock_now_ms();
 			o = store_apply(s2, c, 0, NULL, reason, sizeof(reason));
 			ok(o == OUTCOME_TRANSIENT && strstr(reason, "no reply") &&
-			    task_now_ms() - t0 < 10000, "frozen server: "
+			    clock_now_ms() - t0 < 10000, "frozen server: "
 			    "transient after the client-side timeout (%s)",
 			    reason);
 			kill((pid_t)atoi(cmd), SIGCONT);

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "financebee.h"
+#include "financebeed.h"
 #include "tap.h"
 
 
@@ -259,7 +259,7 @@ main(void)
 	const char	*fx;
 
 	if ((fx = getenv("FB_FIXTURES")) == NULL)
-		fx = "../shared/fixtures";
+		fx = "t/data";
 	snprintf(path, sizeof path, "%s/stripe-signature-vectors.json", fx);
 	root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
 	ok(root != NULL, "load %s%s%s", path, root ? "" : ": ",

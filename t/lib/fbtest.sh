@@ -5,7 +5,7 @@
 # Environment (set by "make check", contrib/test.sh, or guessed here):
 #   FB_BUILDDIR  where financebeed, fbeectl, minicolonies and t/test-* live
 #   FB_SRCDIR    the source tree (sql/, etc/, man/, t/)
-#   FB_SHARED    the project's shared/ folder (fixtures)
+#   FB_FIXTURES  the fixtures (t/data: copied from the design's shared/)
 #
 # Every server a test starts is recorded by PID and stopped on exit, even
 # when the test fails or is interrupted.
@@ -14,10 +14,9 @@ set -u
 
 FB_SRCDIR=${FB_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 FB_BUILDDIR=${FB_BUILDDIR:-$FB_SRCDIR/build}
-FB_SHARED=${FB_SHARED:-$FB_SRCDIR/../shared}
 FINANCEBEE_SQLDIR=${FINANCEBEE_SQLDIR:-$FB_SRCDIR/sql}
-FB_FIXTURES=$FB_SHARED/fixtures
-export FB_SRCDIR FB_BUILDDIR FB_SHARED FINANCEBEE_SQLDIR FB_FIXTURES
+FB_FIXTURES=${FB_FIXTURES:-$FB_SRCDIR/t/data}
+export FB_SRCDIR FB_BUILDDIR FINANCEBEE_SQLDIR FB_FIXTURES
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 # Sanitizer builds: make any report fatal and visible.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=0}

@@ -1,0 +1,164 @@
+/*
+ * fbee-proto.h: the msgpack wire format between the master and its bees.
+ *
+ * Each message is one msgpack map with string keys.  Every map carries
+ * "v" (FBEE_PROTO_VERSION) and "t" (an enum fbee_type); the other keys
+ * depend on the type and are listed below.  Unknown keys are ignored so
+ * that a field can be added without a version bump; a wrong version, an
+ * unknown type, a field of the wrong type, an over-long string or a
+ * message over FBEE_MSG_MAX bytes is a protocol error: the master logs
+ * it and kills the bee.
+ *
+ * bee -> master
+ *   hello      slot, pid, gen, proto, exec (executor name), execid
+ *   heartbeat  state (enum fbee_state), phase (enum fbee_phase),
+ *              proc (process id or ""), event (Stripe event id or ""),
+ *              age (ms since the task started)
+ *   counters   tasks [7 cumulative counts by enum store_outcome], lost,
+ *              dberr, httperr, rss (kB), hist [METRICS_NBUCKETS],
+ *              hcount, hsum (us)
+ *   bye        code (exit status about to be returned), auth (bool: the
+ *              colony refused the executor), reason
+ * master -> bee
+ *   drain, pause, resume, reopen: no fields
+ *
+ * Next to the channel each bee has a status page (struct fbee_shm), a
+ * memfd the master maps and passes as fd 4 ("--status-fd 4"), after the
+ * pattern of PostgreSQL's backend status array.  The bee writes its state,
+ * phase, task and last beat there at every change, without a syscall; the
+ * master reads it for status, the watchdog and the exit log, so these are
+ * exact while heartbeat messages are sent only once a second (and at once
+ * on pause, drain and bye).  The master writes cmdseq after each command it
+ * sends; the bee reads its channel only when cmdseq moved or when it waits.
+ */
+#ifndef FBEE_PROTO_H
+#define FBEE_PROTO_H
+
+#include <msgpack.h>
+
+#include "financebeed.h"
+
+#define FBEE_PROTO_VERSION	1
+#define FBEE_MSG_MAX		65536	/* bytes, at most, per message */
+#define FBEE_NOUTCOMES		(OUTCOME_TRANSIENT + 1)
+
+enum fbee_type {
+	FBEE_HELLO = 1,
+	FBEE_HEARTBEAT,
+	FBEE_COUNTERS,
+	FBEE_BYE,
+	FBEE_DRAIN = 32,
+	FBEE_PAUSE,
+	FBEE_RESUME,
+	FBEE_REOPEN
+};
+
+enum fbee_state {
+	FBEE_ST_STARTING = 0,
+	FBEE_ST_IDLE,
+	FBEE_ST_POLLING,
+	FBEE_ST_WORKING,
+	FBEE_ST_DRAINING,
+	FBEE_ST_PAUSED,
+	FBEE_ST_MAX
+};
+
+enum fbee_phase {
+	FBEE_PH_NONE = 0,
+	FBEE_PH_GUARDIAN,
+	FBEE_PH_APPLY,
+	FBEE_PH_CLOSE,
+	FBEE_PH_MAX
+};
+
+#define FBEE_SHM_MAGIC		0x66627331U	/* "fbs1" */
+#define FBEE_SHM_VERSION	1
+#define FBEE_SHM_SIZE		4096	/* the memfd's size */
+
+/*
+ * A seqlock: the bee makes seq odd, writes the fields, makes seq even
+ * again (both with release ordering); a reader copies the page and
+ * retries while seq was odd or changed (fbee_shm_read).  Everything in it
+ * comes from another process and is checked before use.
+ */
+struct fbee_shm {
+	uint32_t		magic;		/* master: FBEE_SHM_MAGIC */
+	uint32_t		version;	/* master: FBEE_SHM_VERSION */
+	/* written by the bee */
+	uint32_t		seq;
+	int32_t			state;		/* enum fbee_state */
+	int32_t			phase;		/* enum fbee_phase */
+	int32_t			pad;
+	int64_t			pid;
+	int64_t			since;		/* of the state, monotonic ms */
+	int64_t			task_start;	/* monotonic ms, 0 if none */
+	int64_t			last_beat;	/* monotonic ms */
+	uint64_t		tasks;		/* tasks done */
+	uint64_t		polls;		/* assigns answered */
+	char			processid[CRYPTO_ID_HEXLEN + 1];
+	char			event[256];
+	/* written by the master, on its own cache line */
+	uint32_t		cmdseq __attribute__((__aligned__(64)));
+};
+
+struct fbee_counters {
+	uint64_t		tasks[FBEE_NOUTCOMES];
+	uint64_t		lost;
+	uint64_t		db_errors;
+	uint64_t		http_errors;
+	int64_t			rss_kb;
+	struct metrics_hist	hist;
+};
+
+struct fbee_msg {
+	int			type;
+	/* hello */
+	unsigned int		slot;
+	unsigned int		generation;
+	unsigned int		proto;
+	int64_t			pid;
+	char			executor[128];
+	char			executorid[CRYPTO_ID_HEXLEN + 1];
+	/* heartbeat */
+	int			state;
+	int			phase;
+	char			processid[CRYPTO_ID_HEXLEN + 1];
+	char			event[256];
+	int64_t			age_ms;
+	/* counters */
+	struct fbee_counters	c;
+	/* bye */
+	int			code;
+	int			auth;
+	char			reason[256];
+};
+
+/* metrics.c */
+const char *fbee_state_str(int);
+const char *fbee_phase_str(int);
+const char *fbee_type_str(int);
+/* Pack one message (appended to sbuf). */
+int	 fbee_pack(msgpack_sbuffer *, const struct fbee_msg *);
+/* Decode and validate one unpacked object. 0, or -1 + cause. */
+int	 fbee_decode(const msgpack_object *, struct fbee_msg *, char *,
+	    size_t);
+/* Pack and write a whole message to a blocking or non-blocking fd. */
+int	 fbee_send(int, const struct fbee_msg *, char *, size_t);
+/* Counters arithmetic: dst += src. */
+void	 fbee_counters_add(struct fbee_counters *,
+	    const struct fbee_counters *);
+uint64_t fbee_counters_total(const struct fbee_counters *);
+/* Bee side of the status page: begin and end one update. */
+void	 fbee_shm_write_begin(struct fbee_shm *);
+void	 fbee_shm_write_end(struct fbee_shm *);
+/* Copy a string into the page, odd characters replaced by '?'. */
+void	 fbee_shm_strcpy(char *, size_t, const char *);
+/*
+ * Copy a consistent snapshot of a status page and check it (magic,
+ * version, enums in range, strings terminated and well formed).  0, 1 if
+ * the bee kept writing (no consistent copy; try later), -1 + cause.
+ */
+int	 fbee_shm_read(const struct fbee_shm *, struct fbee_shm *,
+	    char *, size_t);
+
+#endif /* FBEE_PROTO_H */

@@ -1,0 +1,347 @@
+/*
+ * financebeed.h: the daemon's program header: every subsystem's exported
+ * prototypes, grouped by the file that defines them.
+ */
+#ifndef FINANCEBEED_H
+#define FINANCEBEED_H
+
+#include "common.h"
+#include "colonies.h"
+
+#define FB_SCHEMA_VERSION	4	/* sql/NNN_*.sql this binary expects */
+
+/*
+ * stripe.c: Stripe signature verification and event normalisation.
+ *
+ * stripe_normalize() turns a parsed event into the "change document", the
+ * JSON object store.c hands to the database function fb_apply_event().
+ * Its fields (absent = unknown, never guessed):
+ *
+ *  all:           event_id, type, created (int), livemode (bool),
+ *                 api_version (string|null), kind (see below),
+ *                 premium_statuses [..], tiers [.. lowest first]
+ *  "checkout":    session, mode (always "subscription": other modes are
+ *                 "ignored"), payment_status, user_id (lowercase uuid;
+ *                 always present), tier (always, one of tiers), customer,
+ *                 subscription (always), amount_total, currency,
+ *                 paid (bool: payment_status paid|no_payment_required,
+ *                 or async_payment_succeeded; false for async_payment_failed)
+ *  "subscription": subscription, customer, status, period_start,
+ *                 period_end, cancel_at_period_end (bool), price_ids [..],
+ *                 tier (from the price map, or absent), user_id
+ *                 (metadata.userId, or absent), trial_end, note (only when
+ *                 a non-UUID metadata.userId was ignored).  status is
+ *                 "canceled" for customer.subscription.deleted.
+ *  "invoice":     invoice.paid|payment_succeeded|payment_failed with a
+ *                 subscription only: invoice, subscription (always),
+ *                 customer, amount_paid, amount_due, currency,
+ *                 period_start, period_end (min/max over the subscription's
+ *                 non-proration lines), paid (bool; false for
+ *                 payment_failed).  One-off invoices and other invoice.*
+ *                 types (upcoming...) are "ignored".
+ *  "refund":      charge, customer, payment_intent, invoice, amount,
+ *                 amount_refunded, currency
+ *  "dispute":     dispute, charge, payment_intent, amount, currency,
+ *                 status, reason
+ *  "customer_deleted": customer
+ *  "ignored":     note (why: unknown type, non-subscription checkout,
+ *                 one-off invoice, trial_will_end notification)
+ */
+enum stripe_sig_result {
+	STRIPE_SIG_OK = 0,
+	STRIPE_SIG_MALFORMED,	/* header unparsable, bad t, no v1 */
+	STRIPE_SIG_MISMATCH,	/* no v1 matches any secret */
+	STRIPE_SIG_TOO_OLD,
+	STRIPE_SIG_TOO_NEW
+};
+enum stripe_sig_result stripe_verify_signature(const char *header,
+	    const void *body, size_t bodylen, char *const *secrets,
+	    size_t nsecrets, int64_t now, int64_t tolerance, char *, size_t);
+const char *stripe_sig_result_str(enum stripe_sig_result);
+/*
+ * change.c: the change document fb_apply_event() reads, a flat JSON object
+ * written as text while it is set.  Keys are literals (plain identifiers);
+ * setting a key again replaces its value.  A failed set (no memory, more
+ * than FB_CHANGE_MAXKEYS keys) makes change_text() return NULL.
+ */
+#define FB_CHANGE_MAXKEYS	32
+struct fb_change {
+	struct {
+		const char	*key;
+		size_t		 off, len;	/* of the value, in buf */
+	}		 ent[FB_CHANGE_MAXKEYS];
+	unsigned int	 n;
+	int		 failed;
+	char		*buf;		/* the values, as JSON text */
+	size_t		 len, cap;
+	char		*text;		/* change_text() */
+	size_t		 textcap;
+};
+void	 change_init(struct fb_change *);
+void	 change_reset(struct fb_change *);	/* empty, buffers kept */
+void	 change_free(struct fb_change *);
+void	 change_str(struct fb_change *, const char *key, const char *, size_t);
+void	 change_cstr(struct fb_change *, const char *key, const char *);
+void	 change_int(struct fb_change *, const char *key, int64_t);
+void	 change_bool(struct fb_change *, const char *key, int);
+void	 change_null(struct fb_change *, const char *key);
+void	 change_list(struct fb_change *, const char *key,
+	    const char *const *, size_t);
+const char *change_text(struct fb_change *, size_t *);
+const char *change_value(const struct fb_change *, const char *key, size_t *);
+json_t	*change_json(struct fb_change *);
+
+struct fb_config;
+/* 0 with the change written, or -1 with cause naming the field and rule. */
+int	 stripe_normalize(const struct fbj *event, const struct fb_config *,
+	    struct fb_change *, char *, size_t);
+/* Untrusted text made printable and short for a cause; returns buf. */
+const char *stripe_quote(const char *, size_t, char *, size_t);
+
+/* guardian.c: every check that runs before the database is touched. */
+#define GUARDIAN_KWARG_SIGNATURE "Stripe-Signature"	/* the header value */
+#define GUARDIAN_KWARG_SOURCE	"source"	/* free text, informational */
+#define GUARDIAN_MAX_PAYLOAD	(1024 * 1024)	/* max_payload = 0 */
+#define GUARDIAN_MAX_DEPTH	64		/* max_depth = 0 */
+struct guardian_input {
+	const char	*funcname;
+	json_t		*args;		/* process spec args */
+	json_t		*kwargs;	/* process spec kwargs */
+	int64_t		 now;		/* injectable clock for tests */
+	/* Optional: task_run() calls it when the event enters the store. */
+	void		(*applying)(void *);
+	void		*applying_arg;
+};
+/*
+ * 0 with *change set (the normalised event), or -1 with cause naming the
+ * field and the rule ("args[0]: duplicate key \"id\" at line 1").
+ */
+int	 guardian_check(const struct fb_config *, const struct guardian_input *,
+	    json_t **change, char *, size_t);
+/* The same, as a bee runs it: the change written into c (reset first). */
+int	 guardian_check_change(const struct fb_config *,
+	    const struct guardian_input *, struct fb_change *c, char *, size_t);
+/* Strict JSON: no duplicate keys, valid UTF-8, no trailing data, depth bound. */
+struct fbj_doc *guardian_parse_json(const char *, size_t, int maxdepth, char *,
+	    size_t);
+
+/*
+ * store.c: PostgreSQL. One round trip per applied event: the prepared
+ * "SELECT fb_apply_event($1::jsonb)" (sql/001_init.sql) with the change
+ * document.  Outcomes: applied; duplicate (event id seen before: nothing
+ * written); ignored (marker only); stale (older than the subscription's last
+ * applied snapshot, or the subscription is canceled/incomplete_expired:
+ * status untouched); parked (no user known yet: kept until the checkout
+ * that names the user, which applies it in created order).  FAILED =
+ * SQLSTATE class FB (unknown user/tier, bad user id...), 22 or 23: the
+ * statement rolled back, no row written.  Everything else (serialization,
+ * deadlock, timeouts, connection loss, server trouble) is TRANSIENT; the
+ * connection is then remade on the next call.
+ */
+enum store_outcome {
+	OUTCOME_APPLIED = 0,
+	OUTCOME_DUPLICATE,
+	OUTCOME_IGNORED,
+	OUTCOME_STALE,
+	OUTCOME_PARKED,
+	OUTCOME_FAILED,		/* permanent: close the process failed */
+	OUTCOME_TRANSIENT	/* retry; never close failed */
+};
+const char *store_outcome_str(enum store_outcome);
+struct store;
+struct store	*store_open(const struct fb_config *, char *, size_t);
+void		 store_free(struct store *);
+/* 0 if the schema is the one this binary was built for, else -1 + cause. */
+int		 store_check_schema(struct store *, char *, size_t);
+/* sqldir NULL = FB_SQLDIR.  0, or -1 a migration failed (SQL/data), -2 the
+ * database is unreachable, -3 the SQL directory is unusable. */
+int		 store_migrate(struct store *, const char *sqldir, int *version,
+		    char *, size_t);
+/* Rows deleted (markers + never-matched parked events), or -1. */
+long		 store_prune(struct store *, int max_age_days, char *, size_t);
+/* reason gets the permanent/transient cause; detail (may be NULL) a JSON
+ * summary of what changed (for --dry-run and the close result). */
+enum store_outcome store_apply(struct store *, json_t *change, int dry_run,
+		    json_t **detail, char *reason, size_t);
+/* The same for a change document's text (NUL-terminated), as a bee does. */
+enum store_outcome store_apply_text(struct store *, const char *doc,
+		    int dry_run, json_t **detail, char *reason, size_t);
+uint64_t	 store_round_trips(const struct store *);
+
+/* task.c: exactly what a bee does with one task (guardian + apply). */
+struct task_result {
+	enum store_outcome	 outcome;
+	char			 event_id[256];
+	char			 reason[FB_CAUSE_MAX];
+	json_t			*detail;	/* what changed: dry runs only */
+	unsigned int		 attempts;	/* store_apply calls made */
+};
+/* Retries transient failures with bounded backoff until deadline (ms). */
+void	 task_run(const struct fb_config *, struct store *,
+	    const struct guardian_input *, int dry_run, int64_t deadline_ms,
+	    struct task_result *);
+/* The apply-and-retry half of task_run(), for a change document. */
+void	 task_apply(struct store *, json_t *change, int dry_run,
+	    int64_t deadline_ms, struct task_result *);
+/* The same for its text, as task_run() does (event_id for the result). */
+void	 task_apply_text(struct store *, const char *doc, const char *event_id,
+	    int dry_run, int64_t deadline_ms, struct task_result *);
+void	 task_result_clear(struct task_result *);
+
+/* config.c: see financebee.conf(5); one table of keys drives everything. */
+struct fb_price_tier {
+	char	*price;
+	char	*tier;
+};
+struct fb_config {
+	char		*path;
+	unsigned int	 generation;
+
+	unsigned int	 bees;
+
+	/* colonies */
+	char		*colonies_url;
+	char		*colony;
+	char		*executor_type;
+	char		*executor_prefix;
+	unsigned char	*executor_seed;		/* secret: per-slot keys */
+	size_t		 executor_seed_len;
+	char		**executor_keys;	/* secret: or one key per slot */
+	size_t		 nexecutor_keys;
+	char		*owner_key;		/* secret, optional: colony owner */
+	char		**funcnames;		/* allowlist */
+	size_t		 nfuncnames;
+	int		 poll_timeout;		/* s */
+	int		 lease;			/* s: the maxexectime submitters set */
+	long		 http_connect_timeout_ms;
+	long		 http_timeout_ms;	/* non-poll calls */
+
+	/* database */
+	char		*conninfo;		/* secret: may hold a password */
+	long		 db_connect_timeout;	/* s */
+	long		 db_statement_timeout_ms;
+
+	/* stripe */
+	int		 livemode;
+	char		**webhook_secrets;	/* secret */
+	size_t		 nwebhook_secrets;
+	int64_t		 signature_tolerance;	/* s */
+	struct fb_price_tier *prices;
+	size_t		 nprices;
+	char		**tiers;		/* lowest first */
+	size_t		 ntiers;
+	char		**premium_statuses;
+	size_t		 npremium_statuses;
+
+	/* guardian */
+	size_t		 max_payload;
+	int		 max_depth;
+
+	/* supervision */
+	long		 respawn_min_ms;
+	long		 respawn_max_ms;
+	long		 healthy_after_ms;
+	long		 crash_window_ms;
+	unsigned int	 crash_limit;
+	long		 shutdown_timeout_ms;
+	long		 task_timeout_ms;
+	long		 heartbeat_timeout_ms;
+	unsigned long	 tasks_per_bee;		/* 0 = never recycle */
+	int		 prune_age_days;
+	long		 prune_interval_ms;	/* 0 = off */
+
+	/* admin */
+	char		*admin_path;
+	mode_t		 admin_mode;
+	char		**admin_groups;
+	size_t		 nadmin_groups;
+	char		**readonly_groups;
+	size_t		 nreadonly_groups;
+	char		*pidfile;		/* "" = none */
+
+	/* logging, metrics */
+	enum log_level	 log_level;
+	char		*log_target;
+	long		 metrics_interval_ms;
+};
+/* -1 with "file:line: key: message" in cause. Never prints a secret. */
+int	 config_load(const char *path, struct fb_config *, char *, size_t);
+/*
+ * The master's load: also *snapfd, a sealed memfd (CLOEXEC) holding the
+ * bytes of the configuration and of every secret file it read.  A bee
+ * loads from that (config_load_fd), not from the files, so that it runs
+ * what the master loaded last, whatever the files hold now.
+ */
+int	 config_load_snapshot(const char *path, struct fb_config *, int *snapfd,
+	    char *, size_t);
+int	 config_load_fd(const char *path, int snapfd, struct fb_config *,
+	    char *, size_t);
+void	 config_free(struct fb_config *);
+/* The executor key of a slot (derived from the seed or from the list). */
+int	 config_executor_key(const struct fb_config *, unsigned int slot,
+	    struct crypto_key *, char *, size_t);
+/* Which changes need bees to be replaced on reload. */
+int	 config_bee_settings_differ(const struct fb_config *,
+	    const struct fb_config *);
+/* Key table access, for the docs check and fbeectl. */
+size_t	 config_nkeys(void);
+const char *config_key_name(size_t);
+
+/* metrics.c: latency histograms and msgpack helpers shared by both sides. */
+#define METRICS_NBUCKETS	24	/* 2^i microseconds, i = 0..23 */
+struct metrics_hist {
+	uint64_t	buckets[METRICS_NBUCKETS];
+	uint64_t	count;
+	uint64_t	sum_us;
+};
+void	 metrics_hist_add(struct metrics_hist *, uint64_t us);
+void	 metrics_hist_merge(struct metrics_hist *, const struct metrics_hist *);
+uint64_t metrics_hist_quantile(const struct metrics_hist *, double);
+long	 metrics_rss_kb(pid_t);
+
+/* oneshot.c: --migrate, --apply and --prune; each returns an exit status. */
+int	 oneshot_migrate(const struct fb_config *);
+int	 oneshot_apply(const struct fb_config *, const char *file, int dry_run,
+	    const char *sighdr);
+int	 oneshot_prune(const struct fb_config *);
+
+/* registrar.c: financebeed --register SLOT (a child of the master). */
+int	 registrar_main(const struct fb_config *, unsigned int slot);
+
+/* master.c: the supervisor.  Returns the daemon's exit status. */
+int	 master_main(const char *cfgpath, struct fb_config *, int cfgfd,
+	    int foreground);
+/* Called by admin.c, in the master's event loop. */
+json_t	*master_status(void);		/* see fbeectl(8) for the schema */
+json_t	*master_executors(void);
+char	*master_metrics_text(void);	/* Prometheus text exposition */
+int	 master_scale(char op, unsigned long n, char *, size_t); /* op '=', '+', '-' */
+void	 master_stop(int fast);
+void	 master_pause(int pause);
+/* Reload; done() runs once with ok=1, or ok=0 and "file:line: ..." */
+void	 master_reload(void (*done)(int ok, const char *cause, void *), void *);
+
+/* proc.c: fork/exec of bees and helper children, fd and signal hygiene. */
+int	 proc_init(char *, size_t);
+const char *proc_exe(void);
+pid_t	 proc_spawn(char *const argv[], int *chanfd, int statusfd,
+	    int cfgfd, char *, size_t);
+struct fbee_shm;
+struct fbee_shm *proc_shm_create(int *, char *, size_t);
+void	 proc_shm_free(struct fbee_shm *);
+void	 proc_status_str(int, char *, size_t);
+
+/* bee.c: one worker.  Returns its exit status (see FB_EX_*). */
+int	 bee_main(const char *cfgpath, unsigned int slot, unsigned int generation,
+	    int chanfd, int statusfd, int cfgfd);
+
+/* admin.c: the admin socket, served from the master's event loop. */
+struct event_base;
+int	 admin_open(struct event_base *, const struct fb_config *, char *,
+	    size_t);
+void	 admin_close(void);
+/* Optional, after a successful reload: re-resolve admin.groups and
+ * admin.readonly_groups (socket path and mode change only on restart). */
+int	 admin_set_groups(const struct fb_config *, char *, size_t);
+
+#endif /* FINANCEBEED_H */
