@@ -116,6 +116,8 @@ static const struct config_key config_keys[] = {
 	    db_connect_timeout),
 	K_SECS("database.statement_timeout", CONFIG_BEE, "5", 0.001, 3600,
 	    db_statement_timeout_ms),
+	K_BOOL("database.transaction_pooling", CONFIG_BEE, "false",
+	    db_transaction_pooling),
 	K_INT("database.prune_age", 0, "35", 1, 36500, prune_age_days),
 	K_SECS("database.prune_interval", 0, "3600", 0, 2592000,
 	    prune_interval_ms),

@@ -167,6 +167,7 @@ enum store_outcome store_apply(struct store *, json_t *change, int dry_run,
 enum store_outcome store_apply_text(struct store *, const char *doc,
 		    int dry_run, json_t **detail, char *reason, size_t);
 uint64_t	 store_round_trips(const struct store *);
+int		 store_backend_pid(const struct store *);
 
 /* task.c: exactly what a bee does with one task (guardian + apply). */
 struct task_result {
@@ -220,6 +221,7 @@ struct fb_config {
 	char		*conninfo;		/* secret: may hold a password */
 	long		 db_connect_timeout;	/* s */
 	long		 db_statement_timeout_ms;
+	int		 db_transaction_pooling; /* no session state */
 
 	/* stripe */
 	int		 livemode;

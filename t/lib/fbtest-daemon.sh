@@ -11,7 +11,8 @@
 # Variables after fbd_setup: FBD_DIR (scratch), FBD_CONF, FBD_LOG,
 # FBD_SOCK, FBD_SEED (executor seed file), FBD_SUBMITTED (count).
 # FBD_PID after fbd_start.  Settings read by fbd_write_config (set them
-# before calling it): FBD_BEES, FBD_LEASE, FBD_TASK_TIMEOUT, FBD_EXTRA.
+# before calling it): FBD_BEES, FBD_LEASE, FBD_TASK_TIMEOUT, FBD_EXTRA,
+# FBD_DB_EXTRA (inside the database section).
 
 FBD_SUBMITTED=0
 FBD_BEES=${FBD_BEES:-3}
@@ -19,6 +20,7 @@ FBD_LEASE=${FBD_LEASE:-5}
 FBD_TASK_TIMEOUT=${FBD_TASK_TIMEOUT:-3}
 FBD_CONNINFO=${FBD_CONNINFO:-}
 FBD_EXTRA=${FBD_EXTRA:-}
+FBD_DB_EXTRA=${FBD_DB_EXTRA:-}
 
 fbd_write_config() {	# fbd_write_config FILE
 	cat >"$1" <<EOF
@@ -40,6 +42,7 @@ database: {
 	connect_timeout = 2;
 	statement_timeout = 3;
 	prune_interval = 0;
+	$FBD_DB_EXTRA
 };
 $(fb_stripe_conf)
 supervision: {
