@@ -204,7 +204,8 @@ struct fb_config {
 	char		*colonies_url;
 	char		*colony;
 	char		*executor_type;
-	char		*executor_prefix;
+	char		*executor_prefix;	/* "<prefix>-<host>" once loaded */
+	char		*executor_host;		/* "" = none */
 	unsigned char	*executor_seed;		/* secret: per-slot keys */
 	size_t		 executor_seed_len;
 	char		**executor_keys;	/* secret: or one key per slot */
