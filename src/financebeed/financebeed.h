@@ -288,7 +288,12 @@ size_t	 config_nkeys(void);
 const char *config_key_name(size_t);
 
 /* metrics.c: latency histograms and msgpack helpers shared by both sides. */
-#define METRICS_NBUCKETS	24	/* 2^i microseconds, i = 0..23 */
+/*
+ * Log-spaced microsecond buckets, four to an octave: upper bounds 1, 2, 3,
+ * 4, then 2^k * 5/4, 6/4, 7/4, 8/4 for k = 2..24 (5 us .. 33.5 s); the last
+ * bucket is open.  A quantile is exact to within a quarter octave.
+ */
+#define METRICS_NBUCKETS	97
 struct metrics_hist {
 	uint64_t	buckets[METRICS_NBUCKETS];
 	uint64_t	count;
@@ -297,6 +302,7 @@ struct metrics_hist {
 void	 metrics_hist_add(struct metrics_hist *, uint64_t us);
 void	 metrics_hist_merge(struct metrics_hist *, const struct metrics_hist *);
 uint64_t metrics_hist_quantile(const struct metrics_hist *, double);
+uint64_t metrics_hist_bound(unsigned int);	/* bucket i's upper bound, us */
 long	 metrics_rss_kb(pid_t);
 
 /* oneshot.c: --migrate, --apply and --prune; each returns an exit status. */
