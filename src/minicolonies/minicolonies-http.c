@@ -112,6 +112,16 @@ mc_reply_empty(struct mc_req *r)
 {
 	mc_send(r->req, 200, r->payloadtype, "{}", 2);
 }
+
+/* A gin handler that returns without writing: 200, empty body. */
+void
+mc_reply_nothing(struct mc_req *r)
+{
+	if (mc_verbose)
+		log_info("reply 200: (nothing: the real handler writes none)");
+	evhttp_send_reply(r->req, 200, "OK", NULL);
+}
+
 /* A quick 64-bit hash for the signature cache (not for hmap: FNV there). */
 static uint64_t
 mc_cache_hash(const char *k, size_t n, uint64_t h)
@@ -207,15 +217,6 @@ mc_env_field(json_t *env, const char *name, const char *gotype,
 	snprintf(err, errlen, "json: cannot unmarshal %s into Go struct field "
 	    "RPCMsg.%s of type %s", kind, name, gotype);
 	return -1;
-}
-
-static void
-mc_version(struct evhttp_request *req, const char *payloadtype)
-{
-	static const char	v[] = "{\n  \"buildversion\": \"minicolonies\","
-	    "\n  \"buildtime\": \"\"\n}";
-
-	mc_send(req, 200, payloadtype, v, sizeof(v) - 1);
 }
 
 /*
@@ -340,9 +341,14 @@ envelope:
 	memset(&r, 0, sizeof(r));
 	r.req = req;
 	r.payloadtype = payloadtype;
-	if (strcmp(payloadtype, "versionmsg") == 0 ||
-	    strcmp(payloadtype, "getserverinfomsg") == 0) {
-		mc_version(req, payloadtype);
+	/* Both are answered before the signature is looked at. */
+	if ((h = mc_rpc_unsigned(payloadtype)) != NULL) {
+		mc_rpc_call(h, &r, payload, plen);
+		json_decref(env);
+		return;
+	}
+	if (strcmp(payloadtype, "getserverinfomsg") == 0) {
+		mc_serverinfo(req);
 		json_decref(env);
 		return;
 	}

@@ -144,6 +144,7 @@ mc_proc_json(struct sb *b, struct mc_process *p, int depth)
 	sb_add(b, ind, il);
 	sb_addc(b, '}');
 }
+
 /*
  * Build the stored FunctionSpec as the real server returns it: every
  * field present, in Go's struct order.  -1 if a field has the wrong type.
@@ -384,4 +385,3 @@ mc_proc_free(struct mc_process *p)
 	json_decref(p->errors);
 	free(p);
 }
-

@@ -246,6 +246,7 @@ mc_assign(struct mc_process *p, struct mc_executor *ex)
 	TAILQ_INSERT_TAIL(&mc_running, p, run);
 	p->onrun = 1;
 }
+
 /*
  * After removeallprocessesmsg: drop the heap entries of processes marked
  * state -1 (about to be freed) and rebuild each heap.
@@ -432,6 +433,7 @@ mc_feed_pollers(const char *colony)
 		}
 	}
 }
+
 void
 mc_requeue_running_of(const char *exid)
 {
@@ -554,6 +556,7 @@ mc_h_pause(struct mc_req *r)
 	if (!pause)
 		mc_feed_pollers(colony);
 }
+
 /* --- timers -------------------------------------------------------------- */
 
 /* Every second, as the real server: exec and wait deadlines. */
@@ -624,4 +627,3 @@ mc_cleanup_cb(evutil_socket_t fd, short ev, void *arg)
 		}
 	}
 }
-

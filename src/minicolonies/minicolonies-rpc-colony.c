@@ -1,5 +1,6 @@
 /*
- * minicolonies-rpc-colony.c: the colony, executor and function RPCs, with the real server's authorisation rules
+ * minicolonies-rpc-colony.c: the colony, executor and function RPCs and
+ * the colony statistics, with the real server's authorisation rules
  * (server key, colony owner, approved member) and texts.
  */
 #include <sys/types.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "colonies.h"
 #include "minicolonies.h"
@@ -159,6 +161,7 @@ mc_h_reject(struct mc_req *r)
 		e->state = MC_EX_REJECTED;
 	mc_reply_empty(r);
 }
+
 void
 mc_h_removeexecutor(struct mc_req *r)
 {
@@ -236,4 +239,128 @@ mc_h_addfunction(struct mc_req *r)
 	sb_free(&b);
 }
 
+/*
+ * versionmsg (unsigned): rpc.VersionMsg as json.Marshal writes it, with
+ * the build version and build time a Go binary gets from -ldflags; ours
+ * has no build time to report, like a Go build without them.
+ */
+void
+mc_h_version(struct mc_req *r)
+{
+	struct sb	b = { NULL, 0, 0 };
 
+	sb_adds(&b, "{\"buildversion\":");
+	sb_gostr(&b, MC_BUILD_VERSION, strlen(MC_BUILD_VERSION));
+	sb_adds(&b, ",\"buildtime\":\"\",\"msgtype\":\"versionmsg\"}");
+	mc_reply_sb(r, &b);
+	sb_free(&b);
+}
+
+/*
+ * getserverinfomsg (unsigned, payload not even decoded): core.ServerInfo
+ * as buildServerInfoFromEnv() makes it: BUILD_VERSION and BUILD_TIME
+ * from the environment (else the version, and the time of the request
+ * in RFC 3339), and one "http" backend whose host, port and TLS come
+ * from COLONIES_SERVER_HTTP_HOST, _PORT and _TLS; where the real server
+ * falls back to its defaults (0.0.0.0, 50080) this one gives the
+ * address it listens on.  tls and insecure are omitempty: false is not
+ * written.
+ */
+void
+mc_serverinfo(struct evhttp_request *req)
+{
+	struct sb	 b = { NULL, 0, 0 };
+	const char	*version, *btime, *host, *v;
+	char		 now[32];
+	struct tm	 tm;
+	time_t		 t;
+	int		 port = mc_listen_port, p;
+
+	if ((version = getenv("BUILD_VERSION")) == NULL || *version == '\0')
+		version = MC_BUILD_VERSION;
+	if ((btime = getenv("BUILD_TIME")) == NULL || *btime == '\0') {
+		t = time(NULL);
+		gmtime_r(&t, &tm);
+		strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		btime = now;
+	}
+	if ((host = getenv("COLONIES_SERVER_HTTP_HOST")) == NULL ||
+	    *host == '\0')
+		host = mc_listen_host;
+	/* fmt.Sscanf("%d"): a leading integer, else the default stays. */
+	if ((v = getenv("COLONIES_SERVER_HTTP_PORT")) != NULL &&
+	    sscanf(v, "%d", &p) == 1)
+		port = p;
+	v = getenv("COLONIES_SERVER_HTTP_TLS");
+	sb_adds(&b, "{\"buildversion\":");
+	sb_gostr(&b, version, strlen(version));
+	sb_adds(&b, ",\"buildtime\":");
+	sb_gostr(&b, btime, strlen(btime));
+	sb_printf(&b, ",\"backends\":[{\"type\":\"http\",\"port\":%d", port);
+	if (*host != '\0') {
+		sb_adds(&b, ",\"host\":");
+		sb_gostr(&b, host, strlen(host));
+	}
+	if (v != NULL && strcmp(v, "true") == 0)
+		sb_adds(&b, ",\"tls\":true");
+	sb_adds(&b, "}]}");
+	mc_send(req, 200, "getserverinfomsg", b.s, b.len);
+	sb_free(&b);
+}
+
+/*
+ * getcolonystatsmsg: core.Statistics, json.Marshal, for one colony
+ * ("colonies" is 1; no workflows here).  The colony is looked up before
+ * membership is checked, and a caller that is not an approved member
+ * gets no error: the real handler just returns (HTTP 200, empty body).
+ */
+void
+mc_h_colonystats(struct mc_req *r)
+{
+	const char		*colony;
+	struct mc_colony	*c;
+	struct mc_executor	*ex;
+	struct mc_process	*p;
+	uint64_t		 n[MC_NSTATES];
+	unsigned long		 nex = 0, nactive = 0, nunreg = 0;
+	char			 msg[512];
+	struct sb		 b = { NULL, 0, 0 };
+
+	if (mc_getstr(r->msg, "colonyname", &colony) == -1)
+		MC_BADJSON(r);
+	if ((c = mc_colony_find(colony)) == NULL) {
+		mc_error(r->req, 400, "Colony with name <%s> not found", colony);
+		return;
+	}
+	if (mc_require_member(r->id, c->name, 1, msg, sizeof(msg)) == -1) {
+		mc_reply_nothing(r);
+		return;
+	}
+	TAILQ_FOREACH(ex, &mc_executors, entry) {
+		if (strcmp(ex->colony, c->name) != 0)
+			continue;
+		nex++;
+		if (ex->state == MC_EX_APPROVED)
+			nactive++;
+		else if (ex->state == MC_EX_UNREGISTERED)
+			nunreg++;
+	}
+	memset(n, 0, sizeof(n));
+	TAILQ_FOREACH(p, &mc_processes, all)
+		if (strcmp(p->colony, c->name) == 0)
+			n[p->state]++;
+	sb_printf(&b, "{\"colonies\":1,\"executors\":%lu,"
+	    "\"activeexecutors\":%lu,\"unregisteredexecutors\":%lu,"
+	    "\"waitingprocesses\":%llu,\"runningprocesses\":%llu,"
+	    "\"successfulprocesses\":%llu,\"failedprocesses\":%llu,"
+	    "\"cancelledprocesses\":%llu,\"waitingworkflows\":0,"
+	    "\"runningworkflows\":0,\"successfulworkflows\":0,"
+	    "\"failedworkflows\":0,\"cancelledworkflows\":0}", nex, nactive,
+	    nunreg, (unsigned long long)n[MC_WAITING],
+	    (unsigned long long)n[MC_RUNNING],
+	    (unsigned long long)n[MC_SUCCESS],
+	    (unsigned long long)n[MC_FAILED],
+	    (unsigned long long)n[MC_CANCELLED]);
+	mc_reply_sb(r, &b);
+	sb_free(&b);
+}

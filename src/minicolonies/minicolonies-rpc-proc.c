@@ -424,4 +424,3 @@ mc_h_removeall(struct mc_req *r)
 	}
 	mc_reply_empty(r);
 }
-

@@ -131,6 +131,11 @@ static const struct mc_handler mc_handlers[] = {
 	{ "addcolonymsg", mc_h_addcolony, "Failed to add colony, invalid JSON",
 	    "Failed to add colony, msg.MsgType does not match payloadType",
 	    "colony:o,colony.colonyid:s,colony.name:s" },
+	{ "getcolonystatsmsg", mc_h_colonystats,
+	    "Failed to get colony statistics, invalid JSON",
+	    "Failed to get colony statistics, msg.MsgType does not match "
+	    "payloadType",
+	    "colonyname:s" },
 	{ "addexecutormsg", mc_h_addexecutor,
 	    "Failed to add executor, invalid JSON",
 	    "Failed to add executor, msg.MsgType does not match payloadType",
@@ -214,6 +219,13 @@ static const struct mc_handler mc_handlers[] = {
 	    "colonyname:s" },
 };
 
+/* The one RPC the real server answers unsigned through a handler. */
+static const struct mc_handler mc_version_handler = {
+	"versionmsg", mc_h_version,
+	"Failed to get server version, invalid JSON",
+	"Failed to get server version, msg.MsgType does not match payloadType",
+	"buildversion:s,buildtime:s"
+};
 
 /*
  * Go decodes the whole message into a typed struct before looking at any
@@ -264,7 +276,6 @@ mc_typecheck(json_t *msg, const char *fields)
 	return rc;
 }
 
-
 /* The handler of a signed payloadtype, or NULL. */
 const struct mc_handler *
 mc_rpc_find(const char *payloadtype)
@@ -274,6 +285,15 @@ mc_rpc_find(const char *payloadtype)
 	for (i = 0; i < sizeof(mc_handlers) / sizeof(mc_handlers[0]); i++)
 		if (strcmp(mc_handlers[i].type, payloadtype) == 0)
 			return &mc_handlers[i];
+	return NULL;
+}
+
+/* The handler of a payloadtype accepted without a signature, or NULL. */
+const struct mc_handler *
+mc_rpc_unsigned(const char *payloadtype)
+{
+	if (strcmp(payloadtype, mc_version_handler.type) == 0)
+		return &mc_version_handler;
 	return NULL;
 }
 

@@ -217,6 +217,7 @@ hmap_del(struct hmap *m, const char *k, size_t n)
 		}
 	}
 }
+
 /* --- colonies, executors, membership ----------------------------------- */
 
 struct mc_colony *
@@ -382,4 +383,3 @@ mc_ex_remove(struct mc_executor *ex)
 	}
 	mc_requeue_running_of(ex->id);
 }
-

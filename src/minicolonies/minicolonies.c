@@ -33,6 +33,8 @@
 
 struct event_base	*mc_base;
 char			 mc_server_id[CRYPTO_ID_HEXLEN + 1];
+char			 mc_listen_host[256];
+int			 mc_listen_port;
 int			 mc_verbose;
 int			 mc_allow_reregister;
 long			 mc_stale_s = 600;
@@ -216,6 +218,8 @@ mc_serve_main(int argc, char **argv)
 	bound = ss.ss_family == AF_INET6 ?
 	    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) :
 	    ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	snprintf(mc_listen_host, sizeof(mc_listen_host), "%s", host);
+	mc_listen_port = bound;
 
 	ev_exp = event_new(mc_base, -1, EV_PERSIST, mc_expiry_cb, NULL);
 	tv.tv_sec = 1;

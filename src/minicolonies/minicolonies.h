@@ -33,6 +33,7 @@
 #define MC_MIN_PRIORITY		-50000
 #define MC_MAX_PRIORITY		50000
 #define MC_NS_PER_DAY		(86400LL * 1000000000LL)
+#define MC_BUILD_VERSION	"minicolonies-" PACKAGE_VERSION
 
 enum mc_state {
 	MC_WAITING = 0,
@@ -169,6 +170,8 @@ struct mc_handler {
 /* minicolonies.c */
 extern struct event_base	*mc_base;
 extern char			 mc_server_id[CRYPTO_ID_HEXLEN + 1];
+extern char			 mc_listen_host[256];
+extern int			 mc_listen_port;
 extern int			 mc_verbose;
 extern int			 mc_allow_reregister;
 extern long			 mc_stale_s;
@@ -184,9 +187,11 @@ void	 mc_error(struct evhttp_request *, int, const char *, ...)
 void	 mc_panic(struct evhttp_request *);
 void	 mc_reply_sb(struct mc_req *, struct sb *);
 void	 mc_reply_empty(struct mc_req *);
+void	 mc_reply_nothing(struct mc_req *);
 
 /* minicolonies-rpc.c */
 const struct mc_handler *mc_rpc_find(const char *);
+const struct mc_handler *mc_rpc_unsigned(const char *);
 void	 mc_rpc_call(const struct mc_handler *, struct mc_req *,
 	    const char *, size_t);
 json_t	*mc_get(json_t *, const char *);
@@ -198,7 +203,10 @@ int	 mc_getstrarr(json_t *, const char *, json_t **);
 int	 mc_getobj(json_t *, const char *, json_t **);
 
 /* minicolonies-rpc-colony.c */
+void	 mc_h_version(struct mc_req *);
+void	 mc_serverinfo(struct evhttp_request *);
 void	 mc_h_addcolony(struct mc_req *);
+void	 mc_h_colonystats(struct mc_req *);
 void	 mc_h_addexecutor(struct mc_req *);
 void	 mc_h_approve(struct mc_req *);
 void	 mc_h_reject(struct mc_req *);
