@@ -12,7 +12,8 @@
  *   minicolonies-proc.c	the Process object: spec, Go JSON rendering
  *   minicolonies-state.c	colonies, executors, membership, hash map
  *   minicolonies-json.c	Go-compatible JSON text
- *   minicolonies-cli.c		the client commands
+ *   minicolonies-cli.c		the client: options, keys, raw HTTP commands
+ *   minicolonies-cli-cmd.c	the client commands over the C client
  */
 #ifndef MINICOLONIES_H
 #define MINICOLONIES_H
@@ -288,7 +289,74 @@ int	 mc_strptrcmp(const void *, const void *);
 int	 mc_go_syntax(const char *, size_t, char *, size_t);
 
 /* minicolonies-cli.c */
+#define CLI_CONNECT_MS	5000
+#define CLI_REQUEST_MS	30000
+/* Replies of the minicolonies-only endpoints and of raw calls. */
+#define CLI_MAX_REPLY	(256UL * 1024 * 1024)
+
+struct cli_keysrc {
+	const char	*file;
+	const char	*env;
+};
+
+struct cli {
+	const char		*url;
+	struct cli_keysrc	 key, server, owner, executor, submitter;
+	const char		*name;
+	const char		*colony;
+	const char		*type;
+	const char		*id;
+	int			 approve;
+	const char		*funcname;
+	int			 maxexectime;
+	int			 maxretries;
+	int			 maxwaittime;
+	int			 priority;
+	const char		*kwargs;
+	const char		*names;
+	const char		*label;
+	int			 stdinlines;
+	int			 state;
+	long			 count;
+	long			 timeout;
+	const char		*out;
+	const char		*errors[64];
+	size_t			 nerrors;
+	const char		*message;
+	const char		*payloadtype;
+	const char		*json;
+	int			 raw;
+	int			 full;
+	const char		*subname;
+	const char		*subtype;
+	const char		*bodyfile;
+	const char		*outfile;
+	char			**args;
+	int			 nargs;
+};
+
 int	 mc_cli_main(int, char **);
 void	 mc_usage(FILE *);
+int	 cli_die(const char *, ...)
+	    __attribute__((__format__(__printf__, 1, 2)));
+int	 cli_key(const struct cli_keysrc *, const char *,
+	    struct crypto_key *);
+struct colonies *cli_open(struct cli *, const struct cli_keysrc *,
+	    const char *);
+int	 cli_err(const char *, enum col_err, const char *);
+
+/* minicolonies-cli-cmd.c */
+int	 cli_keygen(struct cli *);
+int	 cli_id(struct cli *);
+int	 cli_colony_add(struct cli *);
+int	 cli_executor_add(struct cli *);
+int	 cli_executor_simple(struct cli *, const char *);
+int	 cli_setup(struct cli *);
+int	 cli_submit(struct cli *);
+int	 cli_get_cmd(struct cli *);
+int	 cli_list(struct cli *);
+int	 cli_assign(struct cli *);
+int	 cli_close(struct cli *, int);
+int	 cli_log(struct cli *);
 
 #endif /* MINICOLONIES_H */
