@@ -95,6 +95,15 @@ is "$RPC_STATUS:$(printf '%s' "$RPC_PAYLOAD" | jq .waitingprocesses)" 200:2 \
 mc_rpc "$MC_T/owner.key" getcolonystatsmsg "$stats"
 is "$RPC_STATUS:$RPC_TYPE:$RPC_PAYLOAD" "200::" \
     "not a member (the colony owner key): 200 and an empty body, as the real handler (it returns without a reply)"
+mc_env "$MC_T/owner.key" getcolonystatsmsg "$stats" >"$MC_T/stats-owner.json"
+curl -s -D "$MC_T/stats-owner.hdr" -o "$MC_T/stats-owner.out" \
+    --data-binary @"$MC_T/stats-owner.json" "$FB_COLONIES_URL"
+is "$(tr -d '\r' <"$MC_T/stats-owner.hdr" | grep -ci '^content-type:')" 0 \
+    "... with no Content-Type header (gin writes none)"
+is "$(wc -c <"$MC_T/stats-owner.out" | tr -d ' ')" 0 "... and zero bytes"
+ct=$(curl -s -D - -o /dev/null "${FB_COLONIES_URL%/api}/health" |
+    tr -d '\r' | sed -n 's/^Content-Type: //ip')
+is "$ct" "text/plain; charset=utf-8" "GET /health: text/plain, as gin's c.String"
 mc_rpc "$MC_T/sub.key" getcolonystatsmsg '{"colonyname":"nosuch","msgtype":"getcolonystatsmsg"}'
 is "$RPC_STATUS:$RPC_MSG" "400:Colony with name <nosuch> not found" \
     "an unknown colony -> 400 not found (looked up before membership)"

@@ -549,6 +549,9 @@ mc_http_cb(struct evhttp_request *req, void *arg)
 	}
 	if (plen == 7 && strncmp(uri, "/health", 7) == 0 &&
 	    method == EVHTTP_REQ_GET) {
+		/* gin's c.String(200, ""). */
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Content-Type", "text/plain; charset=utf-8");
 		evhttp_send_reply(req, 200, "OK", NULL);
 		return;
 	}

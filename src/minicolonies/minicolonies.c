@@ -205,6 +205,11 @@ mc_serve_main(int argc, char **argv)
 		fatalx("evhttp_new");
 	evhttp_set_max_body_size(mc_http, MC_MAX_BODY);
 	evhttp_set_timeout(mc_http, 120);
+	/*
+	 * Replies without a body (a panic, a handler that writes none)
+	 * carry no Content-Type, as from gin; the others set theirs.
+	 */
+	evhttp_set_default_content_type(mc_http, NULL);
 	evhttp_set_allowed_methods(mc_http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 	    EVHTTP_REQ_OPTIONS);
