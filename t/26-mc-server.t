@@ -37,6 +37,9 @@ is "$RPC_STATUS:$RPC_MSG" "400:Failed to get server version, invalid JSON" \
 mc_post "{\"payloadtype\":\"versionmsg\",\"payload\":\"$(b64 '{"buildtime":5,"msgtype":"versionmsg"}')\"}"
 is "$RPC_STATUS:$RPC_MSG" "400:Failed to get server version, invalid JSON" \
     "versionmsg with a field of the wrong type -> 400 invalid JSON"
+mc_post "{\"payloadtype\":\"versionmsg\",\"payload\":\"$(b64 'null')\"}"
+is "$RPC_STATUS:$RPC_TYPE:$RPC_PAYLOAD" "500::" \
+    "versionmsg with the payload null -> 500, empty (the handler dereferences nil)"
 mc_post '{"payloadtype":"versionmsg","payload":"","signature":"abcd"}'
 is "$RPC_STATUS:$RPC_MSG" "400:Failed to get server version, invalid JSON" \
     "versionmsg: the signature is not looked at, the empty payload is"
