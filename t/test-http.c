@@ -438,6 +438,9 @@ refuse(const char *what, const char *reply, size_t max, const char *want)
 	    sizeof cause);
 	ok(ret == -1 && strstr(cause, want) != NULL, "%s -> error: %s", what,
 	    cause);
+	ok(http_last_fail(h) == HTTP_FAIL_PROTO || http_last_fail(h) ==
+	    HTTP_FAIL_TOOBIG || http_last_fail(h) == HTTP_FAIL_CLOSED,
+	    "%s: kind %s", what, http_fail_str(http_last_fail(h)));
 	http_free(h);
 	stop(pid);
 	ok(sh->nreq == 1, "%s: not resent (%d requests)", what, sh->nreq);
@@ -671,20 +674,22 @@ test_refused(void)
 	memset(reply, 0, sizeof reply);
 	strcpy(reply, "HTTP/1.1 200 OK\r\nX-Long: ");
 	memset(reply + strlen(reply), 'a', 70000);
-	refuse("one 70 KB header line", reply, 100, "longer than 65536");
+	/* libcurl buffers a header line up to 100 KB: this one never ends. */
+	refuse("one 70 KB header line, then EOF", reply, 100,
+	    "closed in the headers");
 	refuse("garbage status line", "HTPP/1.1 200 OK\r\n\r\n", 100,
 	    "bad status line");
 	refuse("status 2x0", "HTTP/1.1 2x0 OK\r\n\r\n", 100,
 	    "bad status line");
 	refuse("HTTP/2.0", "HTTP/2.0 200 OK\r\n\r\n", 100, "bad status line");
 	refuse("bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: "
-	    "chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", 100, "bad chunk size");
+	    "chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", 100, "bad chunked body");
 	refuse("chunk size overflow", "HTTP/1.1 200 OK\r\nTransfer-Encoding: "
 	    "chunked\r\n\r\n10000000000000001\r\nx\r\n0\r\n\r\n", 1 << 20,
-	    "bad chunk size");
+	    "bad chunked body");
 	refuse("chunk longer than its size", "HTTP/1.1 200 OK\r\n"
 	    "Transfer-Encoding: chunked\r\n\r\n2\r\nhello\r\n0\r\n\r\n", 100,
-	    "chunk longer");
+	    "bad chunked body");
 	refuse("negative Content-Length", "HTTP/1.1 200 OK\r\n"
 	    "Content-Length: -5\r\n\r\nhello", 100, "bad Content-Length");
 	refuse("conflicting Content-Length", "HTTP/1.1 200 OK\r\n"
@@ -694,7 +699,7 @@ test_refused(void)
 	    "Content-Length: 5, 6\r\n\r\nhello!", 100, "bad Content-Length");
 	refuse("huge Content-Length", "HTTP/1.1 200 OK\r\n"
 	    "Content-Length: 99999999999999999999999\r\n\r\nhello!", 100,
-	    "bad Content-Length");
+	    "body larger than 100 bytes");
 	refuse("gzip transfer coding", "HTTP/1.1 200 OK\r\n"
 	    "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 100,
 	    "unsupported transfer encoding");
@@ -880,8 +885,8 @@ test_tls(char **argv)
 
 	pid = tls_start(argv[2], argv[3], url, sizeof url, "localhost", &port);
 	tls_client(url, argv[2], 1, out, sizeof out);
-	ok(strcmp(out, "1 TLS: certificate verify failed: hostname mismatch") ==
-	    0, "certificate for another host name: %s", out);
+	ok(strncmp(out, "1 TLS: certificate verify failed: hostname "
+	    "mismatch", 50) == 0, "certificate for another host name: %s", out);
 	stop(pid);
 
 	/* A plain HTTP server behind an https URL (as Go's answers). */
