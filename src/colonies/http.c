@@ -11,9 +11,10 @@
  * broken server: one total deadline per request (CURLOPT_TIMEOUT_MS:
  * connect, send and the whole reply), a cap on the reply body (refused at
  * its Content-Length, else stopped by the write callback at the cap), on
- * the headers and on the number of interim (1xx) replies; a truncated TLS
- * reply is an error; after any failure the next request opens a new
- * connection; a buffer grown by one large reply is given back.
+ * the headers and on the number of interim (1xx) replies; a TLS reply cut
+ * short is an error, even one delimited by the connection's end; after any failure the connection is dropped, the
+ * next request opens a new one; a buffer grown by one large reply is
+ * given back.
  */
 #include <sys/types.h>
 
@@ -67,11 +68,12 @@ struct http {
 	int			 isinterim;	/* headers of a 1xx reply */
 	int			 hdrdone;	/* the final reply's headers ended */
 	int			 hasclen;
+	int			 chunked;
+	int			 close_notify;	/* TLS: the peer said it is done */
 	uint64_t		 clen;
 	const char		*badframe;	/* what the header check refused */
 	int			 aborted;
 	int			 nomem;
-	int			 fresh;		/* next request: new connection */
 	enum http_fail		 fail;
 	char			 errbuf[CURL_ERROR_SIZE];
 };
@@ -240,8 +242,9 @@ http_parse_url(struct http *h, const char *url, char *cause, size_t causelen)
 	return 0;
 }
 
+/* Room for need bytes: exactly (a known length), else doubling to the cap. */
 static int
-http_grow(struct http *h, size_t need)
+http_grow(struct http *h, size_t need, int exact)
 {
 	size_t	 want;
 	char	*p;
@@ -251,8 +254,8 @@ http_grow(struct http *h, size_t need)
 	want = h->bodysize > HTTP_MIN_BODY ? h->bodysize : HTTP_MIN_BODY;
 	while (want < need)
 		want = want > SIZE_MAX / 2 ? need : want * 2;
-	if (want > h->max + 1 && need <= h->max + 1)
-		want = h->max + 1;
+	if (exact || (want > h->max + 1 && need <= h->max + 1))
+		want = exact ? need : h->max + 1;
 	if ((p = realloc(h->body, want)) == NULL)
 		return -1;
 	h->body = p;
@@ -277,11 +280,11 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 		if (h->bodylen == 0 && curl_easy_getinfo(h->curl,
 		    CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen) == CURLE_OK &&
 		    clen > 0 && (uint64_t)clen <= h->max && (size_t)clen >= n &&
-		    http_grow(h, (size_t)clen + 1) == -1) {
+		    http_grow(h, (size_t)clen + 1, 1) == -1) {
 			h->nomem = 1;
 			return 0;
 		}
-		if (http_grow(h, h->bodylen + n + 1) == -1) {
+		if (http_grow(h, h->bodylen + n + 1, 0) == -1) {
 			h->nomem = 1;
 			return 0;
 		}
@@ -336,7 +339,7 @@ http_header_cb(char *data, size_t size, size_t nmemb, void *arg)
 		len--;
 	if (len >= 12 && strncmp(data, "HTTP/", 5) == 0) {
 		/* A status line: a new reply, interim or final. */
-		h->hasclen = 0;
+		h->hasclen = h->chunked = 0;
 		if ((sp = memchr(data, ' ', len)) == NULL ||
 		    (size_t)(sp - data) + 1 >= len) {
 			h->badframe = "bad status line";
@@ -367,10 +370,12 @@ http_header_cb(char *data, size_t size, size_t nmemb, void *arg)
 		h->badframe = "bad Content-Length";
 		return 0;
 	}
-	if (nlen == 17 && strncasecmp(data, "Transfer-Encoding", 17) == 0 &&
-	    !(len == 7 && strncasecmp(v, "chunked", 7) == 0)) {
-		h->badframe = "unsupported transfer encoding";
-		return 0;
+	if (nlen == 17 && strncasecmp(data, "Transfer-Encoding", 17) == 0) {
+		if (!(len == 7 && strncasecmp(v, "chunked", 7) == 0)) {
+			h->badframe = "unsupported transfer encoding";
+			return 0;
+		}
+		h->chunked = 1;
 	}
 	return n;
 }
@@ -389,16 +394,36 @@ http_xferinfo_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 }
 
 /*
- * OpenSSL 3 reports a connection closed without close_notify as an
- * error, which is what exposes a truncated reply whose body ends with the
- * connection; libcurl may ask OpenSSL to ignore it.  Ask it not to.
+ * A reply whose body ends with the connection is complete only if TLS
+ * says so with close_notify: libcurl 7.88 takes any EOF for the end, so
+ * a truncated reply would pass.  OpenSSL's info callback sees the alert;
+ * our ex_data on each SSL_CTX (libcurl makes one per connection) names
+ * the handle.
  */
+static int	http_ssl_idx = -1;
+
+static void
+http_ssl_info_cb(const SSL *ssl, int where, int ret)
+{
+	struct http	*h;
+
+	if ((where & SSL_CB_READ_ALERT) != SSL_CB_READ_ALERT ||
+	    (ret & 0xff) != SSL_AD_CLOSE_NOTIFY)
+		return;
+	if ((h = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), http_ssl_idx)) !=
+	    NULL)
+		h->close_notify = 1;
+}
+
 static CURLcode
 http_sslctx_cb(CURL *curl, void *sslctx, void *arg)
 {
-#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
-	SSL_CTX_clear_options((SSL_CTX *)sslctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-#endif
+	if (http_ssl_idx == -1 && (http_ssl_idx = SSL_CTX_get_ex_new_index(0,
+	    NULL, NULL, NULL, NULL)) == -1)
+		return CURLE_OUT_OF_MEMORY;
+	if (SSL_CTX_set_ex_data(sslctx, http_ssl_idx, arg) != 1)
+		return CURLE_OUT_OF_MEMORY;
+	SSL_CTX_set_info_callback(sslctx, http_ssl_info_cb);
 	return CURLE_OK;
 }
 
@@ -443,6 +468,7 @@ http_setopts(struct http *h, const struct http_opts *o, char *cause,
 		SET(CURLOPT_PROXY, o->proxy);
 	if (h->tls) {
 		SET(CURLOPT_SSL_CTX_FUNCTION, http_sslctx_cb);
+		SET(CURLOPT_SSL_CTX_DATA, h);
 		/*
 		 * CA: the setting, else OpenSSL's SSL_CERT_FILE/SSL_CERT_DIR
 		 * (which libcurl does not read), else the system's bundle.
@@ -601,7 +627,8 @@ http_fail_cause(struct http *h, CURLcode rc, char *cause, size_t causelen)
 		return;
 	}
 	if (h->badframe != NULL) {
-		h->fail = HTTP_FAIL_PROTO;
+		if (h->fail == HTTP_FAIL_NONE)
+			h->fail = HTTP_FAIL_PROTO;
 		snprintf(cause, causelen, "reply: %s", h->badframe);
 		return;
 	}
@@ -726,16 +753,43 @@ http_fail_cause(struct http *h, CURLcode rc, char *cause, size_t causelen)
 		snprintf(cause, causelen, "reply: malformed: %s", e);
 		return;
 	case CURLE_OUT_OF_MEMORY:
-		/* Also libcurl's limit on one header line (100 KB). */
-		h->fail = HTTP_FAIL_PROTO;
-		snprintf(cause, causelen, "reply: malformed or out of memory: "
-		    "%s", e);
+		/* Before the headers end: libcurl's limit on one line. */
+		if (!h->hdrdone) {
+			h->fail = HTTP_FAIL_TOOBIG;
+			snprintf(cause, causelen, "reply: a header line longer "
+			    "than libcurl's limit (%d bytes)",
+			    CURL_MAX_HTTP_HEADER);
+		} else {
+			h->fail = HTTP_FAIL_OTHER;
+			snprintf(cause, causelen, "out of memory");
+		}
 		return;
 	default:
 		h->fail = HTTP_FAIL_OTHER;
 		snprintf(cause, causelen, "%s", e);
 		return;
 	}
+}
+
+/*
+ * After a failure the connection is never used again, whatever libcurl
+ * thinks of it (it keeps a connection whose reply it parsed but we
+ * refused): a copy of the handle with the same options and no
+ * connection replaces it.  Only a failure pays for this.
+ */
+static void
+http_reset(struct http *h)
+{
+	CURL	*c;
+
+	if ((c = curl_easy_duphandle(h->curl)) == NULL) {
+		/* No memory: at least no reuse of this one. */
+		(void)curl_easy_setopt(h->curl, CURLOPT_FRESH_CONNECT, 1L);
+		return;
+	}
+	curl_easy_cleanup(h->curl);
+	h->curl = c;
+	(void)curl_easy_setopt(h->curl, CURLOPT_FRESH_CONNECT, 0L);
 }
 
 static int
@@ -765,11 +819,12 @@ http_request(struct http *h, int post, const char *target, const char *body,
 	h->hdrbytes = 0;
 	h->ninterim = 0;
 	h->toobig = h->hdrtoobig = h->interim = h->aborted = h->nomem = 0;
-	h->isinterim = h->hdrdone = h->hasclen = 0;
+	h->isinterim = h->hdrdone = h->hasclen = h->chunked = 0;
+	h->close_notify = 0;
 	h->badframe = NULL;
 	h->fail = HTTP_FAIL_NONE;
 	h->errbuf[0] = '\0';
-	if (http_grow(h, 1) == -1) {
+	if (http_grow(h, 1, 0) == -1) {
 		h->fail = HTTP_FAIL_OTHER;
 		snprintf(cause, causelen, "out of memory");
 		return -1;
@@ -803,7 +858,6 @@ http_request(struct http *h, int post, const char *target, const char *body,
 	(void)curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, h->timeout_ms);
 	(void)curl_easy_setopt(h->curl, CURLOPT_MAXFILESIZE_LARGE,
 	    (curl_off_t)(h->max > INT64_MAX ? INT64_MAX : h->max));
-	(void)curl_easy_setopt(h->curl, CURLOPT_FRESH_CONNECT, (long)h->fresh);
 
 	rc = curl_easy_perform(h->curl);
 	if (rc == CURLE_OK) {
@@ -817,17 +871,21 @@ http_request(struct http *h, int post, const char *target, const char *body,
 		    vers != CURL_HTTP_VERSION_1_1)) {
 			h->badframe = "bad status line";
 			rc = CURLE_WEIRD_SERVER_REPLY;
+		} else if (h->tls && !h->hasclen && !h->chunked &&
+		    code != 204 && code != 304 && !h->close_notify) {
+			h->badframe = "TLS connection closed before the end of "
+			    "the reply (no close_notify)";
+			h->fail = HTTP_FAIL_CLOSED;
+			rc = CURLE_RECV_ERROR;
 		}
 	}
 	if (rc != CURLE_OK) {
-		/* Whatever went wrong, the next request starts afresh. */
-		h->fresh = 1;
 		http_fail_cause(h, rc, cause, causelen);
+		http_reset(h);
 		h->bodylen = 0;
 		h->body[0] = '\0';
 		return -1;
 	}
-	h->fresh = 0;
 	*status = (int)code;
 	if (reply != NULL)
 		*reply = h->body;
