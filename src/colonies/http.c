@@ -463,9 +463,30 @@ http_setopts(struct http *h, const struct http_opts *o, char *cause,
 	SET(CURLOPT_XFERINFODATA, h);
 	SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
 	SET(CURLOPT_URL, h->url);
-	/* No proxy option at all unless configured: then the environment's. */
+	/*
+	 * The proxy: the setting, else the environment's as libcurl reads
+	 * it (http_proxy for http, https_proxy or HTTPS_PROXY for https,
+	 * then all_proxy or ALL_PROXY; no_proxy or NO_PROXY), read here once:
+	 * left to libcurl, every request would copy and scan the
+	 * environment again for a URL that never changes.
+	 */
 	if (o != NULL && o->proxy != NULL && o->proxy[0] != '\0')
 		SET(CURLOPT_PROXY, o->proxy);
+	else {
+		if (h->tls) {
+			if ((env = getenv("https_proxy")) == NULL || *env == '\0')
+				env = getenv("HTTPS_PROXY");
+		} else
+			env = getenv("http_proxy");
+		if (env == NULL || *env == '\0')
+			if ((env = getenv("all_proxy")) == NULL || *env == '\0')
+				env = getenv("ALL_PROXY");
+		SET(CURLOPT_PROXY, env != NULL ? env : "");
+	}
+	if ((env = getenv("no_proxy")) == NULL || *env == '\0')
+		env = getenv("NO_PROXY");
+	if (env != NULL && *env != '\0')
+		SET(CURLOPT_NOPROXY, env);
 	if (h->tls) {
 		SET(CURLOPT_SSL_CTX_FUNCTION, http_sslctx_cb);
 		SET(CURLOPT_SSL_CTX_DATA, h);
