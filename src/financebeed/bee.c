@@ -88,7 +88,8 @@ struct bee {
 	int64_t			 since;
 	char			 processid[CRYPTO_ID_HEXLEN + 1];
 	char			 event[256];
-	int64_t			 task_start;
+	int64_t			 task_start;	/* ms */
+	int64_t			 task_start_us;	/* the same, us */
 	uint64_t		 polls;
 	struct fbee_shm		*shm;		/* the master's page */
 	struct fbee_shm		 shm_local;	/* or this, without one */
@@ -528,7 +529,8 @@ bee_task(struct bee *b, struct col_process *p)
 	struct task_result	res;
 	int64_t			limit, closeby, deadline, margin;
 
-	b->task_start = clock_now_ms();
+	b->task_start_us = clock_now_us();
+	b->task_start = b->task_start_us / 1000;
 	snprintf(b->processid, sizeof(b->processid), "%s", p->processid);
 	bee_event_hint(p->args, b->event, sizeof(b->event));
 	bee_heartbeat(b, FBEE_ST_WORKING, FBEE_PH_GUARDIAN);
@@ -580,8 +582,8 @@ bee_task(struct bee *b, struct col_process *p)
 		bee_close(b, &res, closeby);
 	}
 	task_result_clear(&res);
-	metrics_hist_add(&b->c.hist, (uint64_t)(clock_now_ms() -
-	    b->task_start) * 1000);
+	metrics_hist_add(&b->c.hist, (uint64_t)(clock_now_us() -
+	    b->task_start_us));
 	b->ntasks++;
 	b->c_dirty = 1;
 	b->processid[0] = '\0';
@@ -593,6 +595,7 @@ bee_setup(struct bee *b, const char *cfgpath, int cfgfd)
 {
 	struct crypto_key	key;
 	struct fbee_msg		m;
+	struct http_opts	ho;
 	char			cause[FB_CAUSE_MAX];
 
 	/* What the master loaded last, not what the file holds now. */
@@ -639,8 +642,9 @@ bee_setup(struct bee *b, const char *cfgpath, int cfgfd)
 		    cause);
 		return FB_EX_CONFIG;
 	}
-	b->col = colonies_open(b->cfg.colonies_url, &key,
-	    b->cfg.http_connect_timeout_ms, b->cfg.http_timeout_ms);
+	config_http_opts(&b->cfg, &ho);
+	b->col = colonies_open_opts(b->cfg.colonies_url, &key, &ho,
+	    b->cfg.http_timeout_ms, colonies_max_reply(b->cfg.max_payload));
 	crypto_key_clear(&key);
 	if (b->col == NULL) {
 		log_warnx("cannot create the ColonyOS client");

@@ -148,6 +148,18 @@ enum store_outcome {
 	OUTCOME_TRANSIENT	/* retry; never close failed */
 };
 const char *store_outcome_str(enum store_outcome);
+/*
+ * net.c: getaddrinfo() for host:port, giving up at deadline (clock_now_ms()
+ * time; budget_ms is what the cause names) or when abort_cb(abort_arg) !=
+ * 0 (polled ~1/s): 0 and *res for freeaddrinfo(), or -1 and a cause
+ * ("resolve HOST: no answer within N ms", "request aborted", the
+ * resolver's error).  For the database host (libcurl has its own).
+ */
+struct addrinfo;
+int	 net_resolve(const char *host, const char *port, int64_t deadline,
+	    long budget_ms, int (*abort_cb)(void *), void *abort_arg,
+	    struct addrinfo **res, char *cause, size_t causelen);
+
 struct store;
 struct store	*store_open(const struct fb_config *, char *, size_t);
 void		 store_free(struct store *);
@@ -217,6 +229,11 @@ struct fb_config {
 	int		 lease;			/* s: the maxexectime submitters set */
 	long		 http_connect_timeout_ms;
 	long		 http_timeout_ms;	/* non-poll calls */
+	char		*colonies_proxy;	/* "": the environment's */
+	char		*colonies_ca_file;
+	char		*colonies_ca_path;
+	char		*colonies_tls_cert_file;
+	char		*colonies_tls_key_file;	/* a secret file (mode checked) */
 
 	/* database */
 	char		*conninfo;		/* secret: may hold a password */
@@ -266,6 +283,8 @@ struct fb_config {
 	enum log_level	 log_level;
 	char		*log_target;
 	long		 metrics_interval_ms;
+	char		*metrics_listen;	/* "" = no HTTP exporter */
+	long		 stats_interval_ms;	/* 0 = no stats line */
 };
 /* -1 with "file:line: key: message" in cause. Never prints a secret. */
 int	 config_load(const char *path, struct fb_config *, char *, size_t);
@@ -283,15 +302,24 @@ void	 config_free(struct fb_config *);
 /* The executor key of a slot (derived from the seed or from the list). */
 int	 config_executor_key(const struct fb_config *, unsigned int slot,
 	    struct crypto_key *, char *, size_t);
+/* The ColonyOS transport options of a configuration (strings borrowed). */
+void	 config_http_opts(const struct fb_config *, struct http_opts *);
 /* Which changes need bees to be replaced on reload. */
 int	 config_bee_settings_differ(const struct fb_config *,
 	    const struct fb_config *);
+/* "host:port" or "[v6]:port" into its parts; -1 if malformed. */
+int	 config_hostport(const char *, char *, size_t, unsigned short *);
 /* Key table access, for the docs check and fbeectl. */
 size_t	 config_nkeys(void);
 const char *config_key_name(size_t);
 
 /* metrics.c: latency histograms and msgpack helpers shared by both sides. */
-#define METRICS_NBUCKETS	24	/* 2^i microseconds, i = 0..23 */
+/*
+ * Log-spaced microsecond buckets, four to an octave: upper bounds 1, 2, 3,
+ * 4, then 2^k * 5/4, 6/4, 7/4, 8/4 for k = 2..24 (5 us .. 33.5 s); the last
+ * bucket is open.  A quantile is exact to within a quarter octave.
+ */
+#define METRICS_NBUCKETS	97
 struct metrics_hist {
 	uint64_t	buckets[METRICS_NBUCKETS];
 	uint64_t	count;
@@ -300,6 +328,7 @@ struct metrics_hist {
 void	 metrics_hist_add(struct metrics_hist *, uint64_t us);
 void	 metrics_hist_merge(struct metrics_hist *, const struct metrics_hist *);
 uint64_t metrics_hist_quantile(const struct metrics_hist *, double);
+uint64_t metrics_hist_bound(unsigned int);	/* bucket i's upper bound, us */
 long	 metrics_rss_kb(pid_t);
 
 /* oneshot.c: --migrate, --apply and --prune; each returns an exit status. */
@@ -314,15 +343,28 @@ int	 registrar_main(const struct fb_config *, unsigned int slot);
 /* master.c: the supervisor.  Returns the daemon's exit status. */
 int	 master_main(const char *cfgpath, struct fb_config *, int cfgfd,
 	    int foreground);
-/* Called by admin.c, in the master's event loop. */
-json_t	*master_status(void);		/* see fbeectl(8) for the schema */
-json_t	*master_executors(void);
-char	*master_metrics_text(void);	/* Prometheus text exposition */
 int	 master_scale(char op, unsigned long n, char *, size_t); /* op '=', '+', '-' */
 void	 master_stop(int fast);
 void	 master_pause(int pause);
-/* Reload; done() runs once with ok=1, or ok=0 and "file:line: ..." */
-void	 master_reload(void (*done)(int ok, const char *cause, void *), void *);
+
+/* reload.c: reload; done() runs once with ok=1, or ok=0 and "file:line: ..." */
+void	 reload_request(void (*done)(int ok, const char *cause, void *), void *);
+
+/* report.c: for the admin commands. */
+json_t	*report_status(void);		/* see fbeectl(8) for the schema */
+json_t	*report_executors(void);
+char	*report_metrics_text(void);	/* Prometheus text exposition */
+void	 report_stats_line(char *, size_t);	/* the periodic log line */
+
+/* promhttp.c: GET /metrics over HTTP (metrics.listen). */
+struct event_base;
+int	 promhttp_open(struct event_base *, const struct fb_config *, char *,
+	    size_t);
+void	 promhttp_close(void);
+
+/* control.c: the admin commands; opens the admin socket with them. */
+int	 control_open(struct event_base *, const struct fb_config *, char *,
+	    size_t);
 
 /* proc.c: fork/exec of bees and helper children, fd and signal hygiene. */
 int	 proc_init(char *, size_t);
@@ -338,13 +380,30 @@ void	 proc_status_str(int, char *, size_t);
 int	 bee_main(const char *cfgpath, unsigned int slot, unsigned int generation,
 	    int chanfd, int statusfd, int cfgfd);
 
-/* admin.c: the admin socket, served from the master's event loop. */
-struct event_base;
-int	 admin_open(struct event_base *, const struct fb_config *, char *,
-	    size_t);
+/* admin.c: the admin socket (peers, framing), served from the master's loop. */
+struct admin_client;
+struct admin_cmd {
+	const char	*name;
+	int		 readonly;
+	int		 minargs;	/* words after the command */
+	int		 maxargs;
+	const char	*usage;
+	void		(*fn)(struct admin_client *, int, char **);
+};
+int	 admin_open(struct event_base *, const struct fb_config *,
+	    const struct admin_cmd *, size_t, char *, size_t);
 void	 admin_close(void);
 /* Optional, after a successful reload: re-resolve admin.groups and
  * admin.readonly_groups (socket path and mode change only on restart). */
 int	 admin_set_groups(const struct fb_config *, char *, size_t);
+void	 admin_reply_text(struct admin_client *, const char *);
+void	 admin_replyf(struct admin_client *, const char *status,
+	    const char *, ...) __attribute__((__format__(__printf__, 3, 4)));
+void	 admin_reply_json(struct admin_client *, json_t *);	/* takes it */
+uid_t	 admin_client_uid(const struct admin_client *);
+unsigned long admin_hold(struct admin_client *);
+struct admin_client *admin_held(unsigned long);
+void	 admin_release(struct admin_client *);
+int	 admin_defer(void (*)(int, short, void *), void *);
 
 #endif /* FINANCEBEED_H */

@@ -13,7 +13,8 @@
 # FBD_PID after fbd_start.  Settings read by fbd_write_config (set them
 # before calling it): FBD_BEES, FBD_LEASE, FBD_TASK_TIMEOUT, FBD_EXTRA,
 # FBD_DB_EXTRA (inside the database section), FBD_HOST
-# (colonies.executor_host; default "-", no host part).
+# (colonies.executor_host; default "-", no host part), FBD_METRICS (more
+# settings of the metrics group).
 
 FBD_SUBMITTED=0
 FBD_BEES=${FBD_BEES:-3}
@@ -60,7 +61,7 @@ supervision: {
 };
 admin: { socket = "$FBD_SOCK"; mode = "0600"; };
 log: { level = "info"; target = "stderr"; };
-metrics: { interval = 0.5; };
+metrics: { interval = 0.5; ${FBD_METRICS:-} };
 $FBD_EXTRA
 EOF
 	chmod 600 "$1"
