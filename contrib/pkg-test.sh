@@ -49,7 +49,7 @@ dist)
 		cat "$work/missing" >&2
 		fail "$(wc -l <"$work/missing") tracked files are not in $tarball"
 	fi
-	long=$(awk 'length > 99' "$work/tar-files" | wc -l)
+	long=$(tar -tzf "$tarball" | awk 'length > 99' | wc -l)
 	echo "   $(wc -l <"$work/tar-files") files in the tarball," \
 	    "$long with paths over 99 characters; every tracked file is there"
 	;;
@@ -146,8 +146,16 @@ smoke)
 	getent group fbsmoke >/dev/null || groupadd -r fbsmoke
 	id fbsmoke >/dev/null 2>&1 ||
 	    useradd -r -g fbsmoke -M -d /nonexistent -s /usr/sbin/nologin fbsmoke
-	cleanup_user() { userdel fbsmoke 2>/dev/null; groupdel fbsmoke 2>/dev/null; fb_cleanup; }
-	trap cleanup_user EXIT
+	# On any failure too: no test user, no daemon, no package left.
+	cleanup_smoke() {
+		fb_cleanup
+		userdel fbsmoke 2>/dev/null; groupdel fbsmoke 2>/dev/null
+		if dpkg -s financebee >/dev/null 2>&1; then
+			dpkg --purge financebee >/dev/null 2>&1
+			rm -rf /run/financebee
+		fi
+	}
+	trap cleanup_smoke EXIT
 	cat >/etc/financebee.conf <<-CONF
 	bees = 2;
 	colonies: {
@@ -173,7 +181,7 @@ smoke)
 	as_fb /usr/sbin/financebeed &
 	fbpid=$!
 	fb_track_pid "$fbpid"
-	until_ok 30 fbeectl ping || fail "the daemon does not answer"
+	until_ok 30 fbeectl ping >/dev/null 2>&1 || fail "the daemon does not answer"
 	n=$(ls "$FB_FIXTURES"/stripe-events/*.json | wc -l)
 	mc submit --key-file "$dir/submitter.key" --colony "$FB_COLONY" \
 	    --type financebee --maxexectime 30 --maxretries 3 \
