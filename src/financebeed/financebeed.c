@@ -255,6 +255,8 @@ main(int argc, char *argv[])
 	else {
 		if (debug)
 			cfg.log_level = LOG_LEVEL_DEBUG;
+		/* Until the pool is up (master.c turns it off). */
+		log_stderr_mirror(1);
 		rc = master_main(cfgpath, &cfg, cfgfd, debug);
 	}
 	config_free(&cfg);

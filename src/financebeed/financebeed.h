@@ -315,6 +315,13 @@ int	 master_scale(char op, unsigned long n, char *, size_t); /* op '=', '+', '-'
 void	 master_stop(int fast);
 void	 master_pause(int pause);
 
+/* notify.c: sd_notify(3) without libsystemd; no-ops without NOTIFY_SOCKET. */
+int	 notify_init(char *, size_t);
+uint64_t notify_watchdog_usec(void);
+void	 notify_send(const char *, ...)
+	    __attribute__((__format__(__printf__, 1, 2)));
+void	 notify_close(void);
+
 /* reload.c: reload; done() runs once with ok=1, or ok=0 and "file:line: ..." */
 void	 reload_request(void (*done)(int ok, const char *cause, void *), void *);
 
