@@ -131,6 +131,18 @@ main(int argc, char *argv[])
 	unsigned int		 slot = 0, generation = 0, chanfd = 3;
 	int			 statusfd = -1, cfgfd = -1;
 
+	/*
+	 * A child the master re-executed (bee, registrar, prune) shows its
+	 * role in ps(1): its argv memory becomes its title.
+	 */
+	for (ch = 1; ch < argc; ch++) {
+		if (strcmp(argv[ch], "--bee") == 0 ||
+		    strcmp(argv[ch], "--register") == 0 ||
+		    strcmp(argv[ch], "--config-fd") == 0) {
+			argv = proc_title_init(argc, argv);
+			break;
+		}
+	}
 	while ((ch = getopt_long(argc, argv, "c:dhtV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -198,6 +210,12 @@ main(int argc, char *argv[])
 	if (cfgfd >= 0 && !bee && !reg && !prune)
 		usage(stderr, FB_EX_USAGE);
 
+	/* No-ops unless proc_title_init() ran: the master's children. */
+	if (reg)
+		proc_title("registrar %u", slot);
+	else if (prune)
+		proc_title("prune");
+
 	signal(SIGPIPE, SIG_IGN);
 	(void)log_init(bee ? "bee" : reg ? "registrar" : (test || migrate ||
 	    prune || applyfile != NULL) ? "financebeed" : "master",
@@ -250,8 +268,9 @@ main(int argc, char *argv[])
 		rc = oneshot_migrate(&cfg);
 	else if (applyfile != NULL)
 		rc = oneshot_apply(&cfg, applyfile, dry_run, sighdr);
-	else if (prune)
+	else if (prune) {
 		rc = oneshot_prune(&cfg);
+	}
 	else {
 		if (debug)
 			cfg.log_level = LOG_LEVEL_DEBUG;

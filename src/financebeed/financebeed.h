@@ -344,6 +344,9 @@ struct fbee_shm;
 struct fbee_shm *proc_shm_create(int *, char *, size_t);
 void	 proc_shm_free(struct fbee_shm *);
 void	 proc_status_str(int, char *, size_t);
+char	**proc_title_init(int, char *[]);
+void	 proc_title(const char *, ...)
+	    __attribute__((__format__(__printf__, 1, 2)));
 
 /* bee.c: one worker.  Returns its exit status (see FB_EX_*). */
 int	 bee_main(const char *cfgpath, unsigned int slot, unsigned int generation,
