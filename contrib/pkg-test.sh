@@ -119,6 +119,10 @@ smoke)
 	*"/etc/financebee/"*"No such file or directory"*) ;;
 	*) fail "financebeed -t on the sample: $out" ;;
 	esac
+	if command -v logrotate >/dev/null 2>&1; then
+		logrotate -d /etc/logrotate.d/financebee >"$work/smoke/logrotate" 2>&1 ||
+		    { cat "$work/smoke/logrotate" >&2; fail "logrotate -d"; }
+	fi
 	echo "   installed: layout, conffile, user, modes, unit disabled; -t: $out"
 
 	# The smoke test: the installed programs, run as the unit runs them.
