@@ -182,7 +182,9 @@ smoke)
 	    fail "financebeed -t as financebee: $(as_fb /usr/sbin/financebeed -t 2>&1)"
 	as_fb /usr/sbin/financebeed --migrate >"$dir/migrate.log" 2>&1 || {
 		cat "$dir/migrate.log" >&2; fail "--migrate failed"; }
-	as_fb /usr/sbin/financebeed &
+	# Not through as_fb: $! must be the daemon (setpriv execs it).
+	setpriv --reuid financebee --regid financebee --init-groups \
+	    /usr/sbin/financebeed &
 	fbpid=$!
 	fb_track_pid "$fbpid"
 	until_ok 30 fbeectl ping >/dev/null 2>&1 || fail "the daemon does not answer"
