@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential autoconf automake pkg-config libevent-dev
 libpq-dev libmsgpack-dev libconfig-dev libjansson-dev libsecp256k1-dev
 libssl-dev nettle-dev openssl postgresql-15 mandoc jq curl perl procps util-linux
-systemd"
+prometheus systemd"
 # --packaging: what contrib/pkg-test.sh needs too (Debian and RPM packages,
 # lintian, bash completion, git for the clean clone).
 if [ "${1:-}" = --packaging ]; then
