@@ -367,6 +367,36 @@ config_is_hex64(const char *s, size_t len)
 	return ok;
 }
 
+/*
+ * The seed in a seed file: 64 hex characters alone, or the output of
+ * "fbeectl key generate" ("private-key HEX" then "id ID"), whose private
+ * key serves as the seed.  Returns the hex digits, *len set to 64.
+ */
+static const char *
+config_seed_hex(const char *buf, size_t *len)
+{
+	const char	*s = buf, *e;
+
+	if (config_is_hex64(buf, *len))
+		return buf;
+	if (strncmp(s, "private-key", 11) != 0 || (s[11] != ' ' &&
+	    s[11] != '\t'))
+		return NULL;
+	s += 11 + strspn(s + 11, " \t");
+	e = s + strcspn(s, " \t\r\n");
+	if (!config_is_hex64(s, (size_t)(e - s)))
+		return NULL;
+	/* Only "id ..." may follow, on the next line. */
+	e += strspn(e, " \t\r");
+	if (*e == '\n' && strncmp(e + 1, "id ", 3) == 0 &&
+	    strchr(e + 1, '\n') == NULL)
+		e = e + strlen(e);
+	if (*e != '\0')
+		return NULL;
+	*len = 64;
+	return s;
+}
+
 /* Defaults of list keys are comma-separated in the table. */
 static char **
 config_split(const char *def, size_t *n)
@@ -1215,6 +1245,7 @@ config_load_identity(struct config_ctx *ctx)
 	size_t			 ki = config_index("colonies.executor_keys_file");
 	size_t			 oi = config_index("colonies.owner_key_file");
 	char			*buf, *line, *next;
+	const char		*seed;
 	size_t			 len, n, lineno;
 
 	if (ctx->str[si][0] != '\0' && ctx->str[ki][0] != '\0') {
@@ -1227,16 +1258,17 @@ config_load_identity(struct config_ctx *ctx)
 		if (config_read_secret(ctx, ctx->set[si], config_keys[si].name,
 		    ctx->str[si], &buf, &len) == -1)
 			return -1;
-		if (!config_is_hex64(buf, len)) {
+		if ((seed = config_seed_hex(buf, &len)) == NULL) {
 			config_free_str(buf);
 			config_error(ctx, ctx->set[si], config_keys[si].name,
-			    "%s: must hold 64 hex characters (a 32-byte seed)",
+			    "%s: must hold 64 hex characters (a 32-byte seed), "
+			    "or what \"fbeectl key generate\" prints",
 			    ctx->str[si]);
 			return -1;
 		}
 		if ((cfg->executor_seed = malloc(32)) == NULL)
 			fatal("malloc");
-		(void)crypto_unhex(buf, len, cfg->executor_seed, 32);
+		(void)crypto_unhex(seed, len, cfg->executor_seed, 32);
 		cfg->executor_seed_len = 32;
 		config_free_str(buf);
 	}
