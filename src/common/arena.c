@@ -34,7 +34,7 @@
 #define ARENA_ALIGN	16
 #define ARENA_MAXBLOCK	(ARENA_CHUNK / 2)
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(FB_ASAN)
 #define ARENA_DISABLED	1
 #endif
 
