@@ -192,6 +192,24 @@ bad "both conninfo and conninfo_file" "database: {
 	conninfo_file = \"$T/seed\";
 };" '3: database.conninfo_file: set only one of'
 
+# @include of what libconfig 1.5 cannot read as a file: it would end the
+# process (exit 2, "input in flex scanner failed"), the master on a reload.
+mkdir -p "$T/incdir"
+bad "@include of a directory" "bees = 2;
+@include \"$T/incdir\"" '2: @include "[^"]*/incdir": not a regular file'
+bad "@include of an unreadable file" '@include "/proc/self/mem"' \
+    '1: @include "/proc/self/mem": Input/output error'
+bad "@include with an escape" '  @include	"/etc/fin\x61ncebee"' \
+    '1: @include: the path must be plain text'
+printf '\t@include "%s"\n' "$T/incdir" >"$T/inner.conf"
+run nested "bees = 2;
+@include \"$T/inner.conf\""
+is "$rc" 78 "@include of a file that includes a directory: exit 78"
+like "$out" "^financebeed: $T/inner.conf:1: @include \"$T/incdir\": not a regular file" \
+    "... naming the inner file and line"
+printf 'bees = 3;\n' >"$T/inc.conf"
+good "@include of a regular file" "@include \"$T/inc.conf\""
+
 "$FB_BUILDDIR/financebeed" -t -c "$T/does-not-exist.conf" >"$T/out" 2>&1
 is "$?" 78 "missing file: exit 78"
 like "$(cat "$T/out")" "$T/does-not-exist.conf: No such file or directory" \

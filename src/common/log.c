@@ -131,6 +131,9 @@ log_reopen(void)
 	return 0;
 }
 
+static void	log_emit(enum log_level, const char *, const char *, va_list)
+		    __attribute__((__format__(__printf__, 3, 0)));
+
 static void
 log_emit(enum log_level lvl, const char *err, const char *fmt, va_list ap)
 {
