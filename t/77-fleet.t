@@ -54,7 +54,7 @@ fbd_submit_fixtures
 kills=0
 for i in $(seq 1 12); do
 	if [ $((i % 2)) -eq 0 ]; then pid=$PID_A; else pid=$PID_B; fi
-	p=$(pgrep -P "$pid" -f -- '--bee' | shuf -n 1)
+	p=$(FBD_PID=$pid fbd_bee_pids | shuf -n 1)
 	[ -n "$p" ] && kill -KILL "$p" 2>/dev/null && kills=$((kills + 1))
 	sleep 0.$(shuf -i 1-4 -n 1)
 done
