@@ -167,6 +167,14 @@ fbd_count_state() {
 	    grep -cFx -f "${2:-$FBD_DIR/last.ids}"
 }
 
+# fbd_count_closed: processes of every submission so far now closed
+# (successful or failed).
+fbd_count_closed() {
+	mc dump --colony "$FB_COLONY" | jq -r \
+	    'select(.state == 2 or .state == 3) | .processid' |
+	    grep -cFx -f "$FBD_DIR/all.ids"
+}
+
 # Every shared Stripe fixture, once.
 fbd_submit_fixtures() {
 	_fbd_submit "$FB_FIXTURES"/stripe-events/*.json
