@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@ struct result {
 	uint64_t	retries;
 	uint64_t	guard_ns;	/* guardian + normalise, in the loop */
 	uint64_t	server_calls;	/* of fb_apply_event(), by the server */
+	uint64_t	db_ns;		/* CPU of the backends serving them */
 };
 
 /*
@@ -60,6 +62,27 @@ guard_done(void *arg)
 {
 	(void)arg;
 	guard_sum += mono_ns() - guard_t0;
+}
+
+/*
+ * CPU time of a process in ns, from /proc/PID/schedstat: here the
+ * PostgreSQL backend serving a worker (same machine, readable as root or
+ * as its owner).  0 when unreadable.
+ */
+static uint64_t
+proc_cpu_ns(int pid)
+{
+	FILE		*f;
+	char		 path[64];
+	unsigned long long v = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", pid);
+	if (pid <= 0 || (f = fopen(path, "r")) == NULL)
+		return 0;
+	if (fscanf(f, "%llu", &v) != 1)
+		v = 0;
+	fclose(f);
+	return v;
 }
 
 /* CPU microseconds of who (RUSAGE_SELF or _CHILDREN): user + system. */
@@ -278,8 +301,8 @@ run_workers(PGconn *db, const struct fb_config *cfg, unsigned int nworkers,
 	struct store		*s;
 	char			 cause[FB_CAUSE_MAX];
 	unsigned int		 w, k;
-	uint64_t		 i, c0, x0;
-	int			 go[2], res[2], status;
+	uint64_t		 i, c0, x0, d0;
+	int			 go[2], res[2], status, bpid;
 	pid_t			*pids;
 	char			 x;
 
@@ -295,6 +318,8 @@ run_workers(PGconn *db, const struct fb_config *cfg, unsigned int nworkers,
 		if ((s = store_open(cfg, cause, sizeof(cause))) == NULL)
 			_exit(1);
 		(void)read(go[0], &x, 1);
+		bpid = store_backend_pid(s);
+		d0 = proc_cpu_ns(bpid);
 		c0 = cpu_us();
 		r.sys_us = sys_us();
 		r.round_trips = store_round_trips(s);
@@ -322,6 +347,9 @@ run_workers(PGconn *db, const struct fb_config *cfg, unsigned int nworkers,
 		}
 		r.cpu_us = cpu_us() - c0;
 		r.sys_us = sys_us() - r.sys_us;
+		/* The same backend still (a reconnect would make this 0). */
+		if (store_backend_pid(s) == bpid && proc_cpu_ns(bpid) >= d0)
+			r.db_ns = proc_cpu_ns(bpid) - d0;
 		r.round_trips = store_round_trips(s) - r.round_trips;
 		r.events = per;
 		r.guard_ns = guard_sum;
@@ -349,6 +377,7 @@ run_workers(PGconn *db, const struct fb_config *cfg, unsigned int nworkers,
 		tot->bad += r.bad;
 		tot->retries += r.retries;
 		tot->guard_ns += r.guard_ns;
+		tot->db_ns += r.db_ns;
 	}
 	*t1 = wall();
 	close(res[0]);
@@ -356,6 +385,50 @@ run_workers(PGconn *db, const struct fb_config *cfg, unsigned int nworkers,
 		waitpid(pids[w], &status, 0);
 	free(pids);
 	tot->server_calls = server_calls(db) - x0;
+}
+
+/*
+ * CPU time, in ns, of the postmaster's children that have exited (cutime +
+ * cstime of /proc/PID/stat, clock ticks): pgbench's backends, once they
+ * are gone, and autovacuum workers.  0 when unknown.
+ */
+static uint64_t
+reaped_backends_ns(PGconn *db)
+{
+	PGresult	*res;
+	FILE		*f;
+	char		 path[PATH_MAX], buf[1024], *p;
+	unsigned long long cu = 0, cs = 0;
+	int		 pid = 0, i;
+
+	res = PQexec(db, "SHOW data_directory");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+		snprintf(path, sizeof(path), "%s/postmaster.pid",
+		    PQgetvalue(res, 0, 0));
+		if ((f = fopen(path, "r")) != NULL) {
+			if (fscanf(f, "%d", &pid) != 1)
+				pid = 0;
+			fclose(f);
+		}
+	}
+	PQclear(res);
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (pid <= 0 || (f = fopen(path, "r")) == NULL)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) == NULL ||
+	    (p = strrchr(buf, ')')) == NULL) {
+		fclose(f);
+		return 0;
+	}
+	fclose(f);
+	/* Fields after the name: state is 3; cutime 16, cstime 17. */
+	for (i = 3, p += 2; i < 16 && p != NULL; i++)
+		if ((p = strchr(p, ' ')) != NULL)
+			p++;
+	if (p == NULL || sscanf(p, "%llu %llu", &cu, &cs) != 2)
+		return 0;
+	return (cu + cs) * (1000000000ULL / (unsigned long long)sysconf(
+	    _SC_CLK_TCK));
 }
 
 /* Run a pgbench command line: its tps (excluding connections) and count. */
@@ -404,9 +477,10 @@ events_pgbench(const struct fb_config *cfg, PGconn *db, const char *evfile,
 	char			 num[32];
 	size_t			 cap = 0;
 	ssize_t			 len;
-	uint64_t		 ndocs = 0, pgtx = 0, c0;
+	uint64_t		 ndocs = 0, pgtx = 0, c0, b0, b1;
 	double			 tps = -1;
 	PGresult		*res;
+	int			 i, busy;
 
 	sql(db, "DROP TABLE IF EXISTS bench_docs; CREATE TABLE bench_docs "
 	    "(i bigint PRIMARY KEY, doc jsonb NOT NULL); DROP SEQUENCE IF "
@@ -468,10 +542,27 @@ events_pgbench(const struct fb_config *cfg, PGconn *db, const char *evfile,
 	    "2>&1", getenv("PGBENCH") ? getenv("PGBENCH") : PGBENCH, nworkers,
 	    nworkers, (unsigned long long)(ndocs / nworkers), script);
 	c0 = children_us();
+	b0 = reaped_backends_ns(db);
 	tps = pgbench_run(q, &pgtx);
+	/* pgbench's backends exit right after it: wait until they have. */
+	for (i = 0; i < 100; i++) {
+		res = PQexec(db, "SELECT count(*) FROM pg_stat_activity "
+		    "WHERE application_name = 'pgbench'");
+		busy = PQresultStatus(res) == PGRES_TUPLES_OK &&
+		    atoi(PQgetvalue(res, 0, 0)) > 0;
+		PQclear(res);
+		if (!busy)
+			break;
+		usleep(50000);
+	}
+	b1 = reaped_backends_ns(db);
 	unlink(script);
 	printf("documents: %llu of the events, %u clients\n",
 	    (unsigned long long)ndocs, nworkers);
+	if (b0 > 0 && pgtx > 0)
+		printf("database backend CPU per document (the postmaster's "
+		    "reaped children, pgbench's backends and autovacuum): "
+		    "%.1f us\n", (double)(b1 - b0) / 1e3 / pgtx);
 	printf("pgbench, the events' documents, -c %u -j %u: %.0f tps\n",
 	    nworkers, nworkers, tps);
 	printf("  pgbench client CPU per transaction (reference): %.1f us\n",
@@ -684,6 +775,10 @@ main(int argc, char *argv[])
 	    (double)tot.server_calls / tot.events,
 	    (unsigned long long)tot.server_calls,
 	    (unsigned long long)tot.events);
+	printf("database backend CPU per event (/proc/PID/schedstat of the "
+	    "backend serving each worker): %.1f us; store only: %.1f us\n",
+	    (double)tot.db_ns / 1e3 / tot.events,
+	    (double)tot2.db_ns / 1e3 / tot2.events);
 	printf("apply path: %.0f events/s (%u bees)\n",
 	    tot.events / (t1 - t0), nworkers);
 	printf("store only (task_apply on normalised documents): %.1f us CPU "

@@ -32,7 +32,13 @@ done
 
 FBD_LEASE=30
 FBD_TASK_TIMEOUT=20
+# pg_stat_statements counts the statements the bees send (top level only:
+# counting nested ones would cost the backends what is being measured).
+FB_PG_OPTIONS="-c shared_preload_libraries=pg_stat_statements \
+    -c pg_stat_statements.track=top"
+export FB_PG_OPTIONS
 fbd_setup >/dev/null || { echo "pool-bench: setup failed" >&2; exit 1; }
+psql_q -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
 sed -i 's/poll_timeout = 1;/poll_timeout = 2;/' "$FBD_CONF"
 ctl() { "$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" "$@"; }
 cpu_ns() {	# cpu_ns PID...: CPU time of them all, in ns (schedstat)
@@ -44,6 +50,35 @@ cpu_ns() {	# cpu_ns PID...: CPU time of them all, in ns (schedstat)
 	echo "$t"
 }
 now() { date +%s.%N; }
+# The PostgreSQL backends serving the bees (application_name financebee).
+db_pids() {
+	psql_q -c "SELECT pid FROM pg_stat_activity
+	    WHERE application_name = 'financebee'" | paste -sd' '
+}
+# The whole cluster's CPU in ns: every live process of it, and the
+# postmaster's reaped children (ticks of /proc/PID/stat).
+pg_cpu_ns() {
+	local pm t p
+	pm=$(head -1 "$FB_PGDIR/data/postmaster.pid")
+	t=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15 + $16 + $17) * 1e9 / hz }' "/proc/$pm/stat")
+	for p in $(pgrep -P "$pm"); do
+		t=$((t + $(cut -d' ' -f1 "/proc/$p/schedstat" 2>/dev/null ||
+		    echo 0)))
+	done
+	echo "$t"
+}
+# HTTP requests (data segments: one per request on loopback) and bytes the
+# bees sent to and received from minicolonies, from the kernel's TCP info.
+col_io() {
+	local port=${FB_COLONIES_URL##*:}
+	port=${port%%/*}
+	ss -tinH state established "( dport = :$port )" 2>/dev/null |
+	    awk '{ for (i = 1; i <= NF; i++) {
+		if ($i ~ /^bytes_sent:/) { split($i, a, ":"); s += a[2] }
+		if ($i ~ /^bytes_received:/) { split($i, a, ":"); r += a[2] }
+		if ($i ~ /^data_segs_out:/) { split($i, a, ":"); n += a[2] } } }
+		END { printf "%d %d %d\n", n, s, r }'
+}
 smaps() {	# smaps PID priv|pss: kB from /proc/PID/smaps_rollup
 	awk -v w="$2" '/^Private_(Clean|Dirty):/ { p += $2 }
 	    /^Pss:/ { s = $2 } END { print (w == "pss" ? s : p) }' \
@@ -78,6 +113,11 @@ for n in $counts; do
 	_fbd_submit --stdin-lines <"$FBD_DIR/ev.$n" || exit 1
 	want=$((base + FBD_SUBMITTED))
 	pids=$(fbd_bee_pids)
+	dpids=$(db_pids)
+	psql_q -c "SELECT pg_stat_statements_reset()" >/dev/null
+	io0=$(col_io)
+	d0=$(cpu_ns $dpids)
+	g0=$(pg_cpu_ns)
 	c0=$(cpu_ns $pids)
 	m0=$(cpu_ns "$FBD_PID")
 	t0=$(now)
@@ -91,6 +131,12 @@ for n in $counts; do
 	    FROM processed_webhooks")
 	c1=$(cpu_ns $pids)
 	m1=$(cpu_ns "$FBD_PID")
+	d1=$(cpu_ns $dpids)
+	g1=$(pg_cpu_ns)
+	io1=$(col_io)
+	stmts=$(psql_q -c "SELECT coalesce(sum(calls), 0)
+	    FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat%'
+	    AND query NOT LIKE '%max(processed_at)%'")
 	sleep 2.5	# idle bees report after their poll (2 s)
 	st=$(fbd_status)
 	tasks=$(printf '%s' "$st" | jq '.pool.tasks | ([.[]] | add) - .lost')
@@ -157,6 +203,16 @@ for n in $counts; do
 	echo "#   $FBD_SUBMITTED submitted, $tasks counted by the master," \
 	    "restarts $restarts, master CPU $(( (m1 - m0) / 1000000 )) ms," \
 	    "bee private (anonymous) RSS $priv kB"
+	set -- $io0 $io1
+	awk -v n="$FBD_SUBMITTED" -v d="$((d1 - d0))" -v g="$((g1 - g0))" \
+	    -v st="$stmts" -v rq="$(($4 - $1))" -v bs="$(($5 - $2))" \
+	    -v br="$(($6 - $3))" -v nb="$(echo $dpids | wc -w)" 'BEGIN {
+		printf "#   per task: database CPU %.1f us in the %d backends " \
+		    "serving the bees, %.1f us in the whole cluster; %.2f " \
+		    "statements; %.2f ColonyOS requests, %.0f bytes sent, " \
+		    "%.0f received\n", d / 1e3 / n, nb, g / 1e3 / n, st / n,
+		    rq / n, bs / n, br / n
+	}'
 	echo "#   smaps_rollup: bee Private $bpriv kB, Pss $bpss kB;" \
 	    "master Private $mpriv kB, Pss $mpss kB"
 done
@@ -167,3 +223,10 @@ echo "# A: colonies-bench cycles/s, processes carrying a median pool event;"
 echo "# B: pgbench tps applying the run's own change documents;"
 echo "# apply/s: the bees' task_run path alone (apply-bench);"
 echo "# limit = 1/(1/A + 1/B); pct = tasks/s of that limit."
+echo "# database CPU: /proc/PID/schedstat of the bees' backends (pids from"
+echo "#   pg_stat_activity), and of the whole cluster (its processes and the"
+echo "#   postmaster's reaped children: autovacuum workers); statements:"
+echo "#   top-level calls in pg_stat_statements; requests and bytes: the"
+echo "#   kernel's TCP counters of the bees' connections to minicolonies"
+echo "#   (data segments out: one per request on loopback), long polls that"
+echo "#   found nothing included."

@@ -55,6 +55,7 @@ colonies: {
 	colony = "$FB_COLONY";
 	executor_type = "financebee";
 	executor_prefix = "fbt72";
+	executor_host = "-";
 	executor_seed_file = "$dir/seed";
 	owner_key_file = "$dir/owner.key";
 	poll_timeout = 1;

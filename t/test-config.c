@@ -90,10 +90,21 @@ test_defaults(void)
 	ok(cfg.bees == 4, "bees defaults to 4");
 	ok(strcmp(cfg.colonies_url, "http://127.0.0.1:50080/api") == 0,
 	    "colonies.url default");
-	ok(strcmp(cfg.colony, "financebee") == 0 &&
-	    strcmp(cfg.executor_type, "financebee") == 0 &&
-	    strcmp(cfg.executor_prefix, "financebee") == 0,
-	    "colony, executor_type, executor_prefix default to financebee");
+	{
+		char	host[256], want[300];
+
+		gethostname(host, sizeof(host));
+		host[sizeof(host) - 1] = '\0';
+		host[strcspn(host, ".")] = '\0';
+		snprintf(want, sizeof(want), "financebee-%s", host);
+		ok(strcmp(cfg.colony, "financebee") == 0 &&
+		    strcmp(cfg.executor_type, "financebee") == 0 &&
+		    strcmp(cfg.executor_prefix, want) == 0 &&
+		    strcmp(cfg.executor_host, host) == 0,
+		    "colony, executor_type default to financebee, executor "
+		    "names to financebee-<host name> (%s)",
+		    cfg.executor_prefix);
+	}
 	ok(cfg.nfuncnames == 1 && strcmp(cfg.funcnames[0],
 	    "validate_revenue") == 0 && cfg.funcnames[1] == NULL,
 	    "funcnames default [validate_revenue], NULL-terminated");
@@ -326,6 +337,49 @@ test_executor_key(int have_crypto)
 		    sizeof(cause)) == -1, "slot 0 is refused");
 		config_free(&cfg);
 	}
+
+	/* Two hosts, one configuration: other names, other keys. */
+	writefile("h1.conf", 0644, "colonies: { executor_seed_file = \"%s\"; "
+	    "executor_host = \"hive-a\"; };\n", tpath("seed"));
+	writefile("h2.conf", 0644, "colonies: { executor_seed_file = \"%s\"; "
+	    "executor_host = \"hive-b\"; };\n", tpath("seed"));
+	writefile("h0.conf", 0644, "colonies: { executor_seed_file = \"%s\"; "
+	    "executor_host = \"-\"; };\n", tpath("seed"));
+	if (have_crypto && load("h1.conf", &cfg, cause, sizeof(cause)) == 0) {
+		ok(strcmp(cfg.executor_prefix, "financebee-hive-a") == 0,
+		    "executor_host joins the prefix (%s)", cfg.executor_prefix);
+		rc = config_executor_key(&cfg, 1, &k1, cause, sizeof(cause));
+		config_free(&cfg);
+		if (rc == 0 && load("h2.conf", &cfg, cause,
+		    sizeof(cause)) == 0) {
+			rc = config_executor_key(&cfg, 1, &k2, cause,
+			    sizeof(cause));
+			ok(rc == 0 && strcmp(k1.id, k2.id) != 0,
+			    "another host's slot 1 has another key");
+			config_free(&cfg);
+		} else
+			ok(0, "h2.conf: %s", cause);
+		if (load("h0.conf", &cfg, cause, sizeof(cause)) == 0) {
+			rc = config_executor_key(&cfg, 1, &k2, cause,
+			    sizeof(cause));
+			if (rc == 0)
+				rc = crypto_key_derive(&k3, cfg.executor_seed,
+				    cfg.executor_seed_len,
+				    "financebee-executor", 1, cause,
+				    sizeof(cause));
+			ok(strcmp(cfg.executor_prefix, "financebee") == 0 &&
+			    rc == 0 && strcmp(k2.id, k3.id) == 0,
+			    "executor_host \"-\": the names and keys without "
+			    "a host part");
+			config_free(&cfg);
+		} else
+			ok(0, "h0.conf: %s", cause);
+	} else if (have_crypto)
+		ok(0, "h1.conf: %s", cause);
+	writefile("h3.conf", 0644, "colonies: { executor_host = \"a.b\"; };\n");
+	ok(load("h3.conf", &cfg, cause, sizeof(cause)) == -1 &&
+	    strstr(cause, "colonies.executor_host") != NULL,
+	    "a dot in executor_host is refused (%s)", cause);
 
 	writefile("keys", 0600, KEY1 "\n" KEY2 "\n");
 	writefile("k2.conf", 0644, "bees = 2;\n"

@@ -98,6 +98,7 @@ static const struct config_key config_keys[] = {
 	    "financebee", executor_type),
 	K_STR("colonies.executor_prefix", CONFIG_BEE | CONFIG_NONEMPTY,
 	    "financebee", executor_prefix),
+	K_STR("colonies.executor_host", CONFIG_BEE, "", executor_host),
 	K_FILE("colonies.executor_seed_file", CONFIG_BEE),
 	K_FILE("colonies.executor_keys_file", CONFIG_BEE),
 	K_FILE("colonies.owner_key_file", 0),
@@ -125,6 +126,8 @@ static const struct config_key config_keys[] = {
 	    db_connect_timeout),
 	K_SECS("database.statement_timeout", CONFIG_BEE, "5", 0.001, 3600,
 	    db_statement_timeout_ms),
+	K_BOOL("database.transaction_pooling", CONFIG_BEE, "false",
+	    db_transaction_pooling),
 	K_INT("database.prune_age", 0, "35", 1, 36500, prune_age_days),
 	K_SECS("database.prune_interval", 0, "3600", 0, 2592000,
 	    prune_interval_ms),
@@ -1444,6 +1447,59 @@ config_groups_exist(struct config_ctx *ctx, const char *key, char **names,
 	return 0;
 }
 
+/*
+ * The host part of the executor names, so that instances with the same
+ * configuration on several hosts never claim the same names or keys:
+ * colonies.executor_host, or, unset or empty, this machine's host name up
+ * to its first dot; "-" for none.  The prefix becomes "<prefix>-<host>"
+ * (every user of executor_prefix names slot N "<prefix>-<host>-N") and
+ * executor_host holds the host part the keys are derived with.
+ */
+static int
+config_executor_host(struct config_ctx *ctx)
+{
+	struct fb_config	*cfg = ctx->cfg;
+	size_t			 ki = config_index("colonies.executor_host");
+	char			 host[256], *pfx;
+	const char		*h = cfg->executor_host, *p;
+
+	if (h[0] == '\0') {
+		if (gethostname(host, sizeof(host)) == -1) {
+			config_error(ctx, ctx->set[ki], config_keys[ki].name,
+			    "gethostname: %s", strerror(errno));
+			return -1;
+		}
+		host[sizeof(host) - 1] = '\0';
+		host[strcspn(host, ".")] = '\0';
+		h = host;
+	} else if (strcmp(h, "-") == 0)
+		h = "";
+	for (p = h; *p != '\0'; p++) {
+		if (!isalnum((unsigned char)*p) && strchr("_-", *p) == NULL)
+			break;
+	}
+	if (*p != '\0' || strlen(h) > 63 || (h == host && h[0] == '\0')) {
+		config_error(ctx, ctx->set[ki], config_keys[ki].name,
+		    "%s%s%smust be 1 to 63 letters, digits, '_' or '-' (or "
+		    "\"-\" for none)", h == host ? "the host name \"" : "",
+		    h == host ? h : "", h == host ? "\": set this; it " : "");
+		return -1;
+	}
+	if ((h = strdup(h)) == NULL)
+		return -1;
+	if (h[0] != '\0') {
+		if (asprintf(&pfx, "%s-%s", cfg->executor_prefix, h) == -1) {
+			free((char *)h);
+			return -1;
+		}
+		config_free_str(cfg->executor_prefix);
+		cfg->executor_prefix = pfx;
+	}
+	config_free_str(cfg->executor_host);
+	cfg->executor_host = (char *)h;
+	return 0;
+}
+
 /* "host:port" or "[v6]:port" into its parts; -1 if malformed. */
 int
 config_hostport(const char *listen, char *host, size_t hostlen,
@@ -1511,6 +1567,8 @@ config_check_rules(struct config_ctx *ctx)
 			return -1;
 		}
 	}
+	if (config_executor_host(ctx) == -1)
+		return -1;
 	if (config_order(ctx, "supervision.task_timeout", "colonies.lease",
 	    cfg->task_timeout_ms, (long)cfg->lease * 1000, 1, "below") == -1)
 		return -1;
@@ -1829,10 +1887,17 @@ config_executor_key(const struct fb_config *cfg, unsigned int slot,
 		snprintf(cause, causelen, "executor slots count from 1");
 		return -1;
 	}
-	if (cfg->executor_seed != NULL)
+	if (cfg->executor_seed != NULL) {
+		char	label[128];
+
+		/* The host's own keys: the bare label without a host part. */
+		snprintf(label, sizeof(label), "financebee-executor%s%s",
+		    cfg->executor_host != NULL && cfg->executor_host[0] != '\0' ?
+		    "/" : "", cfg->executor_host != NULL ?
+		    cfg->executor_host : "");
 		return crypto_key_derive(key, cfg->executor_seed,
-		    cfg->executor_seed_len, "financebee-executor", slot,
-		    cause, causelen);
+		    cfg->executor_seed_len, label, slot, cause, causelen);
+	}
 	if (cfg->executor_keys != NULL) {
 		if (slot > cfg->nexecutor_keys) {
 			snprintf(cause, causelen, "%s: colonies."

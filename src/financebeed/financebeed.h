@@ -8,7 +8,7 @@
 #include "common.h"
 #include "colonies.h"
 
-#define FB_SCHEMA_VERSION	4	/* sql/NNN_*.sql this binary expects */
+#define FB_SCHEMA_VERSION	5	/* sql/NNN_*.sql this binary expects */
 
 /*
  * stripe.c: Stripe signature verification and event normalisation.
@@ -179,6 +179,7 @@ enum store_outcome store_apply(struct store *, json_t *change, int dry_run,
 enum store_outcome store_apply_text(struct store *, const char *doc,
 		    int dry_run, json_t **detail, char *reason, size_t);
 uint64_t	 store_round_trips(const struct store *);
+int		 store_backend_pid(const struct store *);
 
 /* task.c: exactly what a bee does with one task (guardian + apply). */
 struct task_result {
@@ -215,7 +216,8 @@ struct fb_config {
 	char		*colonies_url;
 	char		*colony;
 	char		*executor_type;
-	char		*executor_prefix;
+	char		*executor_prefix;	/* "<prefix>-<host>" once loaded */
+	char		*executor_host;		/* "" = none */
 	unsigned char	*executor_seed;		/* secret: per-slot keys */
 	size_t		 executor_seed_len;
 	char		**executor_keys;	/* secret: or one key per slot */
@@ -237,6 +239,7 @@ struct fb_config {
 	char		*conninfo;		/* secret: may hold a password */
 	long		 db_connect_timeout;	/* s */
 	long		 db_statement_timeout_ms;
+	int		 db_transaction_pooling; /* no session state */
 
 	/* stripe */
 	int		 livemode;

@@ -9,6 +9,17 @@
  * statement timeout plus a grace period, so a dead network cannot block a
  * bee; a connection that timed out or broke is dropped and made again on
  * the next call.
+ *
+ * Behind a pooler in transaction mode (PgBouncer pool_mode = transaction,
+ * database.transaction_pooling = true) two transactions of one connection
+ * may run on two server sessions, so nothing may rely on session state:
+ * no named prepared statement and no session SET.  Then every transaction
+ * carries its own "SET LOCAL statement_timeout" in the same simple-query
+ * message as its statement (one message, one implicit transaction, one
+ * round trip), and the apply statement is sent as text.  Such a pooler
+ * left unconfigured shows as a prepared statement that vanishes (SQLSTATE
+ * 26000) or that a new connection already has (42P05): the store then
+ * switches to that mode for good, with a warning.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -48,6 +59,7 @@ struct store {
 	long		 stmt_timeout_ms;
 	uint64_t	 round_trips;
 	int		 prepared;	/* on this connection */
+	int		 pooled;	/* no session state (see above) */
 };
 
 static const char *const store_outcomes[] = {
@@ -233,6 +245,31 @@ store_exec(struct store *s, const char *sql, long timeout_ms, char *cause,
 		return NULL;
 	}
 	return store_wait(s, timeout_ms, cause, causelen);
+}
+
+/*
+ * One statement in its own transaction, bounded by statement_timeout: the
+ * session's setting, or, pooled, a SET LOCAL sent in the same message.
+ * The result is the statement's (the last).
+ */
+static PGresult *
+store_exec_tx(struct store *s, const char *sql, char *cause, size_t causelen)
+{
+	PGresult	*res;
+	char		*q;
+
+	if (!s->pooled)
+		return store_exec(s, sql, s->stmt_timeout_ms + STORE_GRACE_MS,
+		    cause, causelen);
+	if (asprintf(&q, "SET LOCAL statement_timeout = %ld; %s",
+	    s->stmt_timeout_ms, sql) == -1) {
+		snprintf(cause, causelen, "database: out of memory");
+		return NULL;
+	}
+	res = store_exec(s, q, s->stmt_timeout_ms + STORE_GRACE_MS, cause,
+	    causelen);
+	free(q);
+	return res;
 }
 
 static PGresult *
@@ -428,6 +465,8 @@ store_connect(struct store *s, char *cause, size_t causelen)
 	}
 	PQsetNoticeProcessor(s->conn, store_notice_cb, NULL);
 	s->prepared = 0;
+	if (s->pooled)
+		return 0;
 
 	snprintf(sql, sizeof(sql), "SET statement_timeout = %ld",
 	    s->stmt_timeout_ms);
@@ -446,11 +485,27 @@ store_connect(struct store *s, char *cause, size_t causelen)
 	return 0;
 }
 
+/*
+ * A named prepared statement that is missing in the next transaction, or
+ * present on a connection that never made it: a pooler in transaction
+ * mode hands this connection's transactions to several server sessions.
+ */
+static void
+store_pooler_seen(struct store *s)
+{
+	log_warnx("database: the prepared statement vanished between two "
+	    "transactions, or came from another client: a pooler in "
+	    "transaction mode?  Set database.transaction_pooling = true; "
+	    "going on without prepared statements");
+	s->pooled = 1;
+}
+
 /* Prepare the apply statement on demand (needs the schema installed). */
 static int
 store_prepare(struct store *s, char *cause, size_t causelen)
 {
 	PGresult	*res;
+	const char	*st;
 	int		 rc;
 
 	if (PQsendPrepare(s->conn, STORE_APPLY_STMT, STORE_APPLY_SQL, 1,
@@ -463,6 +518,12 @@ store_prepare(struct store *s, char *cause, size_t causelen)
 	if ((res = store_wait(s, s->stmt_timeout_ms + STORE_GRACE_MS, cause,
 	    causelen)) == NULL)
 		return -1;
+	st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (st != NULL && strcmp(st, "42P05") == 0) {
+		PQclear(res);
+		store_pooler_seen(s);
+		return 0;
+	}
 	rc = store_result_ok(s, res, "database: prepare", cause, causelen);
 	PQclear(res);
 	return rc;
@@ -471,7 +532,7 @@ store_prepare(struct store *s, char *cause, size_t causelen)
 static int
 store_prepare_once(struct store *s, char *cause, size_t causelen)
 {
-	if (s->prepared)
+	if (s->prepared || s->pooled)
 		return 0;
 	if (store_prepare(s, cause, causelen) == -1)
 		return -1;
@@ -506,6 +567,7 @@ store_open(const struct fb_config *cfg, char *cause, size_t causelen)
 	    cfg->db_connect_timeout : 5;
 	s->stmt_timeout_ms = cfg->db_statement_timeout_ms > 0 ?
 	    cfg->db_statement_timeout_ms : 5000;
+	s->pooled = cfg->db_transaction_pooling;
 	if (store_connect(s, cause, causelen) == -1) {
 		store_free(s);
 		return NULL;
@@ -532,6 +594,13 @@ store_round_trips(const struct store *s)
 	return s->round_trips;
 }
 
+/* The server process serving this connection (a pooler's, pooled), or 0. */
+int
+store_backend_pid(const struct store *s)
+{
+	return s->conn != NULL ? PQbackendPID(s->conn) : 0;
+}
+
 static int
 store_schema_version(struct store *s, int *version, char *cause,
     size_t causelen)
@@ -541,9 +610,8 @@ store_schema_version(struct store *s, int *version, char *cause,
 
 	if (store_ensure(s, cause, causelen) == -1)
 		return -2;
-	res = store_exec(s, "SELECT coalesce(max(version), 0) "
-	    "FROM financebee_schema_version", s->stmt_timeout_ms +
-	    STORE_GRACE_MS, cause, causelen);
+	res = store_exec_tx(s, "SELECT coalesce(max(version), 0) "
+	    "FROM financebee_schema_version", cause, causelen);
 	if (res == NULL)
 		return -2;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -919,12 +987,38 @@ store_apply(struct store *s, json_t *change, int dry_run, json_t **detail,
 	return outcome;
 }
 
+/* Pooled: the timeout and the call in one message, the document inline. */
+static PGresult *
+store_apply_pooled(struct store *s, const char *text, char *reason,
+    size_t reasonlen)
+{
+	PGresult	*res;
+	char		*lit, *q;
+
+	if ((lit = PQescapeLiteral(s->conn, text, strlen(text))) == NULL) {
+		store_cause(reason, reasonlen, "database: ",
+		    PQerrorMessage(s->conn));
+		return NULL;
+	}
+	if (asprintf(&q, "SET LOCAL statement_timeout = %ld; "
+	    "SELECT fb_apply_event(%s::jsonb)", s->stmt_timeout_ms, lit) == -1) {
+		PQfreemem(lit);
+		snprintf(reason, reasonlen, "database: out of memory");
+		return NULL;
+	}
+	PQfreemem(lit);
+	res = store_exec(s, q, s->stmt_timeout_ms + STORE_GRACE_MS, reason,
+	    reasonlen);
+	free(q);
+	return res;
+}
+
 enum store_outcome
 store_apply_text(struct store *s, const char *text, int dry_run,
     json_t **detail, char *reason, size_t reasonlen)
 {
 	PGresult		*res;
-	const char		*vals[1];
+	const char		*vals[1], *st;
 	enum store_outcome	 outcome;
 
 	if (detail != NULL)
@@ -939,18 +1033,30 @@ store_apply_text(struct store *s, const char *text, int dry_run,
 			return OUTCOME_TRANSIENT;
 		PQclear(res);
 	}
-	vals[0] = text;
-	if (PQsendQueryPrepared(s->conn, STORE_APPLY_STMT, 1, vals, NULL,
-	    NULL, 0) == 0) {
-		store_cause(reason, reasonlen, "database: ",
-		    PQerrorMessage(s->conn));
-		store_disconnect(s);
-		return OUTCOME_TRANSIENT;
+again:
+	if (s->pooled)
+		res = store_apply_pooled(s, text, reason, reasonlen);
+	else {
+		vals[0] = text;
+		if (PQsendQueryPrepared(s->conn, STORE_APPLY_STMT, 1, vals,
+		    NULL, NULL, 0) == 0) {
+			store_cause(reason, reasonlen, "database: ",
+			    PQerrorMessage(s->conn));
+			store_disconnect(s);
+			return OUTCOME_TRANSIENT;
+		}
+		res = store_wait(s, s->stmt_timeout_ms + STORE_GRACE_MS, reason,
+		    reasonlen);
 	}
-	res = store_wait(s, s->stmt_timeout_ms + STORE_GRACE_MS, reason,
-	    reasonlen);
 	if (res == NULL)
 		return OUTCOME_TRANSIENT;
+	st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (!s->pooled && !dry_run && st != NULL && strcmp(st, "26000") == 0) {
+		/* Prepared on one server session, run on another. */
+		PQclear(res);
+		store_pooler_seen(s);
+		goto again;
+	}
 	outcome = store_apply_result(res, detail, reason, reasonlen);
 	PQclear(res);
 	if (dry_run && s->conn != NULL) {
@@ -971,8 +1077,7 @@ long
 store_prune(struct store *s, int max_age_days, char *cause, size_t causelen)
 {
 	PGresult	*res;
-	const char	*vals[2];
-	char		 days[16], batch[16];
+	char		 q[64];
 	long		 total = 0, n;
 	int		 i;
 
@@ -982,13 +1087,10 @@ store_prune(struct store *s, int max_age_days, char *cause, size_t causelen)
 	}
 	if (store_ensure(s, cause, causelen) == -1)
 		return -1;
-	snprintf(days, sizeof(days), "%d", max_age_days);
-	snprintf(batch, sizeof(batch), "%d", STORE_PRUNE_BATCH);
-	vals[0] = days;
-	vals[1] = batch;
+	snprintf(q, sizeof(q), "SELECT fb_prune(%d, %d)", max_age_days,
+	    STORE_PRUNE_BATCH);
 	for (i = 0; i < 100000; i++) {
-		res = store_exec_params(s, "SELECT fb_prune($1::integer, "
-		    "$2::integer)", 2, vals, cause, causelen);
+		res = store_exec_tx(s, q, cause, causelen);
 		if (res == NULL)
 			return -1;
 		if (store_result_ok(s, res, "database: prune", cause,

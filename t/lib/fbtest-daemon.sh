@@ -12,7 +12,9 @@
 # FBD_SOCK, FBD_SEED (executor seed file), FBD_SUBMITTED (count).
 # FBD_PID after fbd_start.  Settings read by fbd_write_config (set them
 # before calling it): FBD_BEES, FBD_LEASE, FBD_TASK_TIMEOUT, FBD_EXTRA,
-# FBD_METRICS (more settings of the metrics group).
+# FBD_DB_EXTRA (inside the database section), FBD_HOST
+# (colonies.executor_host; default "-", no host part), FBD_METRICS (more
+# settings of the metrics group).
 
 FBD_SUBMITTED=0
 FBD_BEES=${FBD_BEES:-3}
@@ -20,6 +22,8 @@ FBD_LEASE=${FBD_LEASE:-5}
 FBD_TASK_TIMEOUT=${FBD_TASK_TIMEOUT:-3}
 FBD_CONNINFO=${FBD_CONNINFO:-}
 FBD_EXTRA=${FBD_EXTRA:-}
+FBD_DB_EXTRA=${FBD_DB_EXTRA:-}
+FBD_HOST=${FBD_HOST:--}		# "-": executors financebee-N
 
 fbd_write_config() {	# fbd_write_config FILE
 	cat >"$1" <<EOF
@@ -29,6 +33,7 @@ colonies: {
 	colony = "$FB_COLONY";
 	executor_type = "financebee";
 	executor_prefix = "financebee";
+	executor_host = "$FBD_HOST";
 	executor_seed_file = "$FBD_SEED";
 	owner_key_file = "$FBD_DIR/owner.key";
 	poll_timeout = 1;
@@ -41,6 +46,7 @@ database: {
 	connect_timeout = 2;
 	statement_timeout = 3;
 	prune_interval = 0;
+	$FBD_DB_EXTRA
 };
 $(fb_stripe_conf)
 supervision: {

@@ -128,6 +128,9 @@ fb_cleanup() {
 		done
 		kill -KILL "$p" 2>/dev/null
 	done
+	for d in ${_fb_pgbdirs:-}; do
+		pgb_stop_dir "$d"
+	done
 	for d in $_fb_pgdirs; do
 		pg_stop_dir "$d"
 	done
@@ -215,6 +218,61 @@ pg_stop_dir() {
 	pid=$(head -1 "$1/data/postmaster.pid")
 	_fb_as_pg "$PGBIN/pg_ctl" -D "$1/data" -m immediate -w -t 20 stop \
 	    >/dev/null 2>&1 || kill -KILL "$pid" 2>/dev/null
+	rm -rf "$1"
+}
+
+# pgb_start [POOL_SIZE]: PgBouncer in transaction mode in front of the
+# cluster of pg_start, on a Unix socket in a temp dir (as the postgres
+# user when we are root: pgbouncer refuses to run as root), at most
+# POOL_SIZE (default 2) server connections, handed out round robin so
+# that one client's consecutive transactions land on different server
+# sessions.  Sets PGB_CONNINFO (database financebee) and PGB_DIR (which
+# holds pgbouncer.log).  Returns 77 when pgbouncer is not installed.
+pgb_start() {
+	local dir port
+	command -v pgbouncer >/dev/null 2>&1 || return 77
+	dir=$(mktemp -d "${TMPDIR:-/tmp}/fbpgb.XXXXXX")
+	chmod 755 "$dir"
+	port=$(( PGPORT + 1 ))
+	printf '"%s" ""\n' "$PGUSER" >"$dir/userlist.txt"
+	cat >"$dir/pgbouncer.ini" <<EOF
+[databases]
+financebee = host=$PGHOST port=$PGPORT dbname=financebee
+[pgbouncer]
+listen_addr =
+listen_port = $port
+unix_socket_dir = $dir
+auth_type = trust
+auth_file = $dir/userlist.txt
+pool_mode = transaction
+default_pool_size = ${1:-2}
+min_pool_size = ${1:-2}
+max_client_conn = 200
+server_round_robin = 1
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+EOF
+	[ "$(id -u)" -eq 0 ] && chown -R postgres: "$dir"
+	_fb_pgbdirs="${_fb_pgbdirs:-} $dir"
+	_fb_as_pg pgbouncer -d "$dir/pgbouncer.ini" >/dev/null 2>&1 || {
+		diag "pgbouncer did not start:"; cat "$dir/pgbouncer.log" >&2
+		return 1; }
+	for _ in $(seq 1 100); do
+		[ -S "$dir/.s.PGSQL.$port" ] && break
+		sleep 0.05
+	done
+	PGB_DIR=$dir
+	PGB_CONNINFO="host=$dir port=$port dbname=financebee user=$PGUSER"
+	export PGB_DIR PGB_CONNINFO
+}
+
+pgb_stop_dir() {
+	[ -f "$1/pgbouncer.pid" ] &&
+	    kill -TERM "$(cat "$1/pgbouncer.pid")" 2>/dev/null
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		[ -f "$1/pgbouncer.pid" ] || break
+		sleep 0.1
+	done
 	rm -rf "$1"
 }
 
