@@ -379,6 +379,90 @@ config_split(const char *def, size_t *n)
 	return v;
 }
 
+/*
+ * Duplicates in a list of n strings, in O(n log n): a sorted index of
+ * (string, position).  Returns 1 with *dup the first position whose string
+ * appeared before, at *orig (what a scan from the top would find first),
+ * else 0.  A list of 100,000 entries takes milliseconds, not the seconds a
+ * pairwise scan would.
+ */
+struct config_sref {
+	const char	*s;
+	size_t		 i;
+};
+
+static int
+config_sref_cmp(const void *a, const void *b)
+{
+	const struct config_sref	*x = a, *y = b;
+	int				 c;
+
+	if ((c = strcmp(x->s, y->s)) != 0)
+		return c;
+	return (x->i > y->i) - (x->i < y->i);
+}
+
+static struct config_sref *
+config_sref_sorted(const char *const *v, size_t n, size_t stride)
+{
+	struct config_sref	*r;
+	size_t			 i;
+
+	if ((r = calloc(n + 1, sizeof(*r))) == NULL)
+		fatal("calloc");
+	for (i = 0; i < n; i++) {
+		r[i].s = *(const char *const *)(const void *)
+		    ((const char *)v + i * stride);
+		r[i].i = i;
+	}
+	qsort(r, n, sizeof(*r), config_sref_cmp);
+	return r;
+}
+
+/* v: n pointers to strings, stride bytes apart (a list, or a field). */
+static int
+config_first_dup(const char *const *v, size_t n, size_t stride, size_t *dup,
+    size_t *orig)
+{
+	struct config_sref	*r;
+	size_t			 i, g;
+	int			 found = 0;
+
+	if (n < 2)
+		return 0;
+	r = config_sref_sorted(v, n, stride);
+	for (g = 0; g < n; g = i) {
+		for (i = g + 1; i < n && strcmp(r[i].s, r[g].s) == 0; i++)
+			;
+		if (i - g > 1 && (!found || r[g + 1].i < *dup)) {
+			*dup = r[g + 1].i;
+			*orig = r[g].i;
+			found = 1;
+		}
+	}
+	free(r);
+	return found;
+}
+
+/* In a sorted index of n entries? */
+static int
+config_sref_has(const struct config_sref *r, size_t n, const char *s)
+{
+	size_t	lo = 0, hi = n, mid;
+	int	c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if ((c = strcmp(s, r[mid].s)) == 0)
+			return 1;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return 0;
+}
+
 static int
 config_in(const char *s, const char *const *values)
 {
@@ -802,19 +886,18 @@ config_parse_list(struct config_ctx *ctx, size_t ki)
 			    v[i], buf);
 			return -1;
 		}
+	}
+	if ((k->flags & CONFIG_UNIQUE) && config_first_dup((const char *const *)
+	    v, n, sizeof(*v), &i, &j)) {
+		e = s != NULL ? config_setting_get_elem(s, (unsigned int)i) :
+		    NULL;
+		snprintf(name, sizeof(name), "%s[%zu]", k->name, i);
 		/* Webhook secrets are never echoed, not even duplicated. */
-		for (j = 0; (k->flags & CONFIG_UNIQUE) && j < i; j++) {
-			if (strcmp(v[i], v[j]) == 0) {
-				if (k->off == offsetof(struct fb_config,
-				    webhook_secrets))
-					config_error(ctx, e, name,
-					    "duplicate of entry %zu", j);
-				else
-					config_error(ctx, e, name,
-					    "duplicate \"%s\"", v[i]);
-				return -1;
-			}
-		}
+		if (k->off == offsetof(struct fb_config, webhook_secrets))
+			config_error(ctx, e, name, "duplicate of entry %zu", j);
+		else
+			config_error(ctx, e, name, "duplicate \"%s\"", v[i]);
+		return -1;
 	}
 	return 0;
 }
@@ -1321,6 +1404,7 @@ static int
 config_check_rules(struct config_ctx *ctx)
 {
 	struct fb_config	*cfg = ctx->cfg;
+	struct config_sref	*tiers;
 	size_t			 i, j, ki;
 	char			 name[256];
 	const char		*url = cfg->colonies_url, *p;
@@ -1363,27 +1447,27 @@ config_check_rules(struct config_ctx *ctx)
 		return -1;
 
 	ki = config_index("stripe.prices");
+	tiers = config_sref_sorted((const char *const *)cfg->tiers, cfg->ntiers,
+	    sizeof(*cfg->tiers));
 	for (i = 0; i < cfg->nprices; i++) {
+		if (!config_sref_has(tiers, cfg->ntiers, cfg->prices[i].tier))
+			break;
+	}
+	free(tiers);
+	if (i < cfg->nprices) {
 		snprintf(name, sizeof(name), "stripe.prices[%zu]", i);
-		for (j = 0; j < cfg->ntiers; j++)
-			if (strcmp(cfg->prices[i].tier, cfg->tiers[j]) == 0)
-				break;
-		if (j == cfg->ntiers) {
-			config_error(ctx, config_setting_get_elem(ctx->set[ki],
-			    (unsigned int)i), name, "tier \"%s\" is not in "
-			    "stripe.tiers", cfg->prices[i].tier);
-			return -1;
-		}
-		for (j = 0; j < i; j++) {
-			if (strcmp(cfg->prices[i].price,
-			    cfg->prices[j].price) == 0) {
-				config_error(ctx, config_setting_get_elem(
-				    ctx->set[ki], (unsigned int)i), name,
-				    "price \"%s\" is mapped twice",
-				    cfg->prices[i].price);
-				return -1;
-			}
-		}
+		config_error(ctx, config_setting_get_elem(ctx->set[ki],
+		    (unsigned int)i), name, "tier \"%s\" is not in "
+		    "stripe.tiers", cfg->prices[i].tier);
+		return -1;
+	}
+	if (cfg->nprices > 1 && config_first_dup((const char *const *)
+	    (const void *)&cfg->prices->price, cfg->nprices, sizeof(*cfg->prices), &i, &j)) {
+		snprintf(name, sizeof(name), "stripe.prices[%zu]", i);
+		config_error(ctx, config_setting_get_elem(ctx->set[ki],
+		    (unsigned int)i), name, "price \"%s\" is mapped twice",
+		    cfg->prices[i].price);
+		return -1;
 	}
 
 	ki = config_index("log.target");
