@@ -176,6 +176,9 @@ struct task_result {
 	json_t			*detail;	/* what changed: dry runs only */
 	unsigned int		 attempts;	/* store_apply calls made */
 };
+/* The guardian's half, no database: the document text, or NULL + r. */
+const char *task_check(const struct fb_config *,
+	    const struct guardian_input *, struct task_result *);
 /* Retries transient failures with bounded backoff until deadline (ms). */
 void	 task_run(const struct fb_config *, struct store *,
 	    const struct guardian_input *, int dry_run, int64_t deadline_ms,
