@@ -7,6 +7,10 @@
 #     closes the output.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
+# Every daemon test must run: a PostgreSQL or minicolonies that cannot be
+# set up is a failure here, not a skip (t/lib/fbtest.sh).
+FB_REQUIRE_ALL=1
+export FB_REQUIRE_ALL
 cd "$top"
 sh contrib/deps.sh
 

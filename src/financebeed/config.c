@@ -172,13 +172,15 @@ static const struct config_key config_keys[] = {
 
 	K_SECS("metrics.interval", CONFIG_BEE, "1", 0.05, 60,
 	    metrics_interval_ms),
+
+	K_BOOL("debug.dumpable", CONFIG_BEE, "false", dumpable),
 };
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
 
 /* The groups keys live in: any other group or top-level name is unknown. */
 static const char *const config_groups[] = {
 	"colonies", "database", "stripe", "guardian", "supervision", "admin",
-	"log", "metrics", NULL
+	"log", "metrics", "debug", NULL
 };
 
 #define CONFIG_SECRET_MAX	65536
@@ -1497,6 +1499,8 @@ config_check_rules(struct config_ctx *ctx)
  * A load from the files, or (given, a bee) from the master's snapshot;
  * *snapfd (if not NULL) gets the snapshot of this load, for bees.
  */
+static void	config_secure(struct fb_config *);
+
 static int
 config_load_ctx(const char *path, struct fb_config *cfg,
     struct config_snap *given, int *snapfd, char *cause, size_t causelen)
@@ -1565,6 +1569,7 @@ config_load_ctx(const char *path, struct fb_config *cfg,
 	    config_load_webhook_secrets(&ctx) == -1 ||
 	    config_load_identity(&ctx) == -1)
 		goto out;
+	config_secure(cfg);
 	if (snapfd != NULL && (*snapfd = config_snap_fd(&ctx.snap, cause,
 	    causelen)) == -1)
 		goto out;
@@ -1576,6 +1581,72 @@ out:
 	if (rc == -1)
 		config_free(cfg);
 	return rc;
+}
+
+/* Move one secret string to secret memory (the old copy wiped). */
+static void
+config_secure_str(char **sp)
+{
+	char	*p;
+
+	if (*sp == NULL)
+		return;
+	if ((p = secret_strdup(*sp)) == NULL)
+		fatal("secret_strdup");
+	config_free_str(*sp);
+	*sp = p;
+}
+
+/*
+ * Every secret the configuration holds, on pages left out of core dumps
+ * and wiped when freed (secret.c): the conninfo, webhook secrets, executor
+ * keys or seed, the owner key.
+ */
+static void
+config_secure(struct fb_config *cfg)
+{
+	unsigned char	*seed;
+	size_t		 i;
+
+	config_secure_str(&cfg->conninfo);
+	for (i = 0; i < cfg->nwebhook_secrets; i++)
+		config_secure_str(&cfg->webhook_secrets[i]);
+	for (i = 0; i < cfg->nexecutor_keys; i++)
+		config_secure_str(&cfg->executor_keys[i]);
+	config_secure_str(&cfg->owner_key);
+	if (cfg->executor_seed != NULL) {
+		if ((seed = secret_alloc(cfg->executor_seed_len)) == NULL)
+			fatal("secret_alloc");
+		memcpy(seed, cfg->executor_seed, cfg->executor_seed_len);
+		explicit_bzero(cfg->executor_seed, cfg->executor_seed_len);
+		free(cfg->executor_seed);
+		cfg->executor_seed = seed;
+	}
+	cfg->secured = 1;
+}
+
+static void
+config_unsecure(struct fb_config *cfg)
+{
+	size_t	i;
+
+	if (!cfg->secured)
+		return;
+	secret_free(cfg->conninfo);
+	cfg->conninfo = NULL;
+	for (i = 0; i < cfg->nwebhook_secrets; i++) {
+		secret_free(cfg->webhook_secrets[i]);
+		cfg->webhook_secrets[i] = NULL;
+	}
+	for (i = 0; i < cfg->nexecutor_keys; i++) {
+		secret_free(cfg->executor_keys[i]);
+		cfg->executor_keys[i] = NULL;
+	}
+	secret_free(cfg->owner_key);
+	cfg->owner_key = NULL;
+	secret_free(cfg->executor_seed);
+	cfg->executor_seed = NULL;
+	cfg->secured = 0;
 }
 
 int
@@ -1612,6 +1683,7 @@ config_free(struct fb_config *cfg)
 	const struct config_key	*k;
 	size_t			 i;
 
+	config_unsecure(cfg);
 	for (i = 0; i < CONFIG_NKEYS; i++) {
 		k = &config_keys[i];
 		if (k->off == NOFIELD)

@@ -167,6 +167,8 @@ enum store_outcome store_apply(struct store *, json_t *change, int dry_run,
 enum store_outcome store_apply_text(struct store *, const char *doc,
 		    int dry_run, json_t **detail, char *reason, size_t);
 uint64_t	 store_round_trips(const struct store *);
+/* "SELECT 1", reconnecting first if needed: 0, or -1 + cause. */
+int		 store_ping(struct store *, char *, size_t);
 
 /* task.c: exactly what a bee does with one task (guardian + apply). */
 struct task_result {
@@ -266,6 +268,11 @@ struct fb_config {
 	enum log_level	 log_level;
 	char		*log_target;
 	long		 metrics_interval_ms;
+
+	/* debug */
+	int		 dumpable;	/* allow core dumps (and ptrace) */
+
+	int		 secured;	/* secrets moved to secret_alloc() */
 };
 /* -1 with "file:line: key: message" in cause. Never prints a secret. */
 int	 config_load(const char *path, struct fb_config *, char *, size_t);
@@ -316,6 +323,9 @@ int	 oneshot_prune(const struct fb_config *);
 
 /* registrar.c: financebeed --register SLOT (a child of the master). */
 int	 registrar_main(const struct fb_config *, unsigned int slot);
+
+/* financebeed.c: PR_SET_DUMPABLE (and RLIMIT_CORE 0 when off). */
+void	 financebeed_dumpable(int);
 
 /* master.c: the supervisor.  Returns the daemon's exit status. */
 int	 master_main(const char *cfgpath, struct fb_config *, int cfgfd,

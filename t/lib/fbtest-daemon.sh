@@ -12,6 +12,7 @@
 # FBD_SOCK, FBD_SEED (executor seed file), FBD_SUBMITTED (count).
 # FBD_PID after fbd_start.  Settings read by fbd_write_config (set them
 # before calling it): FBD_BEES, FBD_LEASE, FBD_TASK_TIMEOUT, FBD_EXTRA.
+# FBD_MAXRETRIES: the maxretries of every process submitted (50).
 
 FBD_SUBMITTED=0
 FBD_BEES=${FBD_BEES:-3}
@@ -19,6 +20,7 @@ FBD_LEASE=${FBD_LEASE:-5}
 FBD_TASK_TIMEOUT=${FBD_TASK_TIMEOUT:-3}
 FBD_CONNINFO=${FBD_CONNINFO:-}
 FBD_EXTRA=${FBD_EXTRA:-}
+FBD_MAXRETRIES=${FBD_MAXRETRIES:-50}
 
 fbd_write_config() {	# fbd_write_config FILE
 	cat >"$1" <<EOF
@@ -84,17 +86,19 @@ fbd_setup() {
 	    --submitter-key-file "$FBD_DIR/submitter.key" \
 	    >"$FBD_DIR/setup.log" 2>&1 || {
 		diag "minicolonies setup failed:"; cat "$FBD_DIR/setup.log" >&2
-		return 1; }
+		fb_setup_failed "minicolonies setup failed"; return 1; }
 	"$FB_BUILDDIR/financebeed" -c "$FBD_CONF" --migrate \
 	    >"$FBD_DIR/migrate.log" 2>&1 || {
 		diag "migrate failed:"; cat "$FBD_DIR/migrate.log" >&2
-		return 1; }
+		fb_setup_failed "financebeed --migrate failed"; return 1; }
 }
 
 # fbd_start [financebeed options]: the daemon in the background, logging to
 # $FBD_LOG; waits until its admin socket exists.
+# FBD_WRAP: a command to run it under (e.g. setpriv ...), exec'ing it.
 fbd_start() {
-	"$FB_BUILDDIR/financebeed" -c "$FBD_CONF" "$@" >>"$FBD_LOG" 2>&1 &
+	${FBD_WRAP:-} "$FB_BUILDDIR/financebeed" -c "$FBD_CONF" "$@" \
+	    >>"$FBD_LOG" 2>&1 &
 	FBD_PID=$!
 	fb_track_pid "$FBD_PID"
 	export FBD_PID
@@ -145,7 +149,7 @@ _fbd_submit() {	# _fbd_submit ARGS...: submit, count the ids printed
 	out=$(mc submit --key-file "$FBD_DIR/submitter.key" \
 	    --colony "$FB_COLONY" --type financebee \
 	    --funcname validate_revenue --maxexectime "$FBD_LEASE" \
-	    --maxretries 50 "$@") || return 1
+	    --maxretries "$FBD_MAXRETRIES" "$@") || return 1
 	n=$(printf '%s\n' "$out" | grep -c '^[0-9a-f]\{64\}$')
 	FBD_SUBMITTED=$((FBD_SUBMITTED + n))
 	printf '%s\n' "$out" | grep '^[0-9a-f]\{64\}$' >"$FBD_DIR/last.ids"
@@ -208,9 +212,16 @@ fbd_check_exactly_once() {
 	is "$dup" 0 "no event applied by two processes"
 }
 
-# fbd_check_no_secrets FILE...: no configured secret in any of them.
+# fbd_check_no_secrets FILE...: no configured secret in any of them; a
+# file that is missing fails the check (it would prove nothing).
 fbd_check_no_secrets() {
-	local s found=0
+	local s f found=0
+	for f in "$@"; do
+		if [ ! -r "$f" ]; then
+			found=1
+			diag "no such file to check for secrets: $f"
+		fi
+	done
 	for s in "$(cat "$FBD_SEED")" "$FB_OWNER_KEY" "$FB_SUBMITTER_KEY" \
 	    "$FB_SERVER_KEY" ${FBD_SECRETS:-}; do
 		[ -n "$s" ] || continue
