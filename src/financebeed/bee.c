@@ -469,8 +469,7 @@ bee_dep_down(struct bee *b, int dep, const char *cause)
 	bee_dep_tick(b, now);
 	snprintf(b->dep_cause, sizeof(b->dep_cause), "%s", cause);
 	if (b->dep != dep) {
-		if (b->dep != FBEE_DEP_NONE)
-			log_info("%s answers again", bee_dep_str(b->dep));
+		/* One outage shown at a time: the one that stops us now. */
 		b->dep = dep;
 		b->dep_since = b->dep_acc = b->dep_logged = now;
 		log_warnx("%s unreachable: %s; %s", bee_dep_str(dep), cause,

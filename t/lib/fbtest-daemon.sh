@@ -164,9 +164,16 @@ fbd_count_state() {
 	    grep -cFx -f "${2:-$FBD_DIR/last.ids}"
 }
 
+# The events of the shared fixtures that must end failed, one a line:
+# pinned here, not taken from a run.  evt_T8nSaZqtPudigUMqnnbY4D4v is a
+# live-mode event (the test configuration accepts test mode only).  Every
+# other fixture, and every generated event, must end successful.
+FBD_FIXTURE_FAILS="evt_T8nSaZqtPudigUMqnnbY4D4v"
+
 # Every shared Stripe fixture, once.
 fbd_submit_fixtures() {
-	_fbd_submit "$FB_FIXTURES"/stripe-events/*.json
+	_fbd_submit "$FB_FIXTURES"/stripe-events/*.json || return 1
+	printf '%s\n' $FBD_FIXTURE_FAILS >>"$FBD_DIR/expect-failed"
 }
 
 # fbd_submit_generated USERS [SEED]: lifecycle events from
@@ -191,13 +198,20 @@ fbd_wait_closed() {
 
 # fbd_check_exactly_once: compare minicolonies' processes with the database.
 fbd_check_exactly_once() {
-	local dump=$FBD_DIR/dump.jsonl n ok_n bad db dup
+	local dump=$FBD_DIR/dump.jsonl n ok_n bad db dup failed exp
 	mc dump --colony "$FB_COLONY" --full >"$dump" || return 1
 	n=$(grep -c . "$dump")
 	is "$n" "$FBD_SUBMITTED" "minicolonies holds every submitted process"
 	bad=$(jq -r 'select(.state != 2 and .state != 3) | .processid' "$dump" |
 	    wc -l)
-	is "$bad" 0 "every process is closed"
+	# Failed: exactly the expected events (FBD_FIXTURE_FAILS once per
+	# fixture run, and whatever a test adds to $FBD_DIR/expect-failed);
+	# a generated lifecycle never fails.
+	failed=$(jq -r 'select(.state == 3) | (.spec.args[0] | fromjson? |
+	    .id) // "?"' "$dump" | sort | tr '\n' ' ')
+	exp=$(sort "$FBD_DIR/expect-failed" 2>/dev/null | tr '\n' ' ')
+	is "open=$bad failed=[$failed]" "open=0 failed=[$exp]" \
+	    "every process is closed; failed exactly as expected"
 	# Event ids of the processes closed successful, from their out[].
 	jq -r 'select(.state == 2) | .out[0].event' "$dump" | sort >"$FBD_DIR/closed.ev"
 	ok_n=$(sort -u "$FBD_DIR/closed.ev" | grep -vc '^-$')
@@ -210,6 +224,21 @@ fbd_check_exactly_once() {
 	dup=$(jq -r 'select(.state == 2 and .out[0].outcome == "applied") |
 	    .out[0].event' "$dump" | sort | uniq -d | wc -l)
 	is "$dup" 0 "no event applied by two processes"
+}
+
+# fbd_fingerprint: md5 of the business state (user_profiles,
+# subscriptions, revenue_ledger, the set of event markers), rows sorted,
+# serial ids and now() timestamps left out: the same events applied
+# exactly once in any order give the same value, so a test pins it.
+fbd_fingerprint() {
+	PGTZ=UTC psql_q -c "SELECT md5(string_agg(r, E'\n' ORDER BY r)) FROM (
+	    SELECT 'u ' || (to_jsonb(u) - 'updated_at')::text r
+	    FROM user_profiles u
+	    UNION ALL SELECT 's ' || (to_jsonb(s) - 'id' - 'created_at' -
+		'updated_at')::text FROM subscriptions s
+	    UNION ALL SELECT 'l ' || (to_jsonb(l) - 'id' - 'recorded_at' -
+		'updated_at')::text FROM revenue_ledger l
+	    UNION ALL SELECT 'm ' || event_id FROM processed_webhooks) x"
 }
 
 # fbd_check_no_secrets FILE...: no configured secret in any of them; a
