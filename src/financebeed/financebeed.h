@@ -268,6 +268,8 @@ struct fb_config {
 	enum log_level	 log_level;
 	char		*log_target;
 	long		 metrics_interval_ms;
+	char		*metrics_listen;	/* "" = no HTTP exporter */
+	long		 stats_interval_ms;	/* 0 = no stats line */
 
 	/* debug */
 	int		 dumpable;	/* allow core dumps (and ptrace) */
@@ -293,6 +295,8 @@ int	 config_executor_key(const struct fb_config *, unsigned int slot,
 /* Which changes need bees to be replaced on reload. */
 int	 config_bee_settings_differ(const struct fb_config *,
 	    const struct fb_config *);
+/* "host:port" or "[v6]:port" into its parts; -1 if malformed. */
+int	 config_hostport(const char *, char *, size_t, unsigned short *);
 /* Key table access, for the docs check and fbeectl. */
 size_t	 config_nkeys(void);
 const char *config_key_name(size_t);
@@ -341,9 +345,15 @@ void	 reload_request(void (*done)(int ok, const char *cause, void *), void *);
 json_t	*report_status(void);		/* see fbeectl(8) for the schema */
 json_t	*report_executors(void);
 char	*report_metrics_text(void);	/* Prometheus text exposition */
+void	 report_stats_line(char *, size_t);	/* the periodic log line */
+
+/* promhttp.c: GET /metrics over HTTP (metrics.listen). */
+struct event_base;
+int	 promhttp_open(struct event_base *, const struct fb_config *, char *,
+	    size_t);
+void	 promhttp_close(void);
 
 /* control.c: the admin commands; opens the admin socket with them. */
-struct event_base;
 int	 control_open(struct event_base *, const struct fb_config *, char *,
 	    size_t);
 

@@ -467,3 +467,39 @@ report_metrics_text(void)
 	}
 	return b.p;
 }
+
+/*
+ * The periodic stats line (metrics.stats_interval): what an operator
+ * tails the log for, in one line.
+ */
+void
+report_stats_line(char *buf, size_t len)
+{
+	struct fbee_counters	 pool;
+	struct slot		*s;
+	unsigned int		 running = 0;
+	long			 beekb = 0;
+	size_t			 i;
+	char			 cause[FB_CAUSE_MAX];
+
+	pool = master.retired;
+	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
+		s = &master.slots[i];
+		(void)master_shm_peek(s, cause, sizeof(cause));
+		fbee_counters_add(&pool, &s->live);
+		if (s->state == SLOT_RUNNING) {
+			running++;
+			beekb += (long)s->live.rss_kb;
+		}
+	}
+	snprintf(buf, len, "stats: %.2f tasks/s, p95 %.3f ms, tasks %" PRIu64
+	    " (applied %" PRIu64 ", failed %" PRIu64 ", transient %" PRIu64
+	    "), errors db %" PRIu64 " http %" PRIu64 ", bees %u/%u, "
+	    "rss master %ld kB, bees %ld kB",
+	    report_throughput(),
+	    (double)metrics_hist_quantile(&pool.hist, 0.95) / 1e3,
+	    fbee_counters_total(&pool), pool.tasks[OUTCOME_APPLIED],
+	    pool.tasks[OUTCOME_FAILED], pool.tasks[OUTCOME_TRANSIENT],
+	    pool.db_errors, pool.http_errors, running, master.target,
+	    metrics_rss_kb(getpid()), beekb);
+}
