@@ -11,6 +11,8 @@ N=100000
 # gen FILE [EXTRA-TIER] [EXTRA-PRICE]: N tiers, N prices mapped onto them.
 gen() {
 	{
+		# -t also derives every slot's executor key: a seed for it.
+		echo "colonies: { executor_seed_file = \"$T/seed\"; };"
 		echo 'stripe: { tiers = ['
 		seq 1 $N | sed 's/.*/"t&",/'
 		echo "${2:-\"last\"} ];"
@@ -33,6 +35,7 @@ run() {
 	out=$(printf '%s\n' "$out" | sed '$d')
 }
 
+(umask 077; printf '%064d\n' 45 >"$T/seed")
 gen "$T/good.conf"
 run "$T/good.conf"
 is "$rc" 0 "$N tiers and $N prices: configuration OK"
