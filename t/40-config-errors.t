@@ -208,7 +208,8 @@ is "$rc" 78 "@include of a file that includes a directory: exit 78"
 like "$out" "^financebeed: $T/inner.conf:1: @include \"$T/incdir\": not a regular file" \
     "... naming the inner file and line"
 printf 'bees = 3;\n' >"$T/inc.conf"
-good "@include of a regular file" "@include \"$T/inc.conf\""
+good "@include of a regular file" "@include \"$T/inc.conf\"
+colonies: { executor_seed_file = \"$T/seed\"; };"
 
 "$FB_BUILDDIR/financebeed" -t -c "$T/does-not-exist.conf" >"$T/out" 2>&1
 is "$?" 78 "missing file: exit 78"

@@ -46,7 +46,7 @@ static int			 fuzz_paused;
 /* --- a fake master, as in t/test-admin.c ------------------------------- */
 
 json_t *
-master_status(void)
+report_status(void)
 {
 	return json_pack("{s:i,s:s,s:i,s:i}", "version", 1, "state",
 	    fuzz_paused ? "paused" : "running", "bees_target", (int)fuzz_bees,
@@ -54,13 +54,13 @@ master_status(void)
 }
 
 json_t *
-master_executors(void)
+report_executors(void)
 {
 	return json_pack("[{s:i,s:s}]", "slot", 1, "name", "fuzz-1");
 }
 
 char *
-master_metrics_text(void)
+report_metrics_text(void)
 {
 	return strdup("# TYPE financebee_up gauge\nfinancebee_up 1\n");
 }
@@ -112,7 +112,7 @@ fuzz_reload_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-master_reload(void (*done)(int, const char *, void *), void *arg)
+reload_request(void (*done)(int, const char *, void *), void *arg)
 {
 	static int		 n;
 	struct fuzz_reload	*r;
@@ -157,7 +157,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.admin_path = fuzz_path;
 	cfg.admin_mode = 0600;
-	if (admin_open(fuzz_base, &cfg, cause, sizeof(cause)) == -1) {
+	if (control_open(fuzz_base, &cfg, cause, sizeof(cause)) == -1) {
 		fprintf(stderr, "fuzz-admin: %s\n", cause);
 		abort();
 	}

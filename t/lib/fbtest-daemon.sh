@@ -165,6 +165,14 @@ fbd_count_state() {
 	    grep -cFx -f "${2:-$FBD_DIR/last.ids}"
 }
 
+# fbd_count_closed: processes of every submission so far now closed
+# (successful or failed).
+fbd_count_closed() {
+	mc dump --colony "$FB_COLONY" | jq -r \
+	    'select(.state == 2 or .state == 3) | .processid' |
+	    grep -cFx -f "$FBD_DIR/all.ids"
+}
+
 # The events of the shared fixtures that must end failed, one a line:
 # pinned here, not taken from a run.  evt_T8nSaZqtPudigUMqnnbY4D4v is a
 # live-mode event (the test configuration accepts test mode only).  Every
