@@ -15,6 +15,10 @@
 # root (they install packages).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
+# Every daemon test must run: a PostgreSQL or minicolonies that cannot be
+# set up is a failure here, not a skip (t/lib/fbtest.sh).
+FB_REQUIRE_ALL=1
+export FB_REQUIRE_ALL
 cd "$top"
 if [ "$(id -u)" -ne 0 ] && [ -z "${FB_SKIP_PKG:-}" ]; then
 	echo "contrib/test.sh: not root: the package phases are skipped" >&2

@@ -34,8 +34,8 @@ mkdir "$T/sql1"
 cp "$FINANCEBEE_SQLDIR/001_init.sql" "$T/sql1/"
 out=$(FINANCEBEE_SQLDIR=$T/sql1 fbd --migrate 2>&1); rc=$?
 is "$rc:$out" "0:schema version 1" "--migrate with 001 only: version 1"
-out=$(fbd --apply "$FB_FIXTURES/stripe-events/$(ls "$FB_FIXTURES/stripe-events" |
-    head -1)" 2>&1); rc=$?
+out=$(fbd --apply "$(ls "$FB_FIXTURES"/stripe-events/*.json | head -1)" 2>&1)
+rc=$?
 is "$rc" 78 "a version 1 database is refused by this binary" ||
     diag "$out"
 # Money recorded by version 1: a refund and a dispute of one charge, the
@@ -261,4 +261,9 @@ is "$rc" 75 "database down: --migrate exits 75"
 unlike "$out" "hunter2secret" "  and the password is not in the message"
 out=$("$FBD" -c "$T/down.conf" --apply "$T/claim.json" 2>&1); rc=$?
 is "$rc" 75 "database down: --apply exits 75"
+# The guardian runs before the database is touched: bad input is bad input.
+printf '{"id": "evt_dup", "id": "evt_dup2"}' >"$T/hostile.json"
+out=$("$FBD" -c "$T/down.conf" --apply "$T/hostile.json" 2>&1); rc=$?
+is "$rc" 65 "database down: a hostile body is still bad input (65), not 75"
+like "$out" "duplicate object key" "  naming what is wrong with it"
 done_testing

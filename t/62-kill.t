@@ -7,7 +7,7 @@
 
 FBD_BEES=4
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
-plan 16
+plan 17
 
 fbd_start
 ok $? "financebeed started"
@@ -46,6 +46,11 @@ r=$(fbd_status | jq -r '.pool.restarts')
 [ "${r:-0}" -ge "$kills" ]
 ok $? "status counts the restarts ($r >= $kills)"
 like "$(cat "$FBD_LOG")" 'bee signal 9' "the log names the signal"
+# The point of the test: kills that land mid-task.  The master logs the
+# process a bee held when it died (from its status page).
+inhand=$(grep -c ': process [0-9a-f]\{64\} event .* was in hand' "$FBD_LOG")
+[ "$inhand" -ge 1 ]
+ok $? "at least one kill landed mid-task ($inhand, per the master's log)"
 
 kill -TERM "$FBD_PID"
 fbd_wait_gone 30

@@ -49,7 +49,9 @@ fbd_submit_generated 1 651	# a handful of events for one user
 wait_working 2
 ok $? "bees are inside their tasks (blocked on the lock)"
 kill -TERM "$FBD_PID"
-sleep 0.5
+# Once the master has begun its stop, it must still be there: the tasks
+# in hand are blocked on the lock.
+wait_log 'master info: graceful stop' 10
 kill -0 "$FBD_PID"
 ok $? "the master waits for the tasks in hand"
 release_lock
@@ -73,7 +75,7 @@ ok $? "bees are inside their tasks"
 # re-queue the processes before the count on a slow machine.)
 c0=$(fbd_count_closed)
 kill -TERM "$FBD_PID"
-sleep 0.2
+wait_log 'master info: graceful stop' 10	# the second TERM comes after
 kill -TERM "$FBD_PID"
 fbd_wait_gone 10
 c1=$(fbd_count_closed)

@@ -88,11 +88,10 @@ sed -i 's|url = ".*";|url = "http://127.0.0.1:1/api";|' "$FBD_CONF"
 : >"$FBD_LOG"
 fbd_start
 ok $? "financebeed started with ColonyOS unreachable"
-sleep 1
+wait_log 'cannot register executor financebee-1' 20
+ok $? "the failed registration is logged"
 st=$(fbd_status)
 is "$(printf '%s' "$st" | jq -r .bees_target)" 3 "status answers"
-like "$(cat "$FBD_LOG")" 'cannot register executor financebee-1' \
-    "the failed registration is logged"
 kill -TERM "$FBD_PID"
 fbd_wait_gone 30
 is "$FBD_RC" 0 "graceful stop exits 0"

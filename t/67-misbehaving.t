@@ -44,13 +44,18 @@ done
 : >"$FBD_LOG"
 fbd_start
 fbd_wait_bees 3
-psql_q -c "BEGIN; LOCK TABLE processed_webhooks IN ACCESS EXCLUSIVE MODE;
-    SELECT pg_sleep(1.5); COMMIT;" >/dev/null 2>&1 &
+# Held until released below: a bee blocks on it, whatever the machine's load.
+PGAPPNAME=fbtest_lock psql_q -c "BEGIN; LOCK TABLE processed_webhooks IN
+    ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120); COMMIT;" >/dev/null 2>&1 &
 fb_track_pid $!
-sleep 0.3
+# Until PostgreSQL has granted it (a sleep would race a slow machine).
+until_ok 10 [ "$(psql_q -c "SELECT count(*) FROM pg_locks l JOIN pg_class c
+    ON c.oid = l.relation WHERE c.relname = 'processed_webhooks'
+    AND l.mode = 'AccessExclusiveLock' AND l.granted")" = 1 ]
 fbd_submit_generated 1 671
 for _ in $(seq 1 50); do
-	p=$(fbd_status | jq -r '[.bees[] | select(.state == "working")][0]
+	p=$(fbd_status | jq -r '[.bees[] | select(.state == "working" and
+	    .task != null and .task.phase == "apply")][0] | select(. != null)
 	    | "\(.pid) \(.task.process)"' 2>/dev/null)
 	case $p in [0-9]*) break ;; esac
 	sleep 0.1
@@ -59,6 +64,8 @@ pid=${p%% *}
 proc=${p#* }
 like "$proc" '^[0-9a-f]{64}$' "a bee holds process ${proc:-?}"
 kill -STOP "$pid"
+psql_q -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+    WHERE application_name = 'fbtest_lock'" >/dev/null
 wait_log "killing pid $pid \\(task running for" 20
 ok $? "the watchdog kills the stuck bee"
 like "$(grep "killing pid $pid" "$FBD_LOG")" "holding process $proc event evt_" \

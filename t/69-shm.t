@@ -14,20 +14,36 @@ FBD_BEES=2
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
 plan 28
 
-# hold_lock SECONDS: the task of the next event blocks in the database.
+# hold_lock: the task of the next event blocks in the database, until
+# release_lock.  Returns once PostgreSQL has granted the lock (a sleep
+# would race with a slow machine: the task could slip through first).
 hold_lock() {
-	psql_q -c "BEGIN; LOCK TABLE processed_webhooks IN ACCESS EXCLUSIVE MODE;
-	    SELECT pg_sleep($1); COMMIT;" >/dev/null 2>&1 &
+	PGAPPNAME=fbtest_lock psql_q -c "BEGIN; LOCK TABLE processed_webhooks
+	    IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120); COMMIT;" \
+	    >/dev/null 2>&1 &
 	fb_track_pid $!
-	sleep 0.3
+	until_ok 20 lock_held
 }
+lock_held() {
+	[ "$(psql_q -c "SELECT count(*) FROM pg_locks l JOIN pg_class c
+	    ON c.oid = l.relation WHERE c.relname = 'processed_webhooks'
+	    AND l.mode = 'AccessExclusiveLock' AND l.granted")" = 1 ]
+}
+release_lock() {
+	psql_q -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	    WHERE application_name = 'fbtest_lock'" >/dev/null
+	until_ok 20 lock_free
+}
+lock_free() { ! lock_held; }
 
-# working_bee: "slot pid process event phase age" of a working bee.
+# working_bee: "slot pid process event phase age" of a bee blocked in the
+# database (phase apply) on a task.
 working_bee() {
 	local w
-	for _ in $(seq 1 50); do
+	for _ in $(seq 1 200); do
 		w=$(fbd_status | jq -r '[.bees[] | select(.state == "working"
-		    and .task != null)][0] | select(. != null) |
+		    and .task != null and .task.phase == "apply")][0] |
+		    select(. != null) |
 		    "\(.slot) \(.pid) \(.task.process) \(.task.event)
 		    \(.task.phase) \(.task.age)"' 2>/dev/null | tr '\n' ' ')
 		case $w in [0-9]*) echo "$w"; return 0 ;; esac
@@ -42,7 +58,7 @@ fbd_wait_bees 2
 ok $? "2 bees running"
 
 # --- status and the watchdog, from the page ---------------------------------
-hold_lock 4
+hold_lock
 fbd_submit_generated 1 691
 w=$(working_bee)
 ok $? "status shows a working bee"
@@ -55,7 +71,8 @@ like "$age" '^[0-9.]+$' "status: the task's age (${age:-?} s)"
 is "$(grep -Fc "$proc" "$FBD_DIR/last.ids")" 1 \
     "status: the process is the one submitted"
 kill -STOP "$pid"
-sleep 1
+# Stopped for good (state T): the page can no longer change.
+until_ok 10 grep -q '^State:.*T' "/proc/$pid/status"
 w2=$(fbd_status | jq -r ".bees[] | select(.slot == $slot) |
     \"\(.task.process) \(.task.event)\"")
 is "$w2" "$proc $ev" "status: a stopped bee still shows its task"
@@ -66,9 +83,10 @@ like "$(grep "killing pid $pid" "$FBD_LOG")" \
     "its log line names the process and the event of the page"
 fbd_wait_bees 2
 ok $? "2 bees again"
+release_lock
 
 # --- kill -9 mid-task ---------------------------------------------------------
-hold_lock 4
+hold_lock
 fbd_submit_generated 1 692
 w=$(working_bee)
 ok $? "a bee works on the next event"
@@ -80,6 +98,7 @@ ok $? "the master reaps the killed bee"
 like "$(grep "was in hand" "$FBD_LOG")" \
     "slot $slot: process $proc event $ev was in hand" \
     "the exit log names the process and event it held"
+release_lock
 fbd_wait_closed 60
 ok $? "both processes come back and are closed ($FBD_WAIT)"
 fbd_check_exactly_once

@@ -109,6 +109,17 @@ colonies_payload_text(json_t *payload)
  * strand a process the server handed out at that instant (it comes back
  * after its maxexectime), so use it only when stopping anyway.
  */
+/* The timeout of the calls that follow (not the long-poll); the old one. */
+long
+colonies_set_timeout(struct colonies *c, long ms)
+{
+	long	old = c->request_ms;
+
+	if (ms > 0)
+		c->request_ms = ms;
+	return old;
+}
+
 void
 colonies_set_abort(struct colonies *c, int (*fn)(void *), void *arg)
 {
@@ -149,7 +160,8 @@ colonies_open_opts(const char *url, const struct crypto_key *key,
 	struct http_opts	 o = *opts;
 	char			 cause[256];
 
-	if ((c = calloc(1, sizeof *c)) == NULL)
+	/* Holds the private key: secret memory, zeroed (secret.c). */
+	if ((c = secret_alloc(sizeof *c)) == NULL)
 		return NULL;
 	c->key = *key;
 	c->connect_ms = o.connect_ms > 0 ? o.connect_ms : 5000;
@@ -179,7 +191,7 @@ colonies_free(struct colonies *c)
 	free(c->assign_body);
 	free(c->assign_colony);
 	crypto_key_clear(&c->key);
-	free(c);
+	secret_free(c);
 }
 
 /* One POST; on COL_OK, *status and c->buf/c->buflen hold the reply. */

@@ -182,6 +182,7 @@ enum http_fail	 colonies_transport_fail(const struct colonies *);
 void		 colonies_free(struct colonies *);
 /* abort(arg) != 0 (polled ~1/s) ends the call in flight: COL_TRANSPORT. */
 void		 colonies_set_abort(struct colonies *, int (*)(void *), void *);
+long		 colonies_set_timeout(struct colonies *, long ms);
 /* The HTTP timeout of an assign is its poll timeout plus this slack. */
 #define COLONIES_POLL_SLACK_MS	10000
 enum col_err colonies_assign(struct colonies *, const char *colony, int timeout,

@@ -92,6 +92,14 @@ int64_t	 clock_now_us(void);	/* CLOCK_MONOTONIC, microseconds */
 /* Uniform in [ms/2, ms]: desynchronises peers that collided. */
 long	 clock_jitter(long ms);
 
+/*
+ * secret.c: secrets on pages of their own, left out of core dumps
+ * (MADV_DONTDUMP), locked if allowed, wiped when freed.  NULL: no memory.
+ */
+void	*secret_alloc(size_t);
+char	*secret_strdup(const char *);
+void	 secret_free(void *);	/* only what secret_alloc() returned */
+
 /* arena.c: jansson values of one parse, bump-allocated (bees). */
 void	 arena_init(void);
 void	 arena_enter(void);

@@ -496,6 +496,32 @@ ctl_rss(json_t *o, char *buf, size_t len)
 		snprintf(buf, len, "%.0fK", kb);
 }
 
+/* "waiting: for the database since 12:00:01 UTC (2m 30s): <error>" */
+static void
+ctl_print_waiting(json_t *waiting)
+{
+	const char	*dep;
+	json_t		*w;
+	time_t		 t;
+	struct tm	 tm;
+	char		 when[32], dur[64], n[32];
+	double		 since;
+
+	json_object_foreach(waiting, dep, w) {
+		since = json_number_value(json_object_get(w, "since"));
+		t = (time_t)since;
+		if (gmtime_r(&t, &tm) == NULL ||
+		    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC",
+		    &tm) == 0)
+			snprintf(when, sizeof(when), "?");
+		ctl_duration((double)time(NULL) - since, dur, sizeof(dur));
+		printf("waiting:     for %s since %s (%s, %s bees): %s\n",
+		    strcmp(dep, "database") == 0 ? "the database" : "ColonyOS",
+		    when, dur, ctl_num(w, "bees", 0, n, sizeof(n)),
+		    ctl_str(w, "error", "-"));
+	}
+}
+
 static void
 ctl_print_status(json_t *st)
 {
@@ -534,6 +560,7 @@ ctl_print_status(json_t *st)
 	    ctl_num(pool, "db_errors", 0, n1, sizeof(n1)),
 	    ctl_num(pool, "http_errors", 0, n2, sizeof(n2)),
 	    ctl_num(pool, "restarts", 0, n3, sizeof(n3)));
+	ctl_print_waiting(json_object_get(pool, "waiting"));
 
 	bees = json_object_get(st, "bees");
 	if (!json_is_array(bees) || json_array_size(bees) == 0)

@@ -55,10 +55,14 @@
 #include "financebeed.h"
 #include "fbee-proto.h"
 
-#define BEE_MAX_FAILS		10	/* assign errors in a row: 75 */
-#define BEE_BACKOFF_MIN_MS	100
+#define BEE_BACKOFF_MIN_MS	100	/* ColonyOS: between failed assigns */
 #define BEE_BACKOFF_MAX_MS	5000
+#define BEE_PROBE_MIN_MS	250	/* database: between probes */
+#define BEE_PROBE_MAX_MS	5000
+#define BEE_DB_FRESH_MS		1000	/* probe before assigning if older */
+#define BEE_OUTAGE_LOG_MS	60000	/* "still down" at most this often */
 #define BEE_MARGIN_MS		2000	/* before maxexectime */
+#define BEE_LATE_CLOSE_MS	1000	/* a close attempted past closeby */
 
 static volatile sig_atomic_t	bee_sigterm;
 static volatile sig_atomic_t	bee_sigquit;
@@ -95,6 +99,13 @@ struct bee {
 	struct fbee_shm		 shm_local;	/* or this, without one */
 	uint32_t		 cmdseq;	/* last seen */
 	pid_t			 pid;		/* getpid() is a syscall */
+	/* A dependency outage (FBEE_DEP_*): a state, never an exit. */
+	int64_t			 db_ok_at;	/* the database last answered */
+	int			 dep;		/* what is down, or 0 */
+	int64_t			 dep_since;	/* monotonic ms */
+	int64_t			 dep_acc;	/* wait counted up to here */
+	int64_t			 dep_logged;
+	char			 dep_cause[256];
 };
 
 static void
@@ -209,6 +220,10 @@ bee_shm_write(struct bee *b, int64_t now)
 	fbee_shm_strcpy(p->processid, sizeof(p->processid),
 	    working ? b->processid : "");
 	fbee_shm_strcpy(p->event, sizeof(p->event), working ? b->event : "");
+	p->dep = b->dep;
+	p->dep_since = b->dep != FBEE_DEP_NONE ? b->dep_since : 0;
+	fbee_shm_textcpy(p->dep_cause, sizeof(p->dep_cause),
+	    b->dep != FBEE_DEP_NONE ? b->dep_cause : "");
 	fbee_shm_write_end(p);
 }
 
@@ -423,15 +438,125 @@ bee_commands(struct bee *b)
 	bee_channel(b, 0);
 }
 
-/* Sleep ms while listening to the channel. */
+static const char *
+bee_dep_str(int dep)
+{
+	return dep == FBEE_DEP_DATABASE ? "the database" : "ColonyOS";
+}
+
+/* Count the time spent waiting for a dependency, up to now. */
+static void
+bee_dep_tick(struct bee *b, int64_t now)
+{
+	if (b->dep == FBEE_DEP_NONE || now <= b->dep_acc)
+		return;
+	if (b->dep == FBEE_DEP_DATABASE)
+		b->c.db_wait_ms += (uint64_t)(now - b->dep_acc);
+	else
+		b->c.colonies_wait_ms += (uint64_t)(now - b->dep_acc);
+	b->dep_acc = now;
+	b->c_dirty = 1;
+}
+
+/*
+ * A dependency failed to answer: the outage starts (logged once), or goes
+ * on (logged again at most once a minute), with its last error kept for
+ * fbeectl status.
+ */
+static void
+bee_dep_down(struct bee *b, int dep, const char *cause)
+{
+	int64_t	now = clock_now_ms();
+
+	bee_dep_tick(b, now);
+	snprintf(b->dep_cause, sizeof(b->dep_cause), "%s", cause);
+	if (b->dep != dep) {
+		/* One outage shown at a time: the one that stops us now. */
+		b->dep = dep;
+		b->dep_since = b->dep_acc = b->dep_logged = now;
+		log_warnx("%s unreachable: %s; %s", bee_dep_str(dep), cause,
+		    dep == FBEE_DEP_DATABASE ? "no new assigns until it "
+		    "answers" : "retrying with backoff");
+		return;
+	}
+	if (now - b->dep_logged >= BEE_OUTAGE_LOG_MS) {
+		b->dep_logged = now;
+		log_warnx("%s still unreachable after %lld s: %s",
+		    bee_dep_str(dep), (long long)(now - b->dep_since) / 1000,
+		    cause);
+	}
+}
+
+static void
+bee_dep_up(struct bee *b, int dep)
+{
+	int64_t	now = clock_now_ms();
+
+	if (b->dep != dep)
+		return;
+	bee_dep_tick(b, now);
+	log_info("%s answers again after %.1f s", bee_dep_str(dep),
+	    (double)(now - b->dep_since) / 1000);
+	b->dep = FBEE_DEP_NONE;
+	b->dep_cause[0] = '\0';
+	bee_counters(b, 1);
+}
+
+/*
+ * Sleep ms while listening to the channel, the page kept fresh (the
+ * master's watchdog reads it) and the wait counted.
+ */
 static void
 bee_wait(struct bee *b, int64_t ms)
 {
-	int64_t	until = clock_now_ms() + ms, now;
+	int64_t	until = clock_now_ms() + ms, now, slice;
 
-	while (!bee_sigquit && !bee_sigterm && !b->draining &&
-	    (now = clock_now_ms()) < until)
-		bee_channel(b, (int)(until - now));
+	while (!bee_sigquit && !bee_sigterm && !b->draining && !b->paused &&
+	    (now = clock_now_ms()) < until) {
+		slice = until - now < 500 ? until - now : 500;
+		bee_channel(b, (int)slice);
+		now = clock_now_ms();
+		bee_dep_tick(b, now);
+		bee_shm_write(b, now);
+		bee_counters(b, 0);
+	}
+}
+
+/*
+ * Is the database there?  Probed (a "SELECT 1") when it was down, or
+ * before an assign when it has not answered for a while: a process is
+ * taken only when it can be applied at once.  While it does not answer,
+ * wait and probe again with backoff; return 0 once it answers, -1 if the
+ * bee must stop waiting (drain, stop, pause).
+ */
+static int
+bee_db_ready(struct bee *b)
+{
+	char	cause[FB_CAUSE_MAX];
+	long	delay = BEE_PROBE_MIN_MS;
+
+	if (b->dep != FBEE_DEP_DATABASE &&
+	    clock_now_ms() - b->db_ok_at < BEE_DB_FRESH_MS)
+		return 0;
+	for (;;) {
+		if (store_ping(b->store, cause, sizeof(cause)) == 0) {
+			b->db_ok_at = clock_now_ms();
+			bee_dep_up(b, FBEE_DEP_DATABASE);
+			return 0;
+		}
+		b->c.db_errors++;
+		bee_dep_down(b, FBEE_DEP_DATABASE, cause);
+		bee_heartbeat(b, FBEE_ST_WAITING, FBEE_PH_NONE);
+		bee_wait(b, clock_jitter(delay));
+		bee_commands(b);
+		if (bee_sigquit || bee_sigterm || b->draining || b->paused)
+			return -1;
+		if (delay < BEE_PROBE_MAX_MS)
+			delay = delay * 2 > BEE_PROBE_MAX_MS ?
+			    BEE_PROBE_MAX_MS : delay * 2;
+		/* The probe may take connect_timeout: the page says so. */
+		bee_heartbeat(b, FBEE_ST_WAITING, FBEE_PH_NONE);
+	}
 }
 
 /* Best effort, for logs and status only: the "evt_..." near the start. */
@@ -469,9 +594,29 @@ bee_close(struct bee *b, const struct task_result *res, int64_t closeby)
 	json_t		*out;
 	const char	*errs[1];
 	char		 cause[FB_CAUSE_MAX];
-	int		 tries = 0, delay = 50;
+	int		 tries = 0, delay = 50, late;
+	int64_t		 left;
 
 	for (;;) {
+		/*
+		 * No attempt may outlast closeby: past it the lease may be
+		 * gone, and the master's watchdog kills a task that runs
+		 * over task_timeout (a ColonyOS outage is not a crash).  A
+		 * bee that gets there late (it was stopped, swapped out)
+		 * makes one short attempt: the effect is committed, so a
+		 * close that still lands spares a re-run, and one refused
+		 * is counted as lost below.
+		 */
+		left = closeby - clock_now_ms();
+		if ((late = left < 100) && tries > 0) {
+			log_warnx("process %s event %s: no time left to close "
+			    "it, left to ColonyOS", b->processid, b->event);
+			return;
+		}
+		if (late)
+			left = BEE_LATE_CLOSE_MS;
+		colonies_set_timeout(b->col, left < b->cfg.http_timeout_ms ?
+		    (long)left : b->cfg.http_timeout_ms);
 		if (res->outcome == OUTCOME_FAILED) {
 			errs[0] = res->reason;
 			e = colonies_close_failed(b->col, b->processid, errs, 1,
@@ -489,11 +634,21 @@ bee_close(struct bee *b, const struct task_result *res, int64_t closeby)
 			    out, cause, sizeof(cause));
 			json_decref(out);
 		}
+		colonies_set_timeout(b->col, b->cfg.http_timeout_ms);
 		tries++;
-		if (e == COL_OK)
+		if (e == COL_OK) {
+			if (late)
+				log_warnx("process %s event %s: closed late, "
+				    "after its deadline", b->processid,
+				    b->event);
 			return;
+		}
 		if (e != COL_TRANSPORT && e != COL_SERVER && e != COL_PROTO) {
-			/* 403/400: the process expired or was re-queued. */
+			/*
+			 * 403/400: the lease ran out and the process was
+			 * re-queued (the bee was stopped, say); its next run
+			 * finds the event's marker and closes it duplicate.
+			 */
 			b->c.lost++;
 			log_warnx("process %s event %s: lost ownership, not "
 			    "closed (%s: %s)", b->processid, b->event,
@@ -571,7 +726,12 @@ bee_task(struct bee *b, struct col_process *p)
 		log_warnx("process %s event %s: transient failure, left to "
 		    "ColonyOS to re-queue: %s", b->processid,
 		    b->event[0] ? b->event : "-", res.reason);
+		/* Down, or just this task (a lock, a timeout)?  Ask. */
+		if (res.attempts > 0)
+			b->db_ok_at = 0;
 	} else {
+		if (res.attempts > 0)
+			b->db_ok_at = clock_now_ms();
 		if (res.outcome == OUTCOME_FAILED)
 			log_info("process %s event %s: failed: %s",
 			    b->processid, b->event[0] ? b->event : "-",
@@ -609,6 +769,8 @@ bee_setup(struct bee *b, const char *cfgpath, int cfgfd)
 	}
 	if (cfgfd >= 0)
 		close(cfgfd);
+	if (b->cfg.dumpable)
+		financebeed_dumpable(1);
 	if (log_init(NULL, b->cfg.log_level, b->cfg.log_target, cause,
 	    sizeof(cause)) == -1) {
 		log_warnx("log: %s", cause);
@@ -663,8 +825,8 @@ bee_loop(struct bee *b)
 {
 	struct col_process	p;
 	enum col_err		e;
-	char			cause[FB_CAUSE_MAX];
-	int			fails = 0, delay = BEE_BACKOFF_MIN_MS;
+	char			cause[FB_CAUSE_MAX], dcause[FB_CAUSE_MAX + 64];
+	long			delay = BEE_BACKOFF_MIN_MS;
 
 	bee_heartbeat(b, FBEE_ST_IDLE, FBEE_PH_NONE);
 	for (;;) {
@@ -687,6 +849,8 @@ bee_loop(struct bee *b)
 			bee_channel(b, 1000);
 			continue;
 		}
+		if (bee_db_ready(b) == -1)
+			continue;
 		bee_heartbeat(b, FBEE_ST_POLLING, FBEE_PH_NONE);
 		memset(&p, 0, sizeof(p));
 		e = colonies_assign(b->col, b->cfg.colony,
@@ -698,8 +862,8 @@ bee_loop(struct bee *b)
 		switch (e) {
 		case COL_OK:
 			b->polls++;
-			fails = 0;
 			delay = BEE_BACKOFF_MIN_MS;
+			bee_dep_up(b, FBEE_DEP_COLONIES);
 			if (bee_sigquit) {
 				log_info("process %s: abandoned without "
 				    "closing (fast stop)", p.processid);
@@ -711,8 +875,8 @@ bee_loop(struct bee *b)
 			break;
 		case COL_NOWORK:
 			b->polls++;
-			fails = 0;
 			delay = BEE_BACKOFF_MIN_MS;
+			bee_dep_up(b, FBEE_DEP_COLONIES);
 			col_process_free(&p);
 			/* Idle now: let the master see the last tasks. */
 			if (b->c_dirty)
@@ -726,21 +890,22 @@ bee_loop(struct bee *b)
 			    "executor");
 			return FB_EX_TEMPFAIL;
 		default:
+			/*
+			 * ColonyOS unreachable or failing: a state of the
+			 * pool, not a reason to exit (an exit would count
+			 * toward the crash-loop guard).  Back off, with
+			 * jitter so that the bees do not come back in step.
+			 */
 			col_process_free(&p);
 			b->c.http_errors++;
-			if (++fails >= BEE_MAX_FAILS) {
-				log_warnx("assign failed %d times in a row, "
-				    "last: %s: %s", fails, col_err_str(e),
-				    cause);
-				bee_bye(b, FB_EX_TEMPFAIL, 0, "ColonyOS "
-				    "unreachable");
-				return FB_EX_TEMPFAIL;
-			}
-			log_warnx("assign: %s: %s", col_err_str(e), cause);
-			bee_heartbeat(b, FBEE_ST_IDLE, FBEE_PH_NONE);
-			bee_wait(b, (int)clock_jitter(delay));
+			snprintf(dcause, sizeof(dcause), "assign: %s: %s",
+			    col_err_str(e), cause);
+			bee_dep_down(b, FBEE_DEP_COLONIES, dcause);
+			bee_heartbeat(b, FBEE_ST_WAITING, FBEE_PH_NONE);
+			bee_wait(b, clock_jitter(delay));
 			if (delay < BEE_BACKOFF_MAX_MS)
-				delay *= 2;
+				delay = delay * 2 > BEE_BACKOFF_MAX_MS ?
+				    BEE_BACKOFF_MAX_MS : delay * 2;
 			break;
 		}
 	}

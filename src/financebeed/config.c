@@ -186,13 +186,15 @@ static const struct config_key config_keys[] = {
 	    metrics_interval_ms),
 	K_STR("metrics.listen", 0, "", metrics_listen),
 	K_SECS("metrics.stats_interval", 0, "0", 0, 86400, stats_interval_ms),
+
+	K_BOOL("debug.dumpable", CONFIG_BEE, "false", dumpable),
 };
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
 
 /* The groups keys live in: any other group or top-level name is unknown. */
 static const char *const config_groups[] = {
 	"colonies", "database", "stripe", "guardian", "supervision", "admin",
-	"log", "metrics", NULL
+	"log", "metrics", "debug", NULL
 };
 
 #define CONFIG_SECRET_MAX	65536
@@ -421,6 +423,90 @@ config_split(const char *def, size_t *n)
 	}
 	*n = cnt;
 	return v;
+}
+
+/*
+ * Duplicates in a list of n strings, in O(n log n): a sorted index of
+ * (string, position).  Returns 1 with *dup the first position whose string
+ * appeared before, at *orig (what a scan from the top would find first),
+ * else 0.  A list of 100,000 entries takes milliseconds, not the seconds a
+ * pairwise scan would.
+ */
+struct config_sref {
+	const char	*s;
+	size_t		 i;
+};
+
+static int
+config_sref_cmp(const void *a, const void *b)
+{
+	const struct config_sref	*x = a, *y = b;
+	int				 c;
+
+	if ((c = strcmp(x->s, y->s)) != 0)
+		return c;
+	return (x->i > y->i) - (x->i < y->i);
+}
+
+static struct config_sref *
+config_sref_sorted(const char *const *v, size_t n, size_t stride)
+{
+	struct config_sref	*r;
+	size_t			 i;
+
+	if ((r = calloc(n + 1, sizeof(*r))) == NULL)
+		fatal("calloc");
+	for (i = 0; i < n; i++) {
+		r[i].s = *(const char *const *)(const void *)
+		    ((const char *)v + i * stride);
+		r[i].i = i;
+	}
+	qsort(r, n, sizeof(*r), config_sref_cmp);
+	return r;
+}
+
+/* v: n pointers to strings, stride bytes apart (a list, or a field). */
+static int
+config_first_dup(const char *const *v, size_t n, size_t stride, size_t *dup,
+    size_t *orig)
+{
+	struct config_sref	*r;
+	size_t			 i, g;
+	int			 found = 0;
+
+	if (n < 2)
+		return 0;
+	r = config_sref_sorted(v, n, stride);
+	for (g = 0; g < n; g = i) {
+		for (i = g + 1; i < n && strcmp(r[i].s, r[g].s) == 0; i++)
+			;
+		if (i - g > 1 && (!found || r[g + 1].i < *dup)) {
+			*dup = r[g + 1].i;
+			*orig = r[g].i;
+			found = 1;
+		}
+	}
+	free(r);
+	return found;
+}
+
+/* In a sorted index of n entries? */
+static int
+config_sref_has(const struct config_sref *r, size_t n, const char *s)
+{
+	size_t	lo = 0, hi = n, mid;
+	int	c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if ((c = strcmp(s, r[mid].s)) == 0)
+			return 1;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return 0;
 }
 
 static int
@@ -846,19 +932,18 @@ config_parse_list(struct config_ctx *ctx, size_t ki)
 			    v[i], buf);
 			return -1;
 		}
+	}
+	if ((k->flags & CONFIG_UNIQUE) && config_first_dup((const char *const *)
+	    v, n, sizeof(*v), &i, &j)) {
+		e = s != NULL ? config_setting_get_elem(s, (unsigned int)i) :
+		    NULL;
+		snprintf(name, sizeof(name), "%s[%zu]", k->name, i);
 		/* Webhook secrets are never echoed, not even duplicated. */
-		for (j = 0; (k->flags & CONFIG_UNIQUE) && j < i; j++) {
-			if (strcmp(v[i], v[j]) == 0) {
-				if (k->off == offsetof(struct fb_config,
-				    webhook_secrets))
-					config_error(ctx, e, name,
-					    "duplicate of entry %zu", j);
-				else
-					config_error(ctx, e, name,
-					    "duplicate \"%s\"", v[i]);
-				return -1;
-			}
-		}
+		if (k->off == offsetof(struct fb_config, webhook_secrets))
+			config_error(ctx, e, name, "duplicate of entry %zu", j);
+		else
+			config_error(ctx, e, name, "duplicate \"%s\"", v[i]);
+		return -1;
 	}
 	return 0;
 }
@@ -1538,6 +1623,7 @@ static int
 config_check_rules(struct config_ctx *ctx)
 {
 	struct fb_config	*cfg = ctx->cfg;
+	struct config_sref	*tiers;
 	size_t			 i, j, ki;
 	char			 name[256];
 	const char		*url = cfg->colonies_url, *p;
@@ -1582,27 +1668,27 @@ config_check_rules(struct config_ctx *ctx)
 		return -1;
 
 	ki = config_index("stripe.prices");
+	tiers = config_sref_sorted((const char *const *)cfg->tiers, cfg->ntiers,
+	    sizeof(*cfg->tiers));
 	for (i = 0; i < cfg->nprices; i++) {
+		if (!config_sref_has(tiers, cfg->ntiers, cfg->prices[i].tier))
+			break;
+	}
+	free(tiers);
+	if (i < cfg->nprices) {
 		snprintf(name, sizeof(name), "stripe.prices[%zu]", i);
-		for (j = 0; j < cfg->ntiers; j++)
-			if (strcmp(cfg->prices[i].tier, cfg->tiers[j]) == 0)
-				break;
-		if (j == cfg->ntiers) {
-			config_error(ctx, config_setting_get_elem(ctx->set[ki],
-			    (unsigned int)i), name, "tier \"%s\" is not in "
-			    "stripe.tiers", cfg->prices[i].tier);
-			return -1;
-		}
-		for (j = 0; j < i; j++) {
-			if (strcmp(cfg->prices[i].price,
-			    cfg->prices[j].price) == 0) {
-				config_error(ctx, config_setting_get_elem(
-				    ctx->set[ki], (unsigned int)i), name,
-				    "price \"%s\" is mapped twice",
-				    cfg->prices[i].price);
-				return -1;
-			}
-		}
+		config_error(ctx, config_setting_get_elem(ctx->set[ki],
+		    (unsigned int)i), name, "tier \"%s\" is not in "
+		    "stripe.tiers", cfg->prices[i].tier);
+		return -1;
+	}
+	if (cfg->nprices > 1 && config_first_dup((const char *const *)
+	    (const void *)&cfg->prices->price, cfg->nprices, sizeof(*cfg->prices), &i, &j)) {
+		snprintf(name, sizeof(name), "stripe.prices[%zu]", i);
+		config_error(ctx, config_setting_get_elem(ctx->set[ki],
+		    (unsigned int)i), name, "price \"%s\" is mapped twice",
+		    cfg->prices[i].price);
+		return -1;
 	}
 
 	ki = config_index("log.target");
@@ -1728,6 +1814,8 @@ config_check_includes(struct config_ctx *ctx, const char *text,
  * A load from the files, or (given, a bee) from the master's snapshot;
  * *snapfd (if not NULL) gets the snapshot of this load, for bees.
  */
+static void	config_secure(struct fb_config *);
+
 static int
 config_load_ctx(const char *path, struct fb_config *cfg,
     struct config_snap *given, int *snapfd, char *cause, size_t causelen)
@@ -1799,6 +1887,7 @@ config_load_ctx(const char *path, struct fb_config *cfg,
 	    config_load_identity(&ctx) == -1 ||
 	    config_load_transport(&ctx) == -1)
 		goto out;
+	config_secure(cfg);
 	if (snapfd != NULL && (*snapfd = config_snap_fd(&ctx.snap, cause,
 	    causelen)) == -1)
 		goto out;
@@ -1810,6 +1899,72 @@ out:
 	if (rc == -1)
 		config_free(cfg);
 	return rc;
+}
+
+/* Move one secret string to secret memory (the old copy wiped). */
+static void
+config_secure_str(char **sp)
+{
+	char	*p;
+
+	if (*sp == NULL)
+		return;
+	if ((p = secret_strdup(*sp)) == NULL)
+		fatal("secret_strdup");
+	config_free_str(*sp);
+	*sp = p;
+}
+
+/*
+ * Every secret the configuration holds, on pages left out of core dumps
+ * and wiped when freed (secret.c): the conninfo, webhook secrets, executor
+ * keys or seed, the owner key.
+ */
+static void
+config_secure(struct fb_config *cfg)
+{
+	unsigned char	*seed;
+	size_t		 i;
+
+	config_secure_str(&cfg->conninfo);
+	for (i = 0; i < cfg->nwebhook_secrets; i++)
+		config_secure_str(&cfg->webhook_secrets[i]);
+	for (i = 0; i < cfg->nexecutor_keys; i++)
+		config_secure_str(&cfg->executor_keys[i]);
+	config_secure_str(&cfg->owner_key);
+	if (cfg->executor_seed != NULL) {
+		if ((seed = secret_alloc(cfg->executor_seed_len)) == NULL)
+			fatal("secret_alloc");
+		memcpy(seed, cfg->executor_seed, cfg->executor_seed_len);
+		explicit_bzero(cfg->executor_seed, cfg->executor_seed_len);
+		free(cfg->executor_seed);
+		cfg->executor_seed = seed;
+	}
+	cfg->secured = 1;
+}
+
+static void
+config_unsecure(struct fb_config *cfg)
+{
+	size_t	i;
+
+	if (!cfg->secured)
+		return;
+	secret_free(cfg->conninfo);
+	cfg->conninfo = NULL;
+	for (i = 0; i < cfg->nwebhook_secrets; i++) {
+		secret_free(cfg->webhook_secrets[i]);
+		cfg->webhook_secrets[i] = NULL;
+	}
+	for (i = 0; i < cfg->nexecutor_keys; i++) {
+		secret_free(cfg->executor_keys[i]);
+		cfg->executor_keys[i] = NULL;
+	}
+	secret_free(cfg->owner_key);
+	cfg->owner_key = NULL;
+	secret_free(cfg->executor_seed);
+	cfg->executor_seed = NULL;
+	cfg->secured = 0;
 }
 
 int
@@ -1846,6 +2001,7 @@ config_free(struct fb_config *cfg)
 	const struct config_key	*k;
 	size_t			 i;
 
+	config_unsecure(cfg);
 	for (i = 0; i < CONFIG_NKEYS; i++) {
 		k = &config_keys[i];
 		if (k->off == NOFIELD)

@@ -14,7 +14,8 @@
 #include "financebeed.h"
 #include "fbee-proto.h"
 static const char *const fbee_states[FBEE_ST_MAX] = {
-	"starting", "idle", "polling", "working", "draining", "paused"
+	"starting", "idle", "polling", "working", "draining", "paused",
+	"waiting"
 };
 static const char *const fbee_phases[FBEE_PH_MAX] = {
 	"none", "guardian", "apply", "close"
@@ -120,7 +121,7 @@ fbee_pack(msgpack_sbuffer *sb, const struct fbee_msg *m)
 		msgpack_pack_map(&pk, 7);
 		break;
 	case FBEE_COUNTERS:
-		msgpack_pack_map(&pk, 10);
+		msgpack_pack_map(&pk, 12);
 		break;
 	case FBEE_BYE:
 		msgpack_pack_map(&pk, 5);
@@ -157,6 +158,8 @@ fbee_pack(msgpack_sbuffer *sb, const struct fbee_msg *m)
 		pk_u64(&pk, "lost", m->c.lost);
 		pk_u64(&pk, "dberr", m->c.db_errors);
 		pk_u64(&pk, "httperr", m->c.http_errors);
+		pk_u64(&pk, "dbwait", m->c.db_wait_ms);
+		pk_u64(&pk, "colwait", m->c.colonies_wait_ms);
 		pk_i64(&pk, "rss", m->c.rss_kb);
 		pk_u64s(&pk, "hist", m->c.hist.buckets, METRICS_NBUCKETS);
 		pk_u64(&pk, "hcount", m->c.hist.count);
@@ -326,6 +329,10 @@ fbee_decode_field(const msgpack_object *k, const msgpack_object *v,
 			return dec_u64(v, &m->c.lost);
 		if (key_is(k, "dberr"))
 			return dec_u64(v, &m->c.db_errors);
+		if (key_is(k, "dbwait"))
+			return dec_u64(v, &m->c.db_wait_ms);
+		if (key_is(k, "colwait"))
+			return dec_u64(v, &m->c.colonies_wait_ms);
 		if (key_is(k, "httperr"))
 			return dec_u64(v, &m->c.http_errors);
 		if (key_is(k, "rss"))
@@ -442,6 +449,8 @@ fbee_counters_add(struct fbee_counters *dst, const struct fbee_counters *src)
 	dst->lost += src->lost;
 	dst->db_errors += src->db_errors;
 	dst->http_errors += src->http_errors;
+	dst->db_wait_ms += src->db_wait_ms;
+	dst->colonies_wait_ms += src->colonies_wait_ms;
 	metrics_hist_merge(&dst->hist, &src->hist);
 }
 
@@ -483,6 +492,7 @@ fbee_shm_char(char c)
 	return c > ' ' && c <= '~' && c != '"' && c != '\\';
 }
 
+/* hex: 1 a process id, 0 a token, -1 a message (spaces allowed). */
 static int
 fbee_shm_str(const char *s, size_t size, int hex)
 {
@@ -493,11 +503,13 @@ fbee_shm_str(const char *s, size_t size, int hex)
 		return -1;
 	n = (size_t)(end - s);
 	for (i = 0; i < n; i++) {
-		if (hex && !isxdigit((unsigned char)s[i]))
+		if (hex == 1 && !isxdigit((unsigned char)s[i]))
 			return -1;
-		if (!fbee_shm_char(s[i]))
+		if (!fbee_shm_char(s[i]) && !(hex == -1 && s[i] == ' '))
 			return -1;
 	}
+	if (hex == -1)
+		return 0;
 	return hex && n != 0 && n != CRYPTO_ID_HEXLEN ? -1 : 0;
 }
 
@@ -512,6 +524,16 @@ fbee_shm_strcpy(char *dst, size_t size, const char *src)
 
 	for (i = 0; i + 1 < size && src[i] != '\0'; i++)
 		dst[i] = fbee_shm_char(src[i]) ? src[i] : '?';
+	dst[i] = '\0';
+}
+
+void
+fbee_shm_textcpy(char *dst, size_t size, const char *src)
+{
+	size_t	i;
+
+	for (i = 0; i + 1 < size && src[i] != '\0'; i++)
+		dst[i] = fbee_shm_char(src[i]) || src[i] == ' ' ? src[i] : '?';
 	dst[i] = '\0';
 }
 
@@ -555,7 +577,13 @@ fbee_shm_read(const struct fbee_shm *p, struct fbee_shm *out, char *cause,
 		snprintf(cause, causelen, "malformed event id");
 		return -1;
 	}
-	if (out->since < 0 || out->task_start < 0 || out->last_beat < 0) {
+	if (out->dep < 0 || out->dep >= FBEE_DEP_MAX ||
+	    fbee_shm_str(out->dep_cause, sizeof(out->dep_cause), -1) == -1) {
+		snprintf(cause, causelen, "malformed dependency state");
+		return -1;
+	}
+	if (out->since < 0 || out->task_start < 0 || out->last_beat < 0 ||
+	    out->dep_since < 0) {
 		snprintf(cause, causelen, "negative time");
 		return -1;
 	}

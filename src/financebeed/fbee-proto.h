@@ -15,7 +15,8 @@
  *              proc (process id or ""), event (Stripe event id or ""),
  *              age (ms since the task started)
  *   counters   tasks [7 cumulative counts by enum store_outcome], lost,
- *              dberr, httperr, rss (kB), hist [METRICS_NBUCKETS],
+ *              dberr, httperr, dbwait, colwait (ms spent waiting for the
+ *              database, for ColonyOS), rss (kB), hist [METRICS_NBUCKETS],
  *              hcount, hsum (us)
  *   bye        code (exit status about to be returned), auth (bool: the
  *              colony refused the executor), reason
@@ -60,7 +61,16 @@ enum fbee_state {
 	FBEE_ST_WORKING,
 	FBEE_ST_DRAINING,
 	FBEE_ST_PAUSED,
+	FBEE_ST_WAITING,	/* for a dependency: see dep in the page */
 	FBEE_ST_MAX
+};
+
+/* A dependency the bee cannot reach (an outage: a state, not an exit). */
+enum fbee_dep {
+	FBEE_DEP_NONE = 0,
+	FBEE_DEP_DATABASE,
+	FBEE_DEP_COLONIES,
+	FBEE_DEP_MAX
 };
 
 enum fbee_phase {
@@ -72,7 +82,7 @@ enum fbee_phase {
 };
 
 #define FBEE_SHM_MAGIC		0x66627331U	/* "fbs1" */
-#define FBEE_SHM_VERSION	1
+#define FBEE_SHM_VERSION	2
 #define FBEE_SHM_SIZE		4096	/* the memfd's size */
 
 /*
@@ -97,6 +107,10 @@ struct fbee_shm {
 	uint64_t		polls;		/* assigns answered */
 	char			processid[CRYPTO_ID_HEXLEN + 1];
 	char			event[256];
+	int32_t			dep;		/* enum fbee_dep: down */
+	int32_t			pad2;
+	int64_t			dep_since;	/* monotonic ms, 0 if none */
+	char			dep_cause[256];	/* its last error */
 	/* written by the master, on its own cache line */
 	uint32_t		cmdseq __attribute__((__aligned__(64)));
 };
@@ -106,6 +120,8 @@ struct fbee_counters {
 	uint64_t		lost;
 	uint64_t		db_errors;
 	uint64_t		http_errors;
+	uint64_t		db_wait_ms;	/* waiting for the database */
+	uint64_t		colonies_wait_ms; /* for ColonyOS */
 	int64_t			rss_kb;
 	struct metrics_hist	hist;
 };
@@ -153,6 +169,8 @@ void	 fbee_shm_write_begin(struct fbee_shm *);
 void	 fbee_shm_write_end(struct fbee_shm *);
 /* Copy a string into the page, odd characters replaced by '?'. */
 void	 fbee_shm_strcpy(char *, size_t, const char *);
+/* The same for a message: spaces kept. */
+void	 fbee_shm_textcpy(char *, size_t, const char *);
 /*
  * Copy a consistent snapshot of a status page and check it (magic,
  * version, enums in range, strings terminated and well formed).  0, 1 if

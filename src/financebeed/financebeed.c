@@ -3,6 +3,9 @@
  * role: the supervisor (default), a bee (--bee, re-exec'd by the master),
  * and the operator's one-shot modes (-t, --migrate, --apply, --prune).
  */
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -59,6 +62,27 @@ parse_uint(const char *s, const char *what)
 		exit(FB_EX_USAGE);
 	}
 	return (unsigned int)v;
+}
+
+/*
+ * Core dumps and ptrace: master, bees and helpers hold private keys,
+ * webhook secrets and the database password.  Not dumpable from the first
+ * instruction (execve makes a process dumpable again, so every child sets
+ * it too); debug.dumpable = true turns dumps back on once the
+ * configuration is read.  Secrets also live in secret_alloc() memory,
+ * excluded from any dump that is made anyway.
+ */
+void
+financebeed_dumpable(int on)
+{
+	struct rlimit	rl;
+
+	if (prctl(PR_SET_DUMPABLE, on ? 1 : 0, 0, 0, 0) == -1)
+		log_warn("prctl(PR_SET_DUMPABLE)");
+	if (!on && getrlimit(RLIMIT_CORE, &rl) == 0 && rl.rlim_cur != 0) {
+		rl.rlim_cur = 0;
+		(void)setrlimit(RLIMIT_CORE, &rl);
+	}
 }
 
 /*
@@ -210,6 +234,7 @@ main(int argc, char *argv[])
 	if (cfgfd >= 0 && !bee && !reg && !prune)
 		usage(stderr, FB_EX_USAGE);
 
+	financebeed_dumpable(0);
 	/* No-ops unless proc_title_init() ran: the master's children. */
 	if (reg)
 		proc_title("registrar %u", slot);
@@ -243,6 +268,8 @@ main(int argc, char *argv[])
 		fprintf(stderr, "financebeed: %s\n", cause);
 		return FB_EX_CONFIG;
 	}
+	if (cfg.dumpable)
+		financebeed_dumpable(1);
 	if (reg || prune) {
 		if (cfgfd >= 0)
 			close(cfgfd);

@@ -180,6 +180,8 @@ enum store_outcome store_apply_text(struct store *, const char *doc,
 		    int dry_run, json_t **detail, char *reason, size_t);
 uint64_t	 store_round_trips(const struct store *);
 int		 store_backend_pid(const struct store *);
+/* "SELECT 1", reconnecting first if needed: 0, or -1 + cause. */
+int		 store_ping(struct store *, char *, size_t);
 
 /* task.c: exactly what a bee does with one task (guardian + apply). */
 struct task_result {
@@ -189,6 +191,9 @@ struct task_result {
 	json_t			*detail;	/* what changed: dry runs only */
 	unsigned int		 attempts;	/* store_apply calls made */
 };
+/* The guardian's half, no database: the document text, or NULL + r. */
+const char *task_check(const struct fb_config *,
+	    const struct guardian_input *, struct task_result *);
 /* Retries transient failures with bounded backoff until deadline (ms). */
 void	 task_run(const struct fb_config *, struct store *,
 	    const struct guardian_input *, int dry_run, int64_t deadline_ms,
@@ -285,6 +290,11 @@ struct fb_config {
 	long		 metrics_interval_ms;
 	char		*metrics_listen;	/* "" = no HTTP exporter */
 	long		 stats_interval_ms;	/* 0 = no stats line */
+
+	/* debug */
+	int		 dumpable;	/* allow core dumps (and ptrace) */
+
+	int		 secured;	/* secrets moved to secret_alloc() */
 };
 /* -1 with "file:line: key: message" in cause. Never prints a secret. */
 int	 config_load(const char *path, struct fb_config *, char *, size_t);
@@ -339,6 +349,9 @@ int	 oneshot_prune(const struct fb_config *);
 
 /* registrar.c: financebeed --register SLOT (a child of the master). */
 int	 registrar_main(const struct fb_config *, unsigned int slot);
+
+/* financebeed.c: PR_SET_DUMPABLE (and RLIMIT_CORE 0 when off). */
+void	 financebeed_dumpable(int);
 
 /* master.c: the supervisor.  Returns the daemon's exit status. */
 int	 master_main(const char *cfgpath, struct fb_config *, int cfgfd,

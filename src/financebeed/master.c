@@ -322,7 +322,9 @@ master_shm_peek(struct slot *s, char *cause, size_t causelen)
 	hi = now + MASTER_CLOCK_SLACK_MS;
 	if (snap.since < lo || snap.since > hi || snap.last_beat < lo ||
 	    snap.last_beat > hi || (snap.state == FBEE_ST_WORKING &&
-	    (snap.task_start < lo || snap.task_start > hi))) {
+	    (snap.task_start < lo || snap.task_start > hi)) ||
+	    (snap.dep != FBEE_DEP_NONE && (snap.dep_since < lo ||
+	    snap.dep_since > hi))) {
 		snprintf(cause, causelen, "times out of range");
 		return -1;
 	}
@@ -336,6 +338,11 @@ master_shm_peek(struct slot *s, char *cause, size_t causelen)
 	}
 	master_bee_state(s, snap.state, snap.phase, snap.processid, snap.event,
 	    snap.task_start, master_now_wall() - (double)(now - snap.since) / 1000);
+	/* A dependency outage: shown by status, never counted as a crash. */
+	s->dep = snap.dep;
+	s->dep_since = snap.dep != FBEE_DEP_NONE ? master_now_wall() -
+	    (double)(now - snap.dep_since) / 1000 : 0;
+	snprintf(s->dep_cause, sizeof(s->dep_cause), "%s", snap.dep_cause);
 	return 0;
 }
 
@@ -1006,6 +1013,12 @@ master_watchdog(struct slot *s, int64_t now)
 	case FBEE_ST_WORKING:
 		limit = master.cfg->task_timeout_ms + MASTER_TASK_GRACE_MS +
 		    master.cfg->heartbeat_timeout_ms;
+		break;
+	case FBEE_ST_WAITING:
+		/* Between page updates, a database probe: connect + query. */
+		limit = master.cfg->heartbeat_timeout_ms +
+		    master.cfg->db_connect_timeout * 1000 +
+		    master.cfg->db_statement_timeout_ms + 2000;
 		break;
 	default:
 		limit = master.cfg->heartbeat_timeout_ms;

@@ -69,6 +69,9 @@ struct slot {
 	int64_t			 task_start;	/* monotonic ms */
 	int64_t			 last_heard;
 	int			 auth_refused;
+	int			 dep;		/* enum fbee_dep: it waits for */
+	double			 dep_since;	/* wall clock */
+	char			 dep_cause[256];
 	struct fbee_counters	 live;
 	struct fbee_counters	 retired;	/* its dead bees' */
 

@@ -79,6 +79,7 @@ oneshot_apply(const struct fb_config *cfg, const char *file, int dry_run,
 	struct store		*s;
 	FILE			*f;
 	char			*buf, *text, cause[FB_CAUSE_MAX];
+	const char		*doc;
 	size_t			 cap, len;
 	int64_t			 deadline;
 	int			 rc;
@@ -103,17 +104,6 @@ oneshot_apply(const struct fb_config *cfg, const char *file, int dry_run,
 	}
 	fclose(f);
 
-	if ((s = oneshot_store(cfg)) == NULL) {
-		free(buf);
-		return FB_EX_TEMPFAIL;
-	}
-	if (store_check_schema(s, cause, sizeof(cause)) == -1) {
-		fprintf(stderr, "financebeed: %s\n", cause);
-		store_free(s);
-		free(buf);
-		return FB_EX_CONFIG;
-	}
-
 	/* Exactly what a bee hands over: the raw text as args[0]. */
 	memset(&in, 0, sizeof(in));
 	in.funcname = cfg->nfuncnames > 0 ? cfg->funcnames[0] :
@@ -127,12 +117,26 @@ oneshot_apply(const struct fb_config *cfg, const char *file, int dry_run,
 	in.now = (int64_t)time(NULL);
 	free(buf);
 
-	deadline = clock_now_ms() + (cfg->task_timeout_ms > 0 ?
-	    cfg->task_timeout_ms : ONESHOT_DEFAULT_DEADLINE_MS);
-	task_run(cfg, s, &in, dry_run, deadline, &r);
+	/*
+	 * Every check that needs no database first: a bad body is bad input
+	 * (65) whether or not the database is up.
+	 */
+	doc = task_check(cfg, &in, &r);
 	json_decref(in.args);
 	json_decref(in.kwargs);
-	store_free(s);
+	if (doc != NULL) {
+		if ((s = oneshot_store(cfg)) == NULL)
+			return FB_EX_TEMPFAIL;
+		if (store_check_schema(s, cause, sizeof(cause)) == -1) {
+			fprintf(stderr, "financebeed: %s\n", cause);
+			store_free(s);
+			return FB_EX_CONFIG;
+		}
+		deadline = clock_now_ms() + (cfg->task_timeout_ms > 0 ?
+		    cfg->task_timeout_ms : ONESHOT_DEFAULT_DEADLINE_MS);
+		task_apply_text(s, doc, NULL, dry_run, deadline, &r);
+		store_free(s);
+	}
 
 	oneshot_print_clean(stdout, r.event_id);
 	printf(" %s", store_outcome_str(r.outcome));

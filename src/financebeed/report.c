@@ -121,12 +121,43 @@ report_throughput(void)
 	    master.rate_ms[oldest]), 2);
 }
 
+static const char *
+report_dep_str(int dep)
+{
+	return dep == FBEE_DEP_DATABASE ? "database" : "colonies";
+}
+
+/*
+ * The pool waits for a dependency when one of its bees does: since the
+ * first of them noticed, with the error the last of them saw.
+ */
+static void
+report_waiting_add(json_t *waiting, const struct slot *s)
+{
+	json_t	*w;
+	double	 since;
+
+	if ((w = json_object_get(waiting, report_dep_str(s->dep))) == NULL) {
+		json_object_set_new(waiting, report_dep_str(s->dep),
+		    json_pack("{s:f,s:s,s:i}", "since", s->dep_since, "error",
+		    s->dep_cause, "bees", 1));
+		return;
+	}
+	since = json_real_value(json_object_get(w, "since"));
+	if (s->dep_since < since)
+		json_object_set_new(w, "since", json_real(s->dep_since));
+	else
+		json_object_set_new(w, "error", json_string(s->dep_cause));
+	json_object_set_new(w, "bees", json_integer(json_integer_value(
+	    json_object_get(w, "bees")) + 1));
+}
+
 json_t *
 report_status(void)
 {
 	struct fbee_counters	 pool, sc;
 	struct slot		*s;
-	json_t			*o, *bees, *b, *task, *p;
+	json_t			*o, *bees, *b, *task, *p, *waiting;
 	unsigned int		 running = 0;
 	size_t			 i;
 	const char		*state;
@@ -134,6 +165,7 @@ report_status(void)
 
 	pool = master.retired;
 	bees = json_array();
+	waiting = json_object();
 	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
 		s = &master.slots[i];
 		/* A corrupt page: its last good values; the watchdog acts. */
@@ -176,6 +208,13 @@ report_status(void)
 		if (s->cause[0] != '\0' && (s->state == SLOT_FAILED ||
 		    s->state == SLOT_BACKOFF))
 			json_object_set_new(b, "cause", json_string(s->cause));
+		if (s->state == SLOT_RUNNING && s->dep != FBEE_DEP_NONE) {
+			json_object_set_new(b, "waiting_for", json_pack(
+			    "{s:s,s:f,s:s}", "dependency",
+			    report_dep_str(s->dep), "since", s->dep_since,
+			    "error", s->dep_cause));
+			report_waiting_add(waiting, s);
+		}
 		json_array_append_new(bees, b);
 	}
 	if (master.state == MASTER_STOPPING)
@@ -186,13 +225,17 @@ report_status(void)
 		state = "paused";
 	else
 		state = "running";
-	p = json_pack("{s:o,s:f,s:o,s:I,s:I,s:I}",
+	p = json_pack("{s:o,s:f,s:o,s:I,s:I,s:I,s:o,s:f,s:f}",
 	    "tasks", report_tasks_json(&pool),
 	    "throughput_1m", report_throughput(),
 	    "latency_ms", report_latency_json(&pool.hist),
 	    "db_errors", (json_int_t)pool.db_errors,
 	    "http_errors", (json_int_t)pool.http_errors,
-	    "restarts", (json_int_t)master.restarts);
+	    "restarts", (json_int_t)master.restarts,
+	    "waiting", waiting,
+	    "db_wait_s", report_round((double)pool.db_wait_ms / 1000, 3),
+	    "colonies_wait_s", report_round((double)pool.colonies_wait_ms /
+	    1000, 3));
 	o = json_pack("{s:i,s:s,s:I,s:s,s:I,s:I,s:f,s:I,s:I,s:b,s:o,s:o,"
 	    "s:o}",
 	    "version", 1,
@@ -292,6 +335,19 @@ mbuf_printf(struct mbuf *b, const char *fmt, ...)
 	}
 }
 
+static unsigned int
+report_waiting_count(int dep)
+{
+	unsigned int	n = 0;
+	size_t		i;
+
+	for (i = 1; i <= MASTER_MAX_SLOTS; i++)
+		if (master.slots[i].state == SLOT_RUNNING &&
+		    master.slots[i].dep == dep)
+			n++;
+	return n;
+}
+
 char *
 report_metrics_text(void)
 {
@@ -374,6 +430,22 @@ report_metrics_text(void)
 	mbuf_printf(&b, "# HELP financebee_db_errors_total Transient database "
 	    "failures.\n# TYPE financebee_db_errors_total counter\n"
 	    "financebee_db_errors_total %" PRIu64 "\n", pool.db_errors);
+	mbuf_printf(&b, "# HELP financebee_db_wait_seconds_total Time bees "
+	    "spent waiting for the database to answer.\n"
+	    "# TYPE financebee_db_wait_seconds_total counter\n"
+	    "financebee_db_wait_seconds_total %.3f\n",
+	    (double)pool.db_wait_ms / 1000);
+	mbuf_printf(&b, "# HELP financebee_colonies_wait_seconds_total Time "
+	    "bees spent waiting for ColonyOS to answer.\n"
+	    "# TYPE financebee_colonies_wait_seconds_total counter\n"
+	    "financebee_colonies_wait_seconds_total %.3f\n",
+	    (double)pool.colonies_wait_ms / 1000);
+	mbuf_printf(&b, "# HELP financebee_waiting_bees Bees waiting for a "
+	    "dependency.\n# TYPE financebee_waiting_bees gauge\n"
+	    "financebee_waiting_bees{dependency=\"database\"} %u\n"
+	    "financebee_waiting_bees{dependency=\"colonies\"} %u\n",
+	    report_waiting_count(FBEE_DEP_DATABASE),
+	    report_waiting_count(FBEE_DEP_COLONIES));
 	mbuf_printf(&b, "# HELP financebee_http_errors_total Failed ColonyOS "
 	    "calls.\n# TYPE financebee_http_errors_total counter\n"
 	    "financebee_http_errors_total %" PRIu64 "\n", pool.http_errors);

@@ -557,7 +557,9 @@ store_open(const struct fb_config *cfg, char *cause, size_t causelen)
 		snprintf(cause, causelen, "out of memory");
 		return NULL;
 	}
-	s->conninfo = strdup(cfg->conninfo != NULL ? cfg->conninfo : "");
+	/* Secret memory: it may hold the password (secret.c). */
+	s->conninfo = secret_strdup(cfg->conninfo != NULL ? cfg->conninfo :
+	    "");
 	if (s->conninfo == NULL) {
 		free(s);
 		snprintf(cause, causelen, "out of memory");
@@ -581,10 +583,7 @@ store_free(struct store *s)
 	if (s == NULL)
 		return;
 	store_disconnect(s);
-	if (s->conninfo != NULL) {
-		explicit_bzero(s->conninfo, strlen(s->conninfo));
-		free(s->conninfo);
-	}
+	secret_free(s->conninfo);
 	free(s);
 }
 
@@ -1067,6 +1066,28 @@ again:
 			PQclear(res);
 	}
 	return outcome;
+}
+
+/*
+ * A cheap probe: (re)connect if needed and run "SELECT 1".  0 when the
+ * database answers, else -1 + cause (the connection is dropped).
+ */
+int
+store_ping(struct store *s, char *cause, size_t causelen)
+{
+	PGresult	*res;
+	int		 rc;
+
+	if (store_ensure(s, cause, causelen) == -1)
+		return -1;
+	if ((res = store_exec(s, "SELECT 1", s->stmt_timeout_ms +
+	    STORE_GRACE_MS, cause, causelen)) == NULL)
+		return -1;
+	rc = store_result_ok(s, res, "database", cause, causelen);
+	PQclear(res);
+	if (rc == -1)
+		store_disconnect(s);
+	return rc;
 }
 
 /*

@@ -95,9 +95,13 @@ task_apply(struct store *store, json_t *change, int dry_run,
  */
 static struct fb_change	task_change;
 
-void
-task_run(const struct fb_config *cfg, struct store *store,
-    const struct guardian_input *in, int dry_run, int64_t deadline_ms,
+/*
+ * Every check that needs no database: the change document's text (valid
+ * until the next call), or NULL with r's outcome FAILED (the guardian
+ * refused the event) or TRANSIENT (no memory).
+ */
+const char *
+task_check(const struct fb_config *cfg, const struct guardian_input *in,
     struct task_result *r)
 {
 	struct fb_change	*c = &task_change;
@@ -121,15 +125,27 @@ task_run(const struct fb_config *cfg, struct store *store,
 	if (rv == -1) {
 		r->outcome = OUTCOME_FAILED;
 		snprintf(r->reason, sizeof(r->reason), "%s", cause);
-		return;
+		return NULL;
 	}
 	if ((doc = change_text(c, NULL)) == NULL) {
 		/* No memory: transient, so the process is re-queued, not lost. */
 		r->outcome = OUTCOME_TRANSIENT;
 		snprintf(r->reason, sizeof(r->reason), "out of memory building "
 		    "the change document");
-		return;
+		return NULL;
 	}
+	return doc;
+}
+
+void
+task_run(const struct fb_config *cfg, struct store *store,
+    const struct guardian_input *in, int dry_run, int64_t deadline_ms,
+    struct task_result *r)
+{
+	const char	*doc;
+
+	if ((doc = task_check(cfg, in, r)) == NULL)
+		return;
 	if (in->applying != NULL)
 		in->applying(in->applying_arg);
 	task_apply_text(store, doc, NULL, dry_run, deadline_ms, r);

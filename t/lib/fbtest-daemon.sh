@@ -15,6 +15,7 @@
 # FBD_DB_EXTRA (inside the database section), FBD_HOST
 # (colonies.executor_host; default "-", no host part), FBD_METRICS (more
 # settings of the metrics group).
+# FBD_MAXRETRIES: the maxretries of every process submitted (50).
 
 FBD_SUBMITTED=0
 FBD_BEES=${FBD_BEES:-3}
@@ -24,6 +25,7 @@ FBD_CONNINFO=${FBD_CONNINFO:-}
 FBD_EXTRA=${FBD_EXTRA:-}
 FBD_DB_EXTRA=${FBD_DB_EXTRA:-}
 FBD_HOST=${FBD_HOST:--}		# "-": executors financebee-N
+FBD_MAXRETRIES=${FBD_MAXRETRIES:-50}
 
 fbd_write_config() {	# fbd_write_config FILE
 	cat >"$1" <<EOF
@@ -91,17 +93,19 @@ fbd_setup() {
 	    --submitter-key-file "$FBD_DIR/submitter.key" \
 	    >"$FBD_DIR/setup.log" 2>&1 || {
 		diag "minicolonies setup failed:"; cat "$FBD_DIR/setup.log" >&2
-		return 1; }
+		fb_setup_failed "minicolonies setup failed"; return 1; }
 	"$FB_BUILDDIR/financebeed" -c "$FBD_CONF" --migrate \
 	    >"$FBD_DIR/migrate.log" 2>&1 || {
 		diag "migrate failed:"; cat "$FBD_DIR/migrate.log" >&2
-		return 1; }
+		fb_setup_failed "financebeed --migrate failed"; return 1; }
 }
 
 # fbd_start [financebeed options]: the daemon in the background, logging to
 # $FBD_LOG; waits until its admin socket exists.
+# FBD_WRAP: a command to run it under (e.g. setpriv ...), exec'ing it.
 fbd_start() {
-	"$FB_BUILDDIR/financebeed" -c "$FBD_CONF" "$@" >>"$FBD_LOG" 2>&1 &
+	${FBD_WRAP:-} "$FB_BUILDDIR/financebeed" -c "$FBD_CONF" "$@" \
+	    >>"$FBD_LOG" 2>&1 &
 	FBD_PID=$!
 	fb_track_pid "$FBD_PID"
 	export FBD_PID
@@ -152,7 +156,7 @@ _fbd_submit() {	# _fbd_submit ARGS...: submit, count the ids printed
 	out=$(mc submit --key-file "$FBD_DIR/submitter.key" \
 	    --colony "$FB_COLONY" --type financebee \
 	    --funcname validate_revenue --maxexectime "$FBD_LEASE" \
-	    --maxretries 50 "$@") || return 1
+	    --maxretries "$FBD_MAXRETRIES" "$@") || return 1
 	n=$(printf '%s\n' "$out" | grep -c '^[0-9a-f]\{64\}$')
 	FBD_SUBMITTED=$((FBD_SUBMITTED + n))
 	printf '%s\n' "$out" | grep '^[0-9a-f]\{64\}$' >"$FBD_DIR/last.ids"
@@ -175,9 +179,16 @@ fbd_count_closed() {
 	    grep -cFx -f "$FBD_DIR/all.ids"
 }
 
+# The events of the shared fixtures that must end failed, one a line:
+# pinned here, not taken from a run.  evt_T8nSaZqtPudigUMqnnbY4D4v is a
+# live-mode event (the test configuration accepts test mode only).  Every
+# other fixture, and every generated event, must end successful.
+FBD_FIXTURE_FAILS="evt_T8nSaZqtPudigUMqnnbY4D4v"
+
 # Every shared Stripe fixture, once.
 fbd_submit_fixtures() {
-	_fbd_submit "$FB_FIXTURES"/stripe-events/*.json
+	_fbd_submit "$FB_FIXTURES"/stripe-events/*.json || return 1
+	printf '%s\n' $FBD_FIXTURE_FAILS >>"$FBD_DIR/expect-failed"
 }
 
 # fbd_submit_generated USERS [SEED]: lifecycle events from
@@ -202,13 +213,20 @@ fbd_wait_closed() {
 
 # fbd_check_exactly_once: compare minicolonies' processes with the database.
 fbd_check_exactly_once() {
-	local dump=$FBD_DIR/dump.jsonl n ok_n bad db dup
+	local dump=$FBD_DIR/dump.jsonl n ok_n bad db dup failed exp
 	mc dump --colony "$FB_COLONY" --full >"$dump" || return 1
 	n=$(grep -c . "$dump")
 	is "$n" "$FBD_SUBMITTED" "minicolonies holds every submitted process"
 	bad=$(jq -r 'select(.state != 2 and .state != 3) | .processid' "$dump" |
 	    wc -l)
-	is "$bad" 0 "every process is closed"
+	# Failed: exactly the expected events (FBD_FIXTURE_FAILS once per
+	# fixture run, and whatever a test adds to $FBD_DIR/expect-failed);
+	# a generated lifecycle never fails.
+	failed=$(jq -r 'select(.state == 3) | (.spec.args[0] | fromjson? |
+	    .id) // "?"' "$dump" | sort | tr '\n' ' ')
+	exp=$(sort "$FBD_DIR/expect-failed" 2>/dev/null | tr '\n' ' ')
+	is "open=$bad failed=[$failed]" "open=0 failed=[$exp]" \
+	    "every process is closed; failed exactly as expected"
 	# Event ids of the processes closed successful, from their out[].
 	jq -r 'select(.state == 2) | .out[0].event' "$dump" | sort >"$FBD_DIR/closed.ev"
 	ok_n=$(sort -u "$FBD_DIR/closed.ev" | grep -vc '^-$')
@@ -223,9 +241,31 @@ fbd_check_exactly_once() {
 	is "$dup" 0 "no event applied by two processes"
 }
 
-# fbd_check_no_secrets FILE...: no configured secret in any of them.
+# fbd_fingerprint: md5 of the business state (user_profiles,
+# subscriptions, revenue_ledger, the set of event markers), rows sorted,
+# serial ids and now() timestamps left out: the same events applied
+# exactly once in any order give the same value, so a test pins it.
+fbd_fingerprint() {
+	PGTZ=UTC psql_q -c "SELECT md5(string_agg(r, E'\n' ORDER BY r)) FROM (
+	    SELECT 'u ' || (to_jsonb(u) - 'updated_at')::text r
+	    FROM user_profiles u
+	    UNION ALL SELECT 's ' || (to_jsonb(s) - 'id' - 'created_at' -
+		'updated_at')::text FROM subscriptions s
+	    UNION ALL SELECT 'l ' || (to_jsonb(l) - 'id' - 'recorded_at' -
+		'updated_at')::text FROM revenue_ledger l
+	    UNION ALL SELECT 'm ' || event_id FROM processed_webhooks) x"
+}
+
+# fbd_check_no_secrets FILE...: no configured secret in any of them; a
+# file that is missing fails the check (it would prove nothing).
 fbd_check_no_secrets() {
-	local s found=0
+	local s f found=0
+	for f in "$@"; do
+		if [ ! -r "$f" ]; then
+			found=1
+			diag "no such file to check for secrets: $f"
+		fi
+	done
 	for s in "$(cat "$FBD_SEED")" "$FB_OWNER_KEY" "$FB_SUBMITTER_KEY" \
 	    "$FB_SERVER_KEY" ${FBD_SECRETS:-}; do
 		[ -n "$s" ] || continue

@@ -50,6 +50,18 @@ until_ok() {
 
 plan() { _fb_planned=$1; echo "1..$1"; }
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+
+# fb_setup_failed WHAT: a server a test needs could not be set up.  The
+# caller then skips, except where every test must run (FB_REQUIRE_ALL=1,
+# set by contrib/test.sh, or CI=true): there it is a failure.
+fb_setup_failed() {
+	if [ "${FB_REQUIRE_ALL:-0}" = 1 ] || [ "${CI:-}" = true ]; then
+		ok 1 "setup: $* (required: FB_REQUIRE_ALL=1 or CI=true)"
+		done_testing
+		exit 1
+	fi
+	return 1
+}
 diag() { printf '%s\n' "$@" | sed 's/^/# /' >&2; }
 note() { printf '%s\n' "$@" | sed 's/^/# /'; }
 
@@ -198,18 +210,35 @@ pg_start() {
 	port=$(( 20000 + ($$ % 20000) ))
 	_fb_as_pg "$PGBIN/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 \
 	    --no-sync >"$dir/initdb.log" 2>&1 || {
-		diag "initdb failed:"; cat "$dir/initdb.log" >&2; return 1; }
-	_fb_as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-	    -o "-k $dir -p $port -c listen_addresses='' -c fsync=off \
-	    -c synchronous_commit=off -c full_page_writes=off \
-	    -c max_connections=${FB_PG_MAX_CONNECTIONS:-100} \
-	    ${FB_PG_OPTIONS:-}" start >/dev/null 2>&1 || {
-		diag "pg_ctl start failed:"; cat "$dir/server.log" >&2; return 1; }
+		diag "initdb failed:"; cat "$dir/initdb.log" >&2
+		fb_setup_failed "PostgreSQL: initdb failed"; return 1; }
+	_fb_pg_ctl_start "$dir" "$port" || {
+		diag "pg_ctl start failed:"; cat "$dir/server.log" >&2
+		fb_setup_failed "PostgreSQL: pg_ctl start failed"; return 1; }
 	export PGHOST=$dir PGPORT=$port PGUSER=postgres PGDATABASE=postgres
-	"$PGBIN/psql" -qXAt -c "CREATE DATABASE financebee" >/dev/null || return 1
+	"$PGBIN/psql" -qXAt -c "CREATE DATABASE financebee" >/dev/null || {
+		fb_setup_failed "PostgreSQL: CREATE DATABASE failed"; return 1; }
 	export PGDATABASE=financebee
 	FB_PGDIR=$dir
 	export FB_PGDIR
+}
+
+_fb_pg_ctl_start() {	# _fb_pg_ctl_start DIR PORT
+	_fb_as_pg "$PGBIN/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 60 \
+	    -o "-k $1 -p $2 -c listen_addresses='' -c fsync=off \
+	    -c synchronous_commit=off -c full_page_writes=off \
+	    -c max_connections=${FB_PG_MAX_CONNECTIONS:-100} \
+	    ${FB_PG_OPTIONS:-}" start >/dev/null 2>&1
+}
+
+# pg_down / pg_up: stop the cluster of pg_start (a database outage: every
+# connection cut, the socket gone) and start it again, same data and port.
+pg_down() {
+	_fb_as_pg "$PGBIN/pg_ctl" -D "$FB_PGDIR/data" -m fast -w -t 60 stop \
+	    >/dev/null 2>&1
+}
+pg_up() {
+	_fb_pg_ctl_start "$FB_PGDIR" "$PGPORT"
 }
 
 pg_stop_dir() {
@@ -325,7 +354,8 @@ mc_start() {
 		sleep 0.05
 	done
 	[ -s "$portf" ] || { diag "minicolonies did not start:";
-		cat "$dir/minicolonies.log" >&2; return 1; }
+		cat "$dir/minicolonies.log" >&2
+		fb_setup_failed "minicolonies did not start"; return 1; }
 	FB_COLONIES_URL=http://127.0.0.1:$(cat "$portf")/api
 	export FB_COLONIES_URL MC_PID
 }
