@@ -69,5 +69,8 @@ sh contrib/build.sh build-asan --enable-sanitizers
 # The last phase's time is printed before it starts: prove's summary
 # closes the output.
 phase "ASan + UBSan: full suite"
+# t/92's two dependency outages last 150 s each in the distcheck pass; 30 s
+# here shows the same behaviour under the sanitizers in a fifth the time.
+FB_OUTAGE=${FB_OUTAGE_ASAN:-30} \
 FB_BUILDDIR=$top/build-asan FB_SRCDIR=$top FINANCEBEE_SQLDIR=$top/sql \
     exec prove ${PROVE_FLAGS:-} t/
