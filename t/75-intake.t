@@ -34,6 +34,7 @@ fb_stripe_conf() {
 stripe: {
 	livemode = false;
 	webhook_secrets = [ "$WHSEC" ];
+	signature_tolerance = 2;
 	tiers = [ "bronze", "silver", "gold" ];
 	prices = (
 		{ price = "price_bronze_monthly"; tier = "bronze"; },
@@ -44,7 +45,7 @@ stripe: {
 EOF
 }
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
-plan 37
+plan 40
 
 INTAKE_LOG=$FBD_DIR/intake.log
 URL=http://intake/api/stripe-webhook
@@ -168,6 +169,25 @@ wait "$SLOW"
 like "$(cat "$FBD_DIR/slow.out")" '^closed' "the slow client was cut off"
 unlike "$(cat "$FBD_DIR/slow.out")" ' 200' "  without a 200"
 is "$(submitted)" "$((before + 1))" "  and nothing submitted for it"
+
+# An event queued longer than stripe.signature_tolerance (2 s) still
+# applies: a bee judges the signature at the intake's receipt time.
+paused() {
+	[ "$(fbd_status | jq '[.bees[] | select(.state == "paused")] |
+	    length')" = "$FBD_BEES" ]
+}
+"$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" pause >/dev/null
+until_ok 20 paused
+ok $? "bees paused"
+g=$FB_FIXTURES/stripe-events/stripe-ruby-mock__customer.subscription.deleted__1.json
+t0=$(date +%s)
+is "$(post "$g" "$(sign "$g" "$t0")")" 200 "an event submitted while bees wait"
+jq -r .process "$FBD_DIR/resp" >"$FBD_DIR/last.ids"
+until_ok 20 sh -c "[ \$(date +%s) -gt $((t0 + 3)) ]"
+"$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" resume >/dev/null
+FBD_SUBMITTED=$(submitted)
+fbd_wait_closed 30
+is "$(fbd_count_state 2)" 1 "  is closed successful after the tolerance"
 
 # ColonyOS down: 503 with Retry-After, and /healthz says so.
 kill -TERM "$MC_PID"
