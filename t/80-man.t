@@ -34,12 +34,12 @@ for sec in COMMANDS PROTOCOL "EXIT STATUS" ENVIRONMENT FILES EXAMPLES "SEE ALSO"
 done
 
 # Commands: the admin socket's table and fbeectl's own.
-cmds=$(sed -n '/^static const struct admin_cmd admin_cmds\[\] = {/,/^};/p' \
-    "$FB_SRCDIR/src/financebeed/admin.c" | sed -n 's/^[[:space:]]*{ "\([a-z]*\)".*/\1/p')
+cmds=$(sed -n '/^static const struct admin_cmd control_cmds\[\] = {/,/^};/p' \
+    "$FB_SRCDIR/src/financebeed/control.c" | sed -n 's/^[[:space:]]*{ "\([a-z]*\)".*/\1/p')
 ctl=$(sed -n '/^static const struct ctl_cmd ctl_cmds\[\] = {/,/^};/p' \
     "$FB_SRCDIR/src/fbeectl/fbeectl.c" | sed -n 's/^[[:space:]]*{ "\([a-z]*\)".*/\1/p')
 [ "$(echo "$cmds" | wc -w)" -ge 9 ] && [ "$(echo "$ctl" | wc -w)" -ge 10 ]
-ok $? "command tables found in admin.c and fbeectl.c"
+ok $? "command tables found in control.c and fbeectl.c"
 missing=
 for c in $cmds $ctl; do
 	grep -q "^\.It Cm $c\( \|\$\)" "$F" || missing="$missing $c"

@@ -37,7 +37,7 @@ static unsigned int		 fake_generation = 1;
 static unsigned int		 fake_reloads;
 
 json_t *
-master_status(void)
+report_status(void)
 {
 	json_t		*bees;
 	unsigned long	 i;
@@ -83,7 +83,7 @@ master_status(void)
 }
 
 json_t *
-master_executors(void)
+report_executors(void)
 {
 	return json_pack("[{s:i,s:s,s:s,s:s}]", "slot", 1, "name", "fake-1",
 	    "id", "2036f5bc759cfb3589fb4e2342bc9b3c843c5ef27dc8ded538de328a"
@@ -91,7 +91,7 @@ master_executors(void)
 }
 
 char *
-master_metrics_text(void)
+report_metrics_text(void)
 {
 	char	*s;
 
@@ -159,7 +159,7 @@ fake_reload_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-master_reload(void (*done)(int, const char *, void *), void *arg)
+reload_request(void (*done)(int, const char *, void *), void *arg)
 {
 	struct fake_reload	*r;
 	const char		*d = getenv("FAKE_RELOAD_DELAY_MS");
@@ -224,7 +224,7 @@ serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	if (admin_open(base, &cfg, cause, sizeof(cause)) == -1) {
+	if (control_open(base, &cfg, cause, sizeof(cause)) == -1) {
 		fprintf(stderr, "test-admin: %s\n", cause);
 		event_base_free(base);
 		free(cfg.admin_groups);

@@ -66,20 +66,12 @@ struct admin_client {
 	gid_t			 gid;
 	pid_t			 pid;
 	enum admin_perm		 perm;
-	int			 reloading;	/* waiting for master_reload */
+	int			 held;		/* a command answers later */
 	int			 throttled;	/* output too large: not reading */
 	int			 closing;	/* close once output is written */
 };
 TAILQ_HEAD(admin_clients, admin_client);
 
-struct admin_cmd {
-	const char	*name;
-	int		 readonly;
-	int		 minargs;	/* words after the command */
-	int		 maxargs;
-	const char	*usage;
-	void		(*fn)(struct admin_client *, int, char **);
-};
 
 static struct {
 	struct event_base	*base;
@@ -96,30 +88,11 @@ static struct {
 	struct admin_clients	 clients;
 	unsigned int		 nclients;
 	unsigned long		 nextid;
+	const struct admin_cmd	*cmds;
+	size_t			 ncmds;
 } admin = { .clients = TAILQ_HEAD_INITIALIZER(admin.clients) };
 
-static void	admin_cmd_status(struct admin_client *, int, char **);
-static void	admin_cmd_executors(struct admin_client *, int, char **);
-static void	admin_cmd_metrics(struct admin_client *, int, char **);
-static void	admin_cmd_ping(struct admin_client *, int, char **);
-static void	admin_cmd_scale(struct admin_client *, int, char **);
-static void	admin_cmd_reload(struct admin_client *, int, char **);
-static void	admin_cmd_stop(struct admin_client *, int, char **);
-static void	admin_cmd_pause(struct admin_client *, int, char **);
-static void	admin_cmd_resume(struct admin_client *, int, char **);
 static void	admin_process(struct admin_client *);
-
-static const struct admin_cmd admin_cmds[] = {
-	{ "status",	1, 0, 0, "status",		admin_cmd_status },
-	{ "executors",	1, 0, 0, "executors",		admin_cmd_executors },
-	{ "metrics",	1, 0, 0, "metrics",		admin_cmd_metrics },
-	{ "ping",	1, 0, 0, "ping",		admin_cmd_ping },
-	{ "scale",	0, 1, 1, "scale N|+K|-K",	admin_cmd_scale },
-	{ "reload",	0, 0, 0, "reload",		admin_cmd_reload },
-	{ "stop",	0, 0, 1, "stop [--fast]",	admin_cmd_stop },
-	{ "pause",	0, 0, 0, "pause",		admin_cmd_pause },
-	{ "resume",	0, 0, 0, "resume",		admin_cmd_resume },
-};
 
 /* --- replies ------------------------------------------------------------ */
 
@@ -137,7 +110,7 @@ admin_reply(struct admin_client *c, const char *status, const char *body,
 }
 
 /* A body that may lack its final newline (JSON text, metrics). */
-static void
+void
 admin_reply_text(struct admin_client *c, const char *body)
 {
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
@@ -152,7 +125,7 @@ admin_reply_text(struct admin_client *c, const char *body)
 	}
 }
 
-static void __attribute__((__format__(__printf__, 3, 4)))
+void
 admin_replyf(struct admin_client *c, const char *status, const char *fmt, ...)
 {
 	char	buf[FB_CAUSE_MAX + 128];
@@ -172,7 +145,7 @@ admin_replyf(struct admin_client *c, const char *status, const char *fmt, ...)
 }
 
 /* JSON bodies are compact, one line, newline-terminated. */
-static void
+void
 admin_reply_json(struct admin_client *c, json_t *j)
 {
 	char	*s;
@@ -191,172 +164,54 @@ admin_reply_json(struct admin_client *c, json_t *j)
 	free(s);
 }
 
-/* --- commands ----------------------------------------------------------- */
+/* --- for the command handlers (control.c) ----------------------------- */
 
-static void
-admin_cmd_status(struct admin_client *c, int argc, char **argv)
+uid_t
+admin_client_uid(const struct admin_client *c)
 {
-	admin_reply_json(c, master_status());
+	return c->uid;
 }
 
-static void
-admin_cmd_executors(struct admin_client *c, int argc, char **argv)
+/*
+ * Hold a client while its command completes later: nothing more is read
+ * from it until admin_release().  The id outlives the client: it may be
+ * gone (or the socket closed) by the time the answer comes.
+ */
+unsigned long
+admin_hold(struct admin_client *c)
 {
-	admin_reply_json(c, master_executors());
+	c->held = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	return c->id;
 }
 
-static void
-admin_cmd_metrics(struct admin_client *c, int argc, char **argv)
-{
-	char	*text;
-
-	if ((text = master_metrics_text()) == NULL) {
-		admin_replyf(c, "ERR", "no metrics from the master");
-		return;
-	}
-	admin_reply_text(c, text);
-	free(text);
-}
-
-static void
-admin_cmd_ping(struct admin_client *c, int argc, char **argv)
-{
-	admin_replyf(c, "OK", "pong");
-}
-
-static void
-admin_cmd_scale(struct admin_client *c, int argc, char **argv)
-{
-	json_t		*st;
-	const char	*s = argv[1];
-	char		 cause[FB_CAUSE_MAX], op = '=';
-	unsigned long	 n = 0;
-	size_t		 i;
-
-	if (*s == '+' || *s == '-')
-		op = *s++;
-	if (*s == '\0' || strlen(s) > 9) {
-		admin_replyf(c, "ERR", "scale: bad count (N, +K or -K)");
-		return;
-	}
-	for (i = 0; s[i] != '\0'; i++) {
-		if (s[i] < '0' || s[i] > '9') {
-			admin_replyf(c, "ERR", "scale: bad count (N, +K or -K)");
-			return;
-		}
-		n = n * 10 + (unsigned long)(s[i] - '0');
-	}
-	cause[0] = '\0';
-	if (master_scale(op, n, cause, sizeof(cause)) == -1) {
-		admin_replyf(c, "ERR", "scale: %s",
-		    cause[0] != '\0' ? cause : "refused");
-		return;
-	}
-	log_info("admin: uid %u: scale %s", (unsigned)c->uid, argv[1]);
-	if ((st = master_status()) != NULL &&
-	    json_is_integer(json_object_get(st, "bees_target")))
-		admin_replyf(c, "OK", "scaling to %" JSON_INTEGER_FORMAT
-		    " bees", json_integer_value(json_object_get(st,
-		    "bees_target")));
-	else
-		admin_replyf(c, "OK", "scaling");
-	json_decref(st);
-}
-
-static struct admin_client *
-admin_find(unsigned long id)
+struct admin_client *
+admin_held(unsigned long id)
 {
 	struct admin_client	*c;
 
 	TAILQ_FOREACH(c, &admin.clients, entry) {
 		if (c->id == id)
-			return c;
+			return c->held ? c : NULL;
 	}
 	return NULL;
 }
 
-/*
- * The client may be gone by the time the master reports, and admin_close()
- * may have run: the argument is the client's id, never a pointer.
- */
-static void
-admin_reload_done_cb(int ok, const char *cause, void *arg)
+void
+admin_release(struct admin_client *c)
 {
-	struct admin_client	*c;
-
-	if ((c = admin_find((unsigned long)(uintptr_t)arg)) == NULL ||
-	    !c->reloading) {
-		log_debug("admin: reload finished after its client left");
-		return;
-	}
-	c->reloading = 0;
-	if (ok)
-		admin_replyf(c, "OK", "reloaded");
-	else
-		admin_replyf(c, "ERR", "reload failed: %s",
-		    cause != NULL ? cause : "unknown error");
+	c->held = 0;
 	if (!c->closing && !c->throttled) {
 		bufferevent_enable(c->bev, EV_READ);
 		admin_process(c);
 	}
 }
 
-static void
-admin_cmd_reload(struct admin_client *c, int argc, char **argv)
+/* Run fn(arg) in its own loop iteration (it may close the socket). */
+int
+admin_defer(void (*fn)(int, short, void *), void *arg)
 {
-	log_info("admin: uid %u: reload", (unsigned)c->uid);
-	c->reloading = 1;
-	bufferevent_disable(c->bev, EV_READ);
-	/* done may run before master_reload() returns. */
-	master_reload(admin_reload_done_cb, (void *)(uintptr_t)c->id);
-}
-
-/*
- * Deferred to its own loop iteration: the master may close the admin socket
- * (and free this client) from master_stop().
- */
-static void
-admin_stop_cb(evutil_socket_t fd, short what, void *arg)
-{
-	master_stop(arg != NULL);
-}
-
-static void
-admin_cmd_stop(struct admin_client *c, int argc, char **argv)
-{
-	int	fast = 0;
-
-	if (argc == 2) {
-		if (strcmp(argv[1], "--fast") != 0) {
-			admin_replyf(c, "ERR", "usage: stop [--fast]");
-			return;
-		}
-		fast = 1;
-	}
-	log_info("admin: uid %u: stop%s", (unsigned)c->uid,
-	    fast ? " --fast" : "");
-	if (event_base_once(admin.base, -1, EV_TIMEOUT, admin_stop_cb,
-	    fast ? (void *)1 : NULL, NULL) == -1) {
-		admin_replyf(c, "ERR", "stop: cannot schedule");
-		return;
-	}
-	admin_replyf(c, "OK", fast ? "stopping (fast)" : "stopping");
-}
-
-static void
-admin_cmd_pause(struct admin_client *c, int argc, char **argv)
-{
-	log_info("admin: uid %u: pause", (unsigned)c->uid);
-	master_pause(1);
-	admin_replyf(c, "OK", "paused");
-}
-
-static void
-admin_cmd_resume(struct admin_client *c, int argc, char **argv)
-{
-	log_info("admin: uid %u: resume", (unsigned)c->uid);
-	master_pause(0);
-	admin_replyf(c, "OK", "resumed");
+	return event_base_once(admin.base, -1, EV_TIMEOUT, fn, arg, NULL);
 }
 
 /* --- connections -------------------------------------------------------- */
@@ -465,9 +320,9 @@ admin_dispatch(struct admin_client *c, char *line)
 		admin_replyf(c, "ERR", "empty request");
 		return;
 	}
-	for (i = 0; i < sizeof(admin_cmds) / sizeof(admin_cmds[0]); i++) {
-		if (strcmp(argv[0], admin_cmds[i].name) == 0) {
-			cmd = &admin_cmds[i];
+	for (i = 0; i < admin.ncmds; i++) {
+		if (strcmp(argv[0], admin.cmds[i].name) == 0) {
+			cmd = &admin.cmds[i];
 			break;
 		}
 	}
@@ -500,7 +355,7 @@ admin_process(struct admin_client *c)
 	char		*line;
 	size_t		 len, i;
 
-	while (!c->reloading && !c->closing) {
+	while (!c->held && !c->closing) {
 		if (evbuffer_get_length(out) > ADMIN_MAXOUT) {
 			/* A client that does not read its replies. */
 			c->throttled = 1;
@@ -552,13 +407,13 @@ admin_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct admin_client	*c = arg;
 
-	if (c->closing && !c->reloading) {
+	if (c->closing && !c->held) {
 		admin_client_free(c);
 		return;
 	}
 	if (c->throttled) {
 		c->throttled = 0;
-		if (!c->reloading) {
+		if (!c->held) {
 			bufferevent_enable(c->bev, EV_READ);
 			admin_process(c);
 		}
@@ -577,7 +432,7 @@ admin_event_cb(struct bufferevent *bev, short what, void *arg)
 		 * request: answer what is pending, then close.
 		 */
 		admin_client_finish(c);
-		if (c->reloading || evbuffer_get_length(out) > 0)
+		if (c->held || evbuffer_get_length(out) > 0)
 			return;
 	} else if (what & BEV_EVENT_TIMEOUT)
 		log_debug("admin: uid %u: idle, closing", (unsigned)c->uid);
@@ -781,7 +636,8 @@ admin_check_stale(const struct sockaddr_un *sun, char *cause, size_t causelen)
 }
 
 int
-admin_open(struct event_base *base, const struct fb_config *cfg, char *cause,
+admin_open(struct event_base *base, const struct fb_config *cfg,
+    const struct admin_cmd *cmds, size_t ncmds, char *cause,
     size_t causelen)
 {
 	struct sockaddr_un	 sun;
@@ -793,6 +649,8 @@ admin_open(struct event_base *base, const struct fb_config *cfg, char *cause,
 		snprintf(cause, causelen, "admin socket already open");
 		return -1;
 	}
+	admin.cmds = cmds;
+	admin.ncmds = ncmds;
 	if (cfg->admin_path == NULL || *cfg->admin_path == '\0') {
 		snprintf(cause, causelen, "admin.socket: no path");
 		return -1;

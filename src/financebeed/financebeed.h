@@ -390,15 +390,22 @@ int	 registrar_main(const struct fb_config *, unsigned int slot);
 /* master.c: the supervisor.  Returns the daemon's exit status. */
 int	 master_main(const char *cfgpath, struct fb_config *, int cfgfd,
 	    int foreground);
-/* Called by admin.c, in the master's event loop. */
-json_t	*master_status(void);		/* see fbeectl(8) for the schema */
-json_t	*master_executors(void);
-char	*master_metrics_text(void);	/* Prometheus text exposition */
 int	 master_scale(char op, unsigned long n, char *, size_t); /* op '=', '+', '-' */
 void	 master_stop(int fast);
 void	 master_pause(int pause);
-/* Reload; done() runs once with ok=1, or ok=0 and "file:line: ..." */
-void	 master_reload(void (*done)(int ok, const char *cause, void *), void *);
+
+/* reload.c: reload; done() runs once with ok=1, or ok=0 and "file:line: ..." */
+void	 reload_request(void (*done)(int ok, const char *cause, void *), void *);
+
+/* report.c: for the admin commands. */
+json_t	*report_status(void);		/* see fbeectl(8) for the schema */
+json_t	*report_executors(void);
+char	*report_metrics_text(void);	/* Prometheus text exposition */
+
+/* control.c: the admin commands; opens the admin socket with them. */
+struct event_base;
+int	 control_open(struct event_base *, const struct fb_config *, char *,
+	    size_t);
 
 /* proc.c: fork/exec of bees and helper children, fd and signal hygiene. */
 int	 proc_init(char *, size_t);
@@ -417,13 +424,30 @@ void	 proc_status_str(int, char *, size_t);
 int	 bee_main(const char *cfgpath, unsigned int slot, unsigned int generation,
 	    int chanfd, int statusfd, int cfgfd);
 
-/* admin.c: the admin socket, served from the master's event loop. */
-struct event_base;
-int	 admin_open(struct event_base *, const struct fb_config *, char *,
-	    size_t);
+/* admin.c: the admin socket (peers, framing), served from the master's loop. */
+struct admin_client;
+struct admin_cmd {
+	const char	*name;
+	int		 readonly;
+	int		 minargs;	/* words after the command */
+	int		 maxargs;
+	const char	*usage;
+	void		(*fn)(struct admin_client *, int, char **);
+};
+int	 admin_open(struct event_base *, const struct fb_config *,
+	    const struct admin_cmd *, size_t, char *, size_t);
 void	 admin_close(void);
 /* Optional, after a successful reload: re-resolve admin.groups and
  * admin.readonly_groups (socket path and mode change only on restart). */
 int	 admin_set_groups(const struct fb_config *, char *, size_t);
+void	 admin_reply_text(struct admin_client *, const char *);
+void	 admin_replyf(struct admin_client *, const char *status,
+	    const char *, ...) __attribute__((__format__(__printf__, 3, 4)));
+void	 admin_reply_json(struct admin_client *, json_t *);	/* takes it */
+uid_t	 admin_client_uid(const struct admin_client *);
+unsigned long admin_hold(struct admin_client *);
+struct admin_client *admin_held(unsigned long);
+void	 admin_release(struct admin_client *);
+int	 admin_defer(void (*)(int, short, void *), void *);
 
 #endif /* FINANCEBEED_H */

@@ -1,0 +1,370 @@
+/*
+ * report.c: what the admin socket shows of the pool: status (JSON, see
+ * fbeectl(8)), the executors, and the Prometheus text exposition.  Reads
+ * the master's slot table; changes nothing but the throughput ring.
+ */
+#include <sys/types.h>
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "financebeed.h"
+#include "master.h"
+
+static uint64_t
+report_total_tasks(void)
+{
+	uint64_t	n = fbee_counters_total(&master.retired);
+	size_t		i;
+
+	for (i = 1; i <= MASTER_MAX_SLOTS; i++)
+		n += fbee_counters_total(&master.slots[i].live);
+	return n;
+}
+
+/*
+ * One sample of the task total per tick, a minute of them in a ring; the
+ * first is taken at start, so a daemon younger than a minute reports its
+ * rate since it started rather than nothing.
+ */
+void
+report_rate_sample(int64_t now)
+{
+	master.rate_total[master.rate_head] = report_total_tasks();
+	master.rate_ms[master.rate_head] = now;
+	master.rate_head = (master.rate_head + 1) % MASTER_RATE_SAMPLES;
+	if (master.rate_n < MASTER_RATE_SAMPLES)
+		master.rate_n++;
+}
+
+
+static const char *const report_outcomes[FBEE_NOUTCOMES] = {
+	"applied", "duplicate", "ignored", "stale", "parked", "failed",
+	"transient"
+};
+
+static json_t *
+report_tasks_json(const struct fbee_counters *c)
+{
+	json_t	*o = json_object();
+	size_t	 i;
+
+	for (i = 0; i < FBEE_NOUTCOMES; i++)
+		json_object_set_new(o, report_outcomes[i],
+		    json_integer((json_int_t)c->tasks[i]));
+	json_object_set_new(o, "lost", json_integer((json_int_t)c->lost));
+	return o;
+}
+
+static json_t *
+report_latency_json(const struct metrics_hist *h)
+{
+	return json_pack("{s:f,s:f,s:f}",
+	    "p50", (double)metrics_hist_quantile(h, 0.50) / 1000,
+	    "p95", (double)metrics_hist_quantile(h, 0.95) / 1000,
+	    "p99", (double)metrics_hist_quantile(h, 0.99) / 1000);
+}
+
+static const char *
+report_slot_state(const struct slot *s)
+{
+	switch (s->state) {
+	case SLOT_RUNNING:
+		if (s->drain_sent && s->beestate != FBEE_ST_WORKING)
+			return "draining";
+		return fbee_state_str(s->beestate);
+	case SLOT_BACKOFF:
+		return "backoff";
+	case SLOT_FAILED:
+		return "failed";
+	case SLOT_STOPPED:
+		if (s->reg_pid > 0)
+			return "registering";
+		break;
+	}
+	return "stopped";
+}
+
+static double
+report_throughput(void)
+{
+	int64_t	now = clock_now_ms();
+	size_t	oldest;
+
+	if (master.rate_n == 0)
+		return 0;
+	oldest = master.rate_n < MASTER_RATE_SAMPLES ? 0 : master.rate_head;
+	if (now <= master.rate_ms[oldest])
+		return 0;
+	return (double)(report_total_tasks() - master.rate_total[oldest]) * 1000 /
+	    (double)(now - master.rate_ms[oldest]);
+}
+
+json_t *
+report_status(void)
+{
+	struct fbee_counters	 pool, sc;
+	struct slot		*s;
+	json_t			*o, *bees, *b, *task, *p;
+	unsigned int		 running = 0;
+	size_t			 i;
+	const char		*state;
+	char			 cause[FB_CAUSE_MAX];
+
+	pool = master.retired;
+	bees = json_array();
+	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
+		s = &master.slots[i];
+		/* A corrupt page: its last good values; the watchdog acts. */
+		(void)master_shm_peek(s, cause, sizeof(cause));
+		fbee_counters_add(&pool, &s->live);
+		if (s->state == SLOT_RUNNING)
+			running++;
+		if (!master_slot_shown(s))
+			continue;
+		sc = s->retired;
+		fbee_counters_add(&sc, &s->live);
+		task = json_null();
+		if (s->state == SLOT_RUNNING &&
+		    s->beestate == FBEE_ST_WORKING && s->processid[0] != '\0') {
+			json_decref(task);
+			task = json_pack("{s:s,s:s?,s:s,s:f}",
+			    "process", s->processid,
+			    "event", s->event[0] != '\0' ? s->event : NULL,
+			    "phase", fbee_phase_str(s->phase),
+			    "age", (double)(clock_now_ms() - s->task_start) / 1000);
+		}
+		b = json_pack("{s:I,s:I,s:I,s:s,s:s,s:o,s:o,s:o,s:I,s:I,s:s?,"
+		    "s:f}",
+		    "slot", (json_int_t)s->id,
+		    "pid", (json_int_t)(s->state == SLOT_RUNNING ? s->pid : 0),
+		    "generation", (json_int_t)s->generation,
+		    "executor", s->executor,
+		    "state", report_slot_state(s),
+		    "task", task,
+		    "tasks", report_tasks_json(&sc),
+		    "latency_ms", report_latency_json(&sc.hist),
+		    "rss_kb", (json_int_t)(s->state == SLOT_RUNNING ?
+		    s->live.rss_kb : 0),
+		    "restarts", (json_int_t)s->restarts,
+		    "last_exit", s->last_exit[0] != '\0' ? s->last_exit : NULL,
+		    "since", s->since);
+		if (b == NULL)
+			continue;
+		if (s->cause[0] != '\0' && (s->state == SLOT_FAILED ||
+		    s->state == SLOT_BACKOFF))
+			json_object_set_new(b, "cause", json_string(s->cause));
+		json_array_append_new(bees, b);
+	}
+	if (master.state == MASTER_STOPPING)
+		state = "stopping";
+	else if (master.rolling)
+		state = "reloading";
+	else if (master.paused)
+		state = "paused";
+	else
+		state = "running";
+	p = json_pack("{s:o,s:f,s:o,s:I,s:I,s:I}",
+	    "tasks", report_tasks_json(&pool),
+	    "throughput_1m", report_throughput(),
+	    "latency_ms", report_latency_json(&pool.hist),
+	    "db_errors", (json_int_t)pool.db_errors,
+	    "http_errors", (json_int_t)pool.http_errors,
+	    "restarts", (json_int_t)master.restarts);
+	o = json_pack("{s:i,s:s,s:I,s:s,s:I,s:I,s:f,s:I,s:I,s:b,s:o,s:o,"
+	    "s:o}",
+	    "version", 1,
+	    "state", state,
+	    "pid", (json_int_t)getpid(),
+	    "config", master.cfgpath,
+	    "generation", (json_int_t)master.generation,
+	    "started", (json_int_t)master.started_wall,
+	    "uptime", (double)(clock_now_ms() - master.started) / 1000,
+	    "bees_target", (json_int_t)master.target,
+	    "bees_running", (json_int_t)running,
+	    "crash_loop", master.crash_loop,
+	    "throttled_until", master.crash_loop && master.throttled_until > 0 ?
+	    json_real(master.throttled_until) : json_null(),
+	    "pool", p != NULL ? p : json_null(),
+	    "bees", bees);
+	return o;
+}
+
+json_t *
+report_executors(void)
+{
+	struct slot	*s;
+	json_t		*a = json_array(), *e;
+	char		 cause[FB_CAUSE_MAX];
+	size_t		 i;
+	const char	*reg;
+
+	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
+		s = &master.slots[i];
+		if (!master_slot_shown(s))
+			continue;
+		if (s->executorid[0] == '\0')
+			(void)master_identity(s, cause, sizeof(cause));
+		if (s->registered == 1)
+			reg = "yes";
+		else if (s->auth_refused)
+			reg = "no";
+		else
+			reg = "unknown";
+		e = json_pack("{s:I,s:s,s:s,s:s}", "slot", (json_int_t)s->id,
+		    "name", s->executor, "id", s->executorid,
+		    "registered", reg);
+		if (e != NULL)
+			json_array_append_new(a, e);
+	}
+	return a;
+}
+
+/* A growing buffer for the metrics text. */
+struct mbuf {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+	int	 oom;
+};
+
+static void mbuf_printf(struct mbuf *, const char *, ...)
+    __attribute__((__format__(__printf__, 2, 3)));
+
+static void
+mbuf_printf(struct mbuf *b, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+	char	*np;
+
+	if (b->oom)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = 1;
+			return;
+		}
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		if ((np = realloc(b->p, b->cap * 2 + (size_t)n)) == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = b->cap * 2 + (size_t)n;
+	}
+}
+
+char *
+report_metrics_text(void)
+{
+	struct fbee_counters	 pool;
+	struct mbuf		 b;
+	struct slot		*s;
+	unsigned int		 bystate[FBEE_ST_MAX + 4];
+	static const char *const extra[4] = { "backoff", "failed", "stopped",
+	    "registering" };
+	uint64_t		 cum = 0;
+	size_t			 i, j;
+	char			 cause[FB_CAUSE_MAX];
+
+	memset(&b, 0, sizeof(b));
+	b.cap = 4096;
+	if ((b.p = malloc(b.cap)) == NULL)
+		return NULL;
+	b.p[0] = '\0';
+	memset(bystate, 0, sizeof(bystate));
+	pool = master.retired;
+	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
+		s = &master.slots[i];
+		(void)master_shm_peek(s, cause, sizeof(cause));
+		fbee_counters_add(&pool, &s->live);
+		if (!master_slot_shown(s))
+			continue;
+		if (s->state == SLOT_RUNNING)
+			bystate[s->beestate < FBEE_ST_MAX ? s->beestate : 0]++;
+		else if (s->state == SLOT_BACKOFF)
+			bystate[FBEE_ST_MAX]++;
+		else if (s->state == SLOT_FAILED)
+			bystate[FBEE_ST_MAX + 1]++;
+		else if (s->reg_pid > 0)
+			bystate[FBEE_ST_MAX + 3]++;
+		else
+			bystate[FBEE_ST_MAX + 2]++;
+	}
+	mbuf_printf(&b, "# HELP financebee_up Whether the supervisor is "
+	    "running.\n# TYPE financebee_up gauge\nfinancebee_up 1\n");
+	mbuf_printf(&b, "# HELP financebee_tasks_total Tasks finished, by "
+	    "outcome.\n# TYPE financebee_tasks_total counter\n");
+	for (i = 0; i < FBEE_NOUTCOMES; i++)
+		mbuf_printf(&b, "financebee_tasks_total{outcome=\"%s\"} %"
+		    PRIu64 "\n", report_outcomes[i], pool.tasks[i]);
+	mbuf_printf(&b, "# HELP financebee_lost_total Processes whose "
+	    "ownership was lost before the close.\n"
+	    "# TYPE financebee_lost_total counter\n"
+	    "financebee_lost_total %" PRIu64 "\n", pool.lost);
+	mbuf_printf(&b, "# HELP financebee_task_duration_seconds Time from "
+	    "assignment to close.\n"
+	    "# TYPE financebee_task_duration_seconds histogram\n");
+	for (i = 0; i < METRICS_NBUCKETS - 1; i++) {
+		cum += pool.hist.buckets[i];
+		mbuf_printf(&b, "financebee_task_duration_seconds_bucket"
+		    "{le=\"%.6f\"} %" PRIu64 "\n",
+		    (double)((uint64_t)1 << i) / 1e6, cum);
+	}
+	mbuf_printf(&b, "financebee_task_duration_seconds_bucket{le=\"+Inf\"} "
+	    "%" PRIu64 "\n", pool.hist.count);
+	mbuf_printf(&b, "financebee_task_duration_seconds_sum %.6f\n"
+	    "financebee_task_duration_seconds_count %" PRIu64 "\n",
+	    (double)pool.hist.sum_us / 1e6, pool.hist.count);
+	mbuf_printf(&b, "# HELP financebee_bees Bees by state.\n"
+	    "# TYPE financebee_bees gauge\n");
+	for (i = 0; i < FBEE_ST_MAX; i++)
+		mbuf_printf(&b, "financebee_bees{state=\"%s\"} %u\n",
+		    fbee_state_str((int)i), bystate[i]);
+	for (j = 0; j < 4; j++)
+		mbuf_printf(&b, "financebee_bees{state=\"%s\"} %u\n", extra[j],
+		    bystate[FBEE_ST_MAX + j]);
+	mbuf_printf(&b, "# HELP financebee_bees_target Bees wanted.\n"
+	    "# TYPE financebee_bees_target gauge\n"
+	    "financebee_bees_target %u\n", master.target);
+	mbuf_printf(&b, "# HELP financebee_bee_restarts_total Bees respawned "
+	    "after a failure.\n# TYPE financebee_bee_restarts_total counter\n"
+	    "financebee_bee_restarts_total %u\n", master.restarts);
+	mbuf_printf(&b, "# HELP financebee_crash_loop Whether respawns are "
+	    "throttled.\n# TYPE financebee_crash_loop gauge\n"
+	    "financebee_crash_loop %d\n", master.crash_loop);
+	mbuf_printf(&b, "# HELP financebee_db_errors_total Transient database "
+	    "failures.\n# TYPE financebee_db_errors_total counter\n"
+	    "financebee_db_errors_total %" PRIu64 "\n", pool.db_errors);
+	mbuf_printf(&b, "# HELP financebee_http_errors_total Failed ColonyOS "
+	    "calls.\n# TYPE financebee_http_errors_total counter\n"
+	    "financebee_http_errors_total %" PRIu64 "\n", pool.http_errors);
+	mbuf_printf(&b, "# HELP financebee_bee_rss_bytes Resident memory of "
+	    "each bee.\n# TYPE financebee_bee_rss_bytes gauge\n");
+	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
+		s = &master.slots[i];
+		if (s->state == SLOT_RUNNING && s->live.rss_kb > 0)
+			mbuf_printf(&b, "financebee_bee_rss_bytes{slot=\"%u\"} "
+			    "%" PRId64 "\n", s->id, s->live.rss_kb * 1024);
+	}
+	mbuf_printf(&b, "# HELP financebee_master_rss_bytes Resident memory "
+	    "of the master.\n# TYPE financebee_master_rss_bytes gauge\n"
+	    "financebee_master_rss_bytes %ld\n", metrics_rss_kb(getpid()) *
+	    1024);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
