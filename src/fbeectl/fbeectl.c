@@ -64,7 +64,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "executors",	0, 1, ctl_executors },
 	{ "metrics",	0, 0, ctl_simple },
 	{ "ping",	0, 0, ctl_simple },
-	{ "scale",	1, 1, ctl_scale },
+	{ "scale",	1, 2, ctl_scale },
 	{ "reload",	0, 0, ctl_simple },
 	{ "stop",	0, 1, ctl_stop },
 	{ "pause",	0, 0, ctl_simple },
@@ -78,7 +78,8 @@ usage(void)
 	fprintf(stderr,
 	    "usage: fbeectl [-s socket] [-c file] command [argument ...]\n"
 	    "commands: status [--json], executors [--json], metrics, ping,\n"
-	    "          scale N|+K|-K, reload, stop [--fast], pause, resume,\n"
+	    "          scale [bees|intake] N|+K|-K, reload, stop [--fast],\n"
+	    "          pause, resume,\n"
 	    "          key generate, key id (private key on standard input)\n");
 	exit(CTL_EX_USAGE);
 }
@@ -366,8 +367,13 @@ ctl_simple(const char *path, int argc, char **argv)
 static int
 ctl_scale(const char *path, int argc, char **argv)
 {
-	const char	*s = argv[1];
+	const char	*s = argv[argc - 1];
 
+	if (argc == 3 && strcmp(argv[1], "bees") != 0 &&
+	    strcmp(argv[1], "intake") != 0) {
+		fprintf(stderr, "fbeectl: scale: bees or intake\n");
+		return CTL_EX_USAGE;
+	}
 	if (*s == '+' || *s == '-')
 		s++;
 	if (*s == '\0' || strspn(s, "0123456789") != strlen(s)) {

@@ -79,7 +79,6 @@ struct bee {
 	int			 orphan;
 	int			 garbage;
 	struct fbee_counters	 c;
-	struct metrics_hist	 w2c;		/* webhook -> commit, us */
 	int			 c_dirty;	/* unsent changes */
 	unsigned long		 ntasks;
 	int64_t			 last_counters;
@@ -605,7 +604,7 @@ bee_task(struct bee *b, struct col_process *p)
 	if (received_us > 0 && res.outcome != OUTCOME_TRANSIENT &&
 	    res.outcome != OUTCOME_FAILED && (now_us = bee_now_us()) >=
 	    received_us)
-		metrics_hist_add(&b->w2c, (uint64_t)(now_us - received_us));
+		metrics_hist_add(&b->c.w2c, (uint64_t)(now_us - received_us));
 
 	if (bee_sigquit) {
 		log_info("process %s event %s: %s; abandoned without closing "

@@ -1408,6 +1408,11 @@ config_check_intake(struct config_ctx *ctx)
 		    "must start with / and differ from intake.path");
 		return -1;
 	}
+	/* A blocked submit must not look like a silent process. */
+	if (config_order(ctx, "intake.submit_timeout",
+	    "supervision.heartbeat_timeout", cfg->intake_submit_timeout_ms,
+	    cfg->heartbeat_timeout_ms, 1, "below") == -1)
+		return -1;
 	ki = config_index("intake.enabled");
 	if (cfg->intake_enabled && cfg->nwebhook_secrets == 0) {
 		config_error(ctx, ctx->set[ki], config_keys[ki].name,

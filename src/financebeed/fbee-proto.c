@@ -120,7 +120,7 @@ fbee_pack(msgpack_sbuffer *sb, const struct fbee_msg *m)
 		msgpack_pack_map(&pk, 7);
 		break;
 	case FBEE_COUNTERS:
-		msgpack_pack_map(&pk, 10);
+		msgpack_pack_map(&pk, 14);	/* v, t + 12 counters */
 		break;
 	case FBEE_BYE:
 		msgpack_pack_map(&pk, 5);
@@ -161,6 +161,10 @@ fbee_pack(msgpack_sbuffer *sb, const struct fbee_msg *m)
 		pk_u64s(&pk, "hist", m->c.hist.buckets, METRICS_NBUCKETS);
 		pk_u64(&pk, "hcount", m->c.hist.count);
 		pk_u64(&pk, "hsum", m->c.hist.sum_us);
+		pk_u64s(&pk, "w2c", m->c.w2c.buckets, METRICS_NBUCKETS);
+		pk_u64(&pk, "w2ccount", m->c.w2c.count);
+		pk_u64(&pk, "w2csum", m->c.w2c.sum_us);
+		pk_u64s(&pk, "intake", m->c.intake, INTAKE_R_MAX);
 		break;
 	case FBEE_BYE:
 		pk_i64(&pk, "code", m->code);
@@ -336,6 +340,14 @@ fbee_decode_field(const msgpack_object *k, const msgpack_object *v,
 			return dec_u64(v, &m->c.hist.count);
 		if (key_is(k, "hsum"))
 			return dec_u64(v, &m->c.hist.sum_us);
+		if (key_is(k, "w2c"))
+			return dec_u64s(v, m->c.w2c.buckets, METRICS_NBUCKETS);
+		if (key_is(k, "w2ccount"))
+			return dec_u64(v, &m->c.w2c.count);
+		if (key_is(k, "w2csum"))
+			return dec_u64(v, &m->c.w2c.sum_us);
+		if (key_is(k, "intake"))
+			return dec_u64s(v, m->c.intake, INTAKE_R_MAX);
 		break;
 	case FBEE_BYE:
 		if (key_is(k, "code")) {
@@ -443,6 +455,9 @@ fbee_counters_add(struct fbee_counters *dst, const struct fbee_counters *src)
 	dst->db_errors += src->db_errors;
 	dst->http_errors += src->http_errors;
 	metrics_hist_merge(&dst->hist, &src->hist);
+	metrics_hist_merge(&dst->w2c, &src->w2c);
+	for (i = 0; i < INTAKE_R_MAX; i++)
+		dst->intake[i] += src->intake[i];
 }
 
 uint64_t

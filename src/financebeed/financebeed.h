@@ -391,6 +391,7 @@ int	 registrar_main(const struct fb_config *, unsigned int slot);
 int	 master_main(const char *cfgpath, struct fb_config *, int cfgfd,
 	    int foreground);
 int	 master_scale(char op, unsigned long n, char *, size_t); /* op '=', '+', '-' */
+int	 master_intake_scale(char op, unsigned long n, char *, size_t);
 void	 master_stop(int fast);
 void	 master_pause(int pause);
 

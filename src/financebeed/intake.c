@@ -223,6 +223,7 @@ intake_counters(struct intake *in, int force)
 	m.c.rss_kb = metrics_rss_kb(in->pid);
 	m.c.http_errors = in->c.submit_errors;
 	m.c.hist = in->c.submit_hist;
+	memcpy(m.c.intake, in->c.results, sizeof(m.c.intake));
 	intake_send(in, &m);
 }
 
@@ -446,7 +447,6 @@ intake_request_cb(struct evhttp_request *req, void *arg)
 	int64_t			 received_us = intake_now_us();
 
 	in->requests++;
-	intake_heartbeat(in, FBEE_ST_WORKING, 0);
 	if (path != NULL && strcmp(path, in->cfg.intake_path) == 0)
 		intake_webhook(in, req, received_us);
 	else if (path != NULL && strcmp(path, in->cfg.intake_health_path) == 0)
@@ -454,8 +454,9 @@ intake_request_cb(struct evhttp_request *req, void *arg)
 	else
 		intake_reply(in, req, 404, "Not Found", INTAKE_R_NOTFOUND,
 		    "not found");
-	intake_heartbeat(in, in->draining ? FBEE_ST_DRAINING : FBEE_ST_IDLE,
-	    0);
+	/* "idle" throughout: a request is never longer than submit_timeout,
+	 * which is below supervision.heartbeat_timeout. */
+	intake_heartbeat(in, in->state, 0);
 }
 
 /* --- stopping, the channel, signals ------------------------------------ */
