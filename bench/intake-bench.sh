@@ -8,7 +8,7 @@
 # Scenarios: normal (300 @ c5), flash (1,000 @ c20), burst (1,000 at
 # once), sustained (1,200 events, 20/min for an hour with
 # FB_BENCH_HOUR=1, else 10/s for 2 minutes), beyond100, beyond500,
-# beyond1000, beyond2000 (open loop, 10 s each).  Per scenario: requests
+# beyond1000, beyond2000 (open loop, FB_BENCH_SECS = 5 s each).  Per scenario: requests
 # sent and accepted, errors by status, webhook -> commit p50/p95/p99/max
 # (send time from the load generator, commit time = processed_webhooks.
 # processed_at of the event), processes failed, queue depth (accepted -
@@ -118,7 +118,7 @@ run() {
 		printf '%s %s %s %s\n' "$(date +%s.%N)" "$(committed "$name")" \
 		    "$(( $(accepted_now) - acc0 ))" "$(total_pss)"
 		sleep 1
-	done ) >"$d/series.txt" 2>/dev/null &
+	done ) >"$d/series.txt" 2>"$d/sampler.err" &
 	sampler=$!
 	"$FB_BUILDDIR/bench/intake-load" -u "$URL" -s "$WHSEC" \
 	    -e "$d/events.jsonl" -n "$n" -p "$name" -o "$d/requests.tsv" "$@" \
@@ -149,11 +149,11 @@ summarize() {
 		echo '```'
 		cat "$d/load.txt"
 		sort -t'|' -k3 -n "$d/w2c.txt" | awk -F'|' '
+			function q(p,  i) { i = int(NR * p) + 1; if (i > NR) i = NR; return v[i] }
 			{ v[NR] = $3 / 1000 }
 			END { if (NR == 0) { print "webhook->commit: none"; exit }
 			    printf "webhook->commit ms (%d events): p50 %.1f p95 %.1f p99 %.1f max %.1f\n",
-			    NR, v[int(NR*0.50)+1], v[int(NR*0.95)+1 > NR ? NR : int(NR*0.95)+1],
-			    v[int(NR*0.99)+1 > NR ? NR : int(NR*0.99)+1], v[NR] }'
+			    NR, q(0.50), q(0.95), q(0.99), v[NR] }'
 		echo "processes failed: $(( $(failed_now) - fail0 ))"
 		echo "queue depth (accepted - committed), max over the run: $(awk '
 			{ q = $3 - $2; if (q > m) m = q } END { print m + 0 }' "$d/series.txt")"
@@ -180,7 +180,8 @@ plot() {
 		{ pt = $1; pc = $2 }' "$d/series.txt" >"$d/rate.dat"
 	awk -F'|' -v t0="$t0" '{ s = int($2 / 1e6 - t0); print s, $3 / 1000 }' \
 	    "$d/w2c.txt" | sort -n -k1,1 -k2,2 | awk '
-		function flush() { if (n) printf "%d %.1f %.1f\n", cur, v[int(n*0.5)+1], v[int(n*0.99)+1 > n ? n : int(n*0.99)+1] }
+		function q(p,  i) { i = int(n * p) + 1; if (i > n) i = n; return v[i] }
+		function flush() { if (n) printf "%d %.1f %.1f\n", cur, q(0.5), q(0.99) }
 		$1 != cur { flush(); n = 0; cur = $1 }
 		{ v[++n] = $2 } END { flush() }' >"$d/lat.dat"
 	gnuplot <<EOF
@@ -215,7 +216,7 @@ for s in $scenarios; do
 			else
 				run sustained 1200 -r 10
 			fi ;;
-	beyond*)	r=${s#beyond}; run "$s" $((r * 10)) -r "$r" ;;
+	beyond*)	r=${s#beyond}; run "$s" $((r * ${FB_BENCH_SECS:-5})) -r "$r" ;;
 	*)		echo "intake-bench: unknown scenario $s" >&2 ;;
 	esac
 done
