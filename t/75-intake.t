@@ -47,7 +47,7 @@ stripe: {
 EOF
 }
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
-plan 52
+plan 53
 
 INTAKE_LOG=$FBD_LOG
 URL=http://intake/api/stripe-webhook
@@ -77,6 +77,8 @@ until_ok 20 sh -c "[ \$(grep -c 'intake [0-9] ready' '$FBD_LOG') -ge 2 ]"
 ok $? "the master started 2 intake processes"
 is "$(fbd_status | jq -r '.intake.processes | length')" 2 \
     "fbeectl status shows them"
+like "$("$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" status)" \
+    'intake: +2 running, 2 wanted' "  in the text status too"
 until_ok 10 curl -sf --unix-socket "$INTAKE_SOCK" http://intake/healthz \
     -o /dev/null
 ok $? "GET /healthz: 200 while ColonyOS answers"

@@ -494,6 +494,43 @@ ctl_rss(json_t *o, char *buf, size_t len)
 		snprintf(buf, len, "%.0fK", kb);
 }
 
+/* The webhook intake, when the daemon runs one. */
+static void
+ctl_print_intake(json_t *st)
+{
+	json_t		*in = json_object_get(st, "intake"), *req, *v, *p;
+	json_t		*lat;
+	const char	*k;
+	char		 n1[32], n2[32], n3[32], n4[32], rss[32];
+	size_t		 i;
+
+	if (!json_is_object(in))
+		return;
+	lat = json_object_get(json_object_get(st, "pool"),
+	    "webhook_latency_ms");
+	printf("webhook:     receipt to commit p50 %s ms, p95 %s ms, p99 %s ms\n",
+	    ctl_num(lat, "p50", 1, n1, sizeof(n1)),
+	    ctl_num(lat, "p95", 1, n2, sizeof(n2)),
+	    ctl_num(lat, "p99", 1, n3, sizeof(n3)));
+	printf("intake:      %s running, %s wanted; replies:",
+	    ctl_num(in, "running", 0, n1, sizeof(n1)),
+	    ctl_num(in, "target", 0, n2, sizeof(n2)));
+	req = json_object_get(in, "requests");
+	json_object_foreach(req, k, v)
+		printf(" %s %s", k, ctl_num(req, k, 0, n1, sizeof(n1)));
+	lat = json_object_get(in, "submit_latency_ms");
+	printf("; submit p99 %s ms\n", ctl_num(lat, "p99", 1, n1, sizeof(n1)));
+	json_array_foreach(json_object_get(in, "processes"), i, p) {
+		ctl_rss(p, rss, sizeof(rss));
+		printf("  intake %s: pid %s, %s, %s requests, rss %s, restarts "
+		    "%s\n", ctl_num(p, "slot", 0, n1, sizeof(n1)),
+		    ctl_num(p, "pid", 0, n2, sizeof(n2)),
+		    ctl_str(p, "state", "?"),
+		    ctl_num(p, "requests", 0, n3, sizeof(n3)), rss,
+		    ctl_num(p, "restarts", 0, n4, sizeof(n4)));
+	}
+}
+
 static void
 ctl_print_status(json_t *st)
 {
@@ -532,6 +569,7 @@ ctl_print_status(json_t *st)
 	    ctl_num(pool, "db_errors", 0, n1, sizeof(n1)),
 	    ctl_num(pool, "http_errors", 0, n2, sizeof(n2)),
 	    ctl_num(pool, "restarts", 0, n3, sizeof(n3)));
+	ctl_print_intake(st);
 
 	bees = json_object_get(st, "bees");
 	if (!json_is_array(bees) || json_array_size(bees) == 0)

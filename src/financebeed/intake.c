@@ -45,8 +45,9 @@
  * stops accepting, answers what was already received within a second,
  * then exits 0; a second SIGTERM or SIGQUIT exits at once.
  *
- * Exit status: 0 stopped; 75 ColonyOS could not be reached to register
- * the identity; 78 configuration.
+ * Exit status: 0 stopped; 78 configuration (or the colony refused to
+ * register the identity).  ColonyOS unreachable at start is not fatal:
+ * the process serves, answering 503 until ColonyOS is back.
  */
 #include <sys/types.h>
 #include <sys/mman.h>
@@ -680,7 +681,13 @@ intake_setup(struct intake *in, const char *cfgpath, int cfgfd,
 	snprintf(m.executorid, sizeof(m.executorid), "%s", in->executorid);
 	intake_send(in, &m);
 
-	if ((rc = intake_register(in, &key)) != FB_EX_OK) {
+	/*
+	 * ColonyOS down at start: serve anyway, so that webhooks get a 503
+	 * at once rather than waiting in the accept queue; the identity is
+	 * registered already unless this is the first start.
+	 */
+	if ((rc = intake_register(in, &key)) != FB_EX_OK &&
+	    rc != FB_EX_TEMPFAIL) {
 		crypto_key_clear(&key);
 		return rc;
 	}
