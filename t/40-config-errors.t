@@ -189,9 +189,11 @@ bad "intake listen not an address" 'intake: { listen = [ "8081" ]; };' \
 bad "intake listen bad port" 'intake: { listen = [ "[::1]:99999" ]; };' \
     '1: intake.listen: 99999: bad port'
 bad "intake path" 'intake: { path = "hook"; };' '1: intake.path: must start'
-bad "intake submit_timeout above heartbeat" 'intake: {
+bad "intake submit_timeout above heartbeat" 'stripe: { webhook_secrets = [ "whsec_x" ]; };
+intake: {
+	enabled = true;
 	submit_timeout = 20;
-};' '2: intake.submit_timeout: intake.submit_timeout must be below'
+};' '4: intake.submit_timeout: intake.submit_timeout must be below'
 bad "intake processes range" 'intake: { processes = 65; };' \
     '1: intake.processes'
 good "intake on IPv4, IPv6 and a Unix socket" "stripe: { webhook_secrets = [ \"whsec_x\" ]; };

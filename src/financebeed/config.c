@@ -1504,7 +1504,7 @@ config_check_intake(struct config_ctx *ctx)
 		return -1;
 	}
 	/* A blocked submit must not look like a silent process. */
-	if (config_order(ctx, "intake.submit_timeout",
+	if (cfg->intake_enabled && config_order(ctx, "intake.submit_timeout",
 	    "supervision.heartbeat_timeout", cfg->intake_submit_timeout_ms,
 	    cfg->heartbeat_timeout_ms, 1, "below") == -1)
 		return -1;
