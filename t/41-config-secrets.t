@@ -24,9 +24,16 @@ secret() {
 	chmod "$2" "$T/$1"
 }
 
-# run CONFMODE CONTENT: financebeed -t on $T/c.conf.
+# run CONFMODE CONTENT: financebeed -t on $T/c.conf.  A configuration
+# naming no executor identity gets one (-t requires it, as the start does).
+printf '%s\n' "$SEED" >"$T/idseed"
+chmod 600 "$T/idseed"
 run() {
-	printf '%s\n' "$2" >"$T/c.conf"
+	case $2 in
+	*executor_*) printf '%s\n' "$2" ;;
+	*colonies:*) printf '%s\n' "$2" | sed "s|colonies: {|colonies: { executor_seed_file = \"$T/idseed\";|" ;;
+	*) printf '%s\ncolonies: { executor_seed_file = "%s"; };\n' "$2" "$T/idseed" ;;
+	esac >"$T/c.conf"
 	chmod "$1" "$T/c.conf"
 	out=$("$FB_BUILDDIR/financebeed" -t -c "$T/c.conf" 2>&1)
 	rc=$?
@@ -57,6 +64,22 @@ accepted "seed file mode 400"
 secret seed 600 "not-hex-$SEED"
 run 600 "colonies: { executor_seed_file = \"$T/seed\"; };"
 refused "seed file not 64 hex" "$T/seed: must hold 64 hex characters"
+# What "fbeectl key generate" prints is a seed file as it is.
+printf 'private-key %s\nid %s\n' "$SEED" "$KEY1" >"$T/seed"
+chmod 600 "$T/seed"
+run 644 "colonies: { executor_seed_file = \"$T/seed\"; };"
+accepted "seed file as fbeectl key generate prints it"
+if [ -x "$FB_BUILDDIR/fbeectl" ]; then
+	(umask 077; "$FB_BUILDDIR/fbeectl" key generate >"$T/seed")
+	run 644 "colonies: { executor_seed_file = \"$T/seed\"; };"
+	accepted "seed file made by fbeectl key generate"
+fi
+printf 'private-key %s\nid %s\nextra\n' "$SEED" "$KEY1" >"$T/seed"
+run 644 "colonies: { executor_seed_file = \"$T/seed\"; };"
+refused "seed file with a third line" "$T/seed: must hold 64 hex characters"
+printf 'private-key %sab\n' "$SEED" >"$T/seed"
+run 644 "colonies: { executor_seed_file = \"$T/seed\"; };"
+refused "private-key line of 66 hex digits" "$T/seed: must hold 64 hex characters"
 run 600 "colonies: { executor_seed_file = \"$T/missing\"; };"
 refused "seed file missing" "colonies.executor_seed_file: $T/missing: No such file or directory"
 run 600 "colonies: { executor_seed_file = \"seed\"; };"

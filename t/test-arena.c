@@ -64,7 +64,7 @@ main(int argc, char **argv)
 
 	ntexts = fixtures_load(texts, lens, MAXFILES);
 	if (argc == 2 && strcmp(argv[1], "-a") == 0) {
-#ifdef __SANITIZE_ADDRESS__
+#ifdef FB_ASAN
 		puts("asan");
 #else
 		puts("plain");

@@ -37,7 +37,7 @@
 #define ARENA_ALIGN	16
 #define ARENA_MAXBLOCK	(ARENA_CHUNK / 2)
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(FB_ASAN)
 #include <sanitizer/asan_interface.h>
 #define ARENA_HDR	ARENA_ALIGN	/* the block's size, poisoned */
 #else

@@ -31,6 +31,19 @@
 #define __dead __attribute__((__noreturn__))
 #endif
 
+/*
+ * FB_ASAN: built with AddressSanitizer, GCC's way or clang's (which only
+ * has __has_feature): caches that reuse memory (arena.c, fbj.c) stay off
+ * so that every buffer is checked.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define FB_ASAN	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FB_ASAN	1
+#endif
+#endif
+
 /* log.c */
 enum log_level {
 	LOG_LEVEL_ERROR = 0,
@@ -44,6 +57,7 @@ int	 log_init(const char *procname, enum log_level, const char *target,
 void	 log_procname(const char *fmt, ...)
 	    __attribute__((__format__(__printf__, 1, 2)));
 void	 log_setlevel(enum log_level);
+void	 log_stderr_mirror(int on);	/* warnings to stderr too */
 int	 log_reopen(void);	/* SIGUSR1: reopen a file target */
 int	 log_level_parse(const char *, enum log_level *);
 void	 log_warn(const char *, ...)

@@ -310,7 +310,7 @@ struct fbj_doc {
  * buffer.  Single-threaded processes only, as arena.c.
  */
 #define FBJ_SPARE_MAX	(256 * 1024)
-#if !defined(__SANITIZE_ADDRESS__)
+#if !defined(FB_ASAN)
 static struct fbj_doc	*fbj_spare;
 #endif
 
@@ -335,7 +335,7 @@ fbj_free(struct fbj_doc *d)
 {
 	if (d == NULL)
 		return;
-#if !defined(__SANITIZE_ADDRESS__)
+#if !defined(FB_ASAN)
 	if (fbj_spare == NULL && d->owner == NULL &&
 	    d->cap * sizeof(*d->nodes) <= FBJ_SPARE_MAX &&
 	    d->strsize <= FBJ_SPARE_MAX) {
@@ -565,7 +565,7 @@ fbj_parse(const char *s, size_t len, int maxdepth)
 	struct fbjp	 f;
 	char		*str;
 
-#if !defined(__SANITIZE_ADDRESS__)
+#if !defined(FB_ASAN)
 	d = fbj_spare;
 	fbj_spare = NULL;
 #else

@@ -223,8 +223,10 @@ bee_heartbeat(struct bee *b, int state, int phase)
 	struct fbee_msg	m;
 	int64_t		now = clock_now_ms();
 
-	if (state != b->state)
+	if (state != b->state || b->hb_state == -1) {
 		b->since = now;
+		proc_title("bee %u %s", b->slot, fbee_state_str(state));
+	}
 	b->state = state;
 	b->phase = phase;
 	bee_shm_write(b, now);
@@ -814,6 +816,7 @@ bee_main(const char *cfgpath, unsigned int slot, unsigned int generation,
 	int		 rc;
 
 	log_procname("bee[%u]", slot);
+	proc_title("bee %u starting", slot);
 	bee_signals();
 	arena_init();
 	memset(&b, 0, sizeof(b));

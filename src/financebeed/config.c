@@ -398,6 +398,36 @@ config_is_hex64(const char *s, size_t len)
 	return ok;
 }
 
+/*
+ * The seed in a seed file: 64 hex characters alone, or the output of
+ * "fbeectl key generate" ("private-key HEX" then "id ID"), whose private
+ * key serves as the seed.  Returns the hex digits, *len set to 64.
+ */
+static const char *
+config_seed_hex(const char *buf, size_t *len)
+{
+	const char	*s = buf, *e;
+
+	if (config_is_hex64(buf, *len))
+		return buf;
+	if (strncmp(s, "private-key", 11) != 0 || (s[11] != ' ' &&
+	    s[11] != '\t'))
+		return NULL;
+	s += 11 + strspn(s + 11, " \t");
+	e = s + strcspn(s, " \t\r\n");
+	if (!config_is_hex64(s, (size_t)(e - s)))
+		return NULL;
+	/* Only "id ..." may follow, on the next line. */
+	e += strspn(e, " \t\r");
+	if (*e == '\n' && strncmp(e + 1, "id ", 3) == 0 &&
+	    strchr(e + 1, '\n') == NULL)
+		e = e + strlen(e);
+	if (*e != '\0')
+		return NULL;
+	*len = 64;
+	return s;
+}
+
 /* Defaults of list keys are comma-separated in the table. */
 static char **
 config_split(const char *def, size_t *n)
@@ -1276,6 +1306,7 @@ config_load_identity(struct config_ctx *ctx)
 	size_t			 ki = config_index("colonies.executor_keys_file");
 	size_t			 oi = config_index("colonies.owner_key_file");
 	char			*buf, *line, *next;
+	const char		*seed;
 	size_t			 len, n, lineno;
 
 	if (ctx->str[si][0] != '\0' && ctx->str[ki][0] != '\0') {
@@ -1288,16 +1319,17 @@ config_load_identity(struct config_ctx *ctx)
 		if (config_read_secret(ctx, ctx->set[si], config_keys[si].name,
 		    ctx->str[si], &buf, &len) == -1)
 			return -1;
-		if (!config_is_hex64(buf, len)) {
+		if ((seed = config_seed_hex(buf, &len)) == NULL) {
 			config_free_str(buf);
 			config_error(ctx, ctx->set[si], config_keys[si].name,
-			    "%s: must hold 64 hex characters (a 32-byte seed)",
+			    "%s: must hold 64 hex characters (a 32-byte seed), "
+			    "or what \"fbeectl key generate\" prints",
 			    ctx->str[si]);
 			return -1;
 		}
 		if ((cfg->executor_seed = malloc(32)) == NULL)
 			fatal("malloc");
-		(void)crypto_unhex(buf, len, cfg->executor_seed, 32);
+		(void)crypto_unhex(seed, len, cfg->executor_seed, 32);
 		cfg->executor_seed_len = 32;
 		config_free_str(buf);
 	}
@@ -1657,6 +1689,90 @@ config_check_rules(struct config_ctx *ctx)
 }
 
 /*
+ * libconfig 1.5 ends the whole process (exit 2, "input in flex scanner
+ * failed") when an @include names what it cannot read as a file: a
+ * directory, /proc/self/mem; and waits forever on a FIFO.  A reload must
+ * never take the master down, so every @include line (as libconfig's
+ * scanner sees one: blanks, @include, blanks, a quoted path) is checked
+ * first, and those of the files it names, to libconfig's depth of 10.
+ * What cannot be opened is left to libconfig, which reports it.
+ */
+#define CONFIG_INCLUDE_DEPTH	10
+
+static int
+config_check_includes(struct config_ctx *ctx, const char *text,
+    const char *file, int depth)
+{
+	struct stat	 st;
+	const char	*p, *q, *eol;
+	char		 path[PATH_MAX], *buf;
+	size_t		 n, len;
+	unsigned int	 line;
+	ssize_t		 r;
+	int		 fd, rc;
+
+	if (depth >= CONFIG_INCLUDE_DEPTH)
+		return 0;	/* libconfig refuses deeper ones itself */
+	for (p = text, line = 1; *p != '\0'; p = eol + (*eol != '\0'),
+	    line++) {
+		eol = p + strcspn(p, "\n");
+		for (q = p; *q == ' ' || *q == '\t'; q++)
+			;
+		if (strncmp(q, "@include", 8) != 0 ||
+		    (q[8] != ' ' && q[8] != '\t'))
+			continue;
+		for (q += 8; *q == ' ' || *q == '\t'; q++)
+			;
+		if (*q++ != '"')
+			continue;
+		n = strcspn(q, "\"\\\n");
+		if (q[n] != '"' || n == 0 || n >= sizeof(path)) {
+			snprintf(ctx->cause, ctx->causelen, "%s:%u: @include: "
+			    "the path must be plain text of 1-%zu bytes, "
+			    "without escapes", file, line, sizeof(path) - 1);
+			return -1;
+		}
+		memcpy(path, q, n);
+		path[n] = '\0';
+		/* O_NONBLOCK: a FIFO must not hang us either. */
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+		    O_NONBLOCK)) == -1)
+			continue;
+		if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+			close(fd);
+			snprintf(ctx->cause, ctx->causelen, "%s:%u: @include "
+			    "\"%.200s\": not a regular file", file, line, path);
+			return -1;
+		}
+		if ((buf = malloc(CONFIG_FILE_MAX + 1)) == NULL)
+			fatal("malloc");
+		for (len = 0; len <= CONFIG_FILE_MAX; len += (size_t)r) {
+			r = read(fd, buf + len, CONFIG_FILE_MAX + 1 - len);
+			if (r == -1 && errno == EINTR) {
+				r = 0;
+				continue;
+			}
+			if (r <= 0)
+				break;
+		}
+		close(fd);
+		if (r == -1 || len > CONFIG_FILE_MAX) {
+			snprintf(ctx->cause, ctx->causelen, "%s:%u: @include "
+			    "\"%.200s\": %s", file, line, path, r == -1 ?
+			    strerror(errno) : "too large");
+			free(buf);
+			return -1;
+		}
+		buf[len] = '\0';
+		rc = config_check_includes(ctx, buf, path, depth + 1);
+		free(buf);
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
  * A load from the files, or (given, a bee) from the master's snapshot;
  * *snapfd (if not NULL) gets the snapshot of this load, for bees.
  */
@@ -1695,6 +1811,8 @@ config_load_ctx(const char *path, struct fb_config *cfg,
 	}
 
 	config_init(&ctx.lc);
+	if (config_check_includes(&ctx, f->data, path, 0) == -1)
+		goto out;
 	if (config_read_string(&ctx.lc, f->data) != CONFIG_TRUE) {
 		if (config_error_type(&ctx.lc) == CONFIG_ERR_FILE_IO)
 			snprintf(cause, causelen, "%s: %s",

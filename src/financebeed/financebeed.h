@@ -424,6 +424,13 @@ int	 master_intake_scale(char op, unsigned long n, char *, size_t);
 void	 master_stop(int fast);
 void	 master_pause(int pause);
 
+/* notify.c: sd_notify(3) without libsystemd; no-ops without NOTIFY_SOCKET. */
+int	 notify_init(char *, size_t);
+uint64_t notify_watchdog_usec(void);
+void	 notify_send(const char *, ...)
+	    __attribute__((__format__(__printf__, 1, 2)));
+void	 notify_close(void);
+
 /* reload.c: reload; done() runs once with ok=1, or ok=0 and "file:line: ..." */
 void	 reload_request(void (*done)(int ok, const char *cause, void *), void *);
 
@@ -455,6 +462,9 @@ struct fbee_shm;
 struct fbee_shm *proc_shm_create(int *, char *, size_t);
 void	 proc_shm_free(struct fbee_shm *);
 void	 proc_status_str(int, char *, size_t);
+char	**proc_title_init(int, char *[]);
+void	 proc_title(const char *, ...)
+	    __attribute__((__format__(__printf__, 1, 2)));
 
 /* bee.c: one worker.  Returns its exit status (see FB_EX_*). */
 int	 bee_main(const char *cfgpath, unsigned int slot, unsigned int generation,
