@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential autoconf automake pkg-config libevent-dev
 libpq-dev libmsgpack-dev libconfig-dev libjansson-dev libsecp256k1-dev
 libssl-dev libcurl4-openssl-dev nettle-dev openssl postgresql-15 pgbouncer
-mandoc jq curl perl procps util-linux prometheus systemd"
+mandoc jq curl perl procps util-linux prometheus systemd gnuplot-nox python3"
 # --packaging: what contrib/pkg-test.sh needs too (Debian and RPM packages,
 # lintian, bash completion, git for the clean clone).
 if [ "${1:-}" = --packaging ]; then

@@ -192,6 +192,33 @@ bad "both conninfo and conninfo_file" "database: {
 	conninfo_file = \"$T/seed\";
 };" '3: database.conninfo_file: set only one of'
 
+# The intake section.
+bad "intake without webhook secrets" 'intake: {
+	enabled = true;
+};' '2: intake.enabled: the intake needs stripe.webhook_secrets'
+bad "intake without its key" 'stripe: { webhook_secrets = [ "whsec_x" ]; };
+intake: {
+	enabled = true;
+};' '3: intake.enabled: the intake needs intake.key_file'
+bad "intake listen not an address" 'intake: { listen = [ "8081" ]; };' \
+    '1: intake.listen: 8081: not host:port'
+bad "intake listen bad port" 'intake: { listen = [ "[::1]:99999" ]; };' \
+    '1: intake.listen: 99999: bad port'
+bad "intake path" 'intake: { path = "hook"; };' '1: intake.path: must start'
+bad "intake submit_timeout above heartbeat" 'stripe: { webhook_secrets = [ "whsec_x" ]; };
+intake: {
+	enabled = true;
+	submit_timeout = 20;
+};' '4: intake.submit_timeout: intake.submit_timeout must be below'
+bad "intake processes range" 'intake: { processes = 65; };' \
+    '1: intake.processes'
+good "intake on IPv4, IPv6 and a Unix socket" "stripe: { webhook_secrets = [ \"whsec_x\" ]; };
+intake: {
+	enabled = true;
+	listen = [ \"127.0.0.1:8081\", \"[::1]:8081\", \"*:8082\", \"$T/intake.sock\" ];
+	key_file = \"$T/seed\";
+};
+colonies: { executor_seed_file = \"$T/seed\"; };"
 # @include of what libconfig 1.5 cannot read as a file: it would end the
 # process (exit 2, "input in flex scanner failed"), the master on a reload.
 mkdir -p "$T/incdir"

@@ -77,7 +77,7 @@ tail -c +$((${#hdr} + 2)) "$dir/status.out" | jq -e '.version == 1' >/dev/null
 ok $? "status body is the master's JSON"
 
 printf 'ping\nbogus\n\nping\r\nscale\nstop now\n' | raw >"$dir/pipe.out"
-printf 'OK 5\npong\nERR 23\nunknown command: bogus\nERR 14\nempty request\nOK 5\npong\nERR 21\nusage: scale N|+K|-K\nERR 21\nusage: stop [--fast]\n' >"$dir/pipe.exp"
+printf 'OK 5\npong\nERR 23\nunknown command: bogus\nERR 14\nempty request\nOK 5\npong\nERR 35\nusage: scale [bees|intake] N|+K|-K\nERR 21\nusage: stop [--fast]\n' >"$dir/pipe.exp"
 cmp -s "$dir/pipe.out" "$dir/pipe.exp"
 ok $? "pipelined requests answered in order, errors framed" ||
     diag "$(cat "$dir/pipe.out")"

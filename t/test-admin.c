@@ -123,6 +123,15 @@ master_scale(char op, unsigned long n, char *cause, size_t causelen)
 	return 0;
 }
 
+int
+master_intake_scale(char op, unsigned long n, char *cause, size_t causelen)
+{
+	(void)op;
+	(void)n;
+	snprintf(cause, causelen, "the intake is not enabled");
+	return -1;
+}
+
 void
 master_stop(int fast)
 {

@@ -65,7 +65,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "executors",	0, 1, ctl_executors },
 	{ "metrics",	0, 0, ctl_simple },
 	{ "ping",	0, 0, ctl_simple },
-	{ "scale",	1, 1, ctl_scale },
+	{ "scale",	1, 2, ctl_scale },
 	{ "reload",	0, 0, ctl_simple },
 	{ "stop",	0, 1, ctl_stop },
 	{ "pause",	0, 0, ctl_simple },
@@ -80,7 +80,8 @@ usage_print(FILE *f)
 	    "usage: fbeectl [-s socket] [-c file] command [argument ...]\n"
 	    "       fbeectl -V | --version | -h | --help\n"
 	    "commands: status [--json], executors [--json], metrics, ping,\n"
-	    "          scale N|+K|-K, reload, stop [--fast], pause, resume,\n"
+	    "          scale [bees|intake] N|+K|-K, reload, stop [--fast],\n"
+	    "          pause, resume,\n"
 	    "          key generate, key id (private key on standard input)\n");
 }
 
@@ -374,8 +375,13 @@ ctl_simple(const char *path, int argc, char **argv)
 static int
 ctl_scale(const char *path, int argc, char **argv)
 {
-	const char	*s = argv[1];
+	const char	*s = argv[argc - 1];
 
+	if (argc == 3 && strcmp(argv[1], "bees") != 0 &&
+	    strcmp(argv[1], "intake") != 0) {
+		fprintf(stderr, "fbeectl: scale: bees or intake\n");
+		return CTL_EX_USAGE;
+	}
 	if (*s == '+' || *s == '-')
 		s++;
 	if (*s == '\0' || strspn(s, "0123456789") != strlen(s)) {
@@ -522,6 +528,43 @@ ctl_print_waiting(json_t *waiting)
 	}
 }
 
+/* The webhook intake, when the daemon runs one. */
+static void
+ctl_print_intake(json_t *st)
+{
+	json_t		*in = json_object_get(st, "intake"), *req, *v, *p;
+	json_t		*lat;
+	const char	*k;
+	char		 n1[32], n2[32], n3[32], n4[32], rss[32];
+	size_t		 i;
+
+	if (!json_is_object(in))
+		return;
+	lat = json_object_get(json_object_get(st, "pool"),
+	    "webhook_latency_ms");
+	printf("webhook:     receipt to commit p50 %s ms, p95 %s ms, p99 %s ms\n",
+	    ctl_num(lat, "p50", 1, n1, sizeof(n1)),
+	    ctl_num(lat, "p95", 1, n2, sizeof(n2)),
+	    ctl_num(lat, "p99", 1, n3, sizeof(n3)));
+	printf("intake:      %s running, %s wanted; replies:",
+	    ctl_num(in, "running", 0, n1, sizeof(n1)),
+	    ctl_num(in, "target", 0, n2, sizeof(n2)));
+	req = json_object_get(in, "requests");
+	json_object_foreach(req, k, v)
+		printf(" %s %s", k, ctl_num(req, k, 0, n1, sizeof(n1)));
+	lat = json_object_get(in, "submit_latency_ms");
+	printf("; submit p99 %s ms\n", ctl_num(lat, "p99", 1, n1, sizeof(n1)));
+	json_array_foreach(json_object_get(in, "processes"), i, p) {
+		ctl_rss(p, rss, sizeof(rss));
+		printf("  intake %s: pid %s, %s, %s requests, rss %s, restarts "
+		    "%s\n", ctl_num(p, "slot", 0, n1, sizeof(n1)),
+		    ctl_num(p, "pid", 0, n2, sizeof(n2)),
+		    ctl_str(p, "state", "?"),
+		    ctl_num(p, "requests", 0, n3, sizeof(n3)), rss,
+		    ctl_num(p, "restarts", 0, n4, sizeof(n4)));
+	}
+}
+
 static void
 ctl_print_status(json_t *st)
 {
@@ -561,6 +604,7 @@ ctl_print_status(json_t *st)
 	    ctl_num(pool, "http_errors", 0, n2, sizeof(n2)),
 	    ctl_num(pool, "restarts", 0, n3, sizeof(n3)));
 	ctl_print_waiting(json_object_get(pool, "waiting"));
+	ctl_print_intake(st);
 
 	bees = json_object_get(st, "bees");
 	if (!json_is_array(bees) || json_array_size(bees) == 0)

@@ -76,6 +76,7 @@ struct bee {
 	struct colonies		*col;
 	char			 executor[128];
 	char			 executorid[CRYPTO_ID_HEXLEN + 1];
+	char			 intakeid[CRYPTO_ID_HEXLEN + 1]; /* or "" */
 	msgpack_unpacker	 unp;
 	int			 draining;
 	int			 paused;
@@ -679,12 +680,52 @@ bee_applying(void *arg)
 	bee_heartbeat(b, FBEE_ST_WORKING, FBEE_PH_APPLY);
 }
 
+static int64_t
+bee_now_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * When our intake received the webhook (kwargs.fb_received_us, Unix us),
+ * if the process comes from the intake identity; else 0.  The guardian
+ * then judges the signature's age at that time, so that a queue longer
+ * than stripe.signature_tolerance does not fail good events, and the bee
+ * measures webhook -> commit from it.  Another submitter's claim is
+ * ignored: only the intake has checked the timestamp.
+ */
+static int64_t
+bee_received_us(const struct bee *b, const struct col_process *p)
+{
+	json_t		*v;
+	const char	*s;
+	char		*end;
+	long long	 us;
+
+	if (b->intakeid[0] == '\0' ||
+	    strcmp(p->initiatorid, b->intakeid) != 0 ||
+	    (v = json_object_get(p->kwargs, GUARDIAN_KWARG_RECEIVED)) ==
+	    NULL || !json_is_string(v))
+		return 0;
+	s = json_string_value(v);
+	errno = 0;
+	us = strtoll(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || us <= 0 ||
+	    us > bee_now_us() + 60 * 1000000LL)
+		return 0;
+	return (int64_t)us;
+}
+
 static void
 bee_task(struct bee *b, struct col_process *p)
 {
 	struct guardian_input	in;
 	struct task_result	res;
 	int64_t			limit, closeby, deadline, margin;
+	int64_t			received_us, now_us;
 
 	b->task_start_us = clock_now_us();
 	b->task_start = b->task_start_us / 1000;
@@ -708,6 +749,8 @@ bee_task(struct bee *b, struct col_process *p)
 	in.args = p->args;
 	in.kwargs = p->kwargs;
 	in.now = (int64_t)time(NULL);
+	received_us = bee_received_us(b, p);
+	in.received = received_us / 1000000;
 	in.applying = bee_applying;
 	in.applying_arg = b;
 	memset(&res, 0, sizeof(res));
@@ -716,6 +759,11 @@ bee_task(struct bee *b, struct col_process *p)
 		snprintf(b->event, sizeof(b->event), "%s", res.event_id);
 	if ((int)res.outcome >= 0 && (int)res.outcome < FBEE_NOUTCOMES)
 		b->c.tasks[res.outcome]++;
+	/* Webhook -> commit: from the intake's receipt to now. */
+	if (received_us > 0 && res.outcome != OUTCOME_TRANSIENT &&
+	    res.outcome != OUTCOME_FAILED && (now_us = bee_now_us()) >=
+	    received_us)
+		metrics_hist_add(&b->c.w2c, (uint64_t)(now_us - received_us));
 
 	if (bee_sigquit) {
 		log_info("process %s event %s: %s; abandoned without closing "
@@ -784,6 +832,18 @@ bee_setup(struct bee *b, const char *cfgpath, int cfgfd)
 		return FB_EX_CONFIG;
 	}
 	snprintf(b->executorid, sizeof(b->executorid), "%s", key.id);
+	if (b->cfg.intake_key != NULL) {
+		if (crypto_key_parse(&key, b->cfg.intake_key,
+		    strlen(b->cfg.intake_key), cause, sizeof(cause)) == -1) {
+			log_warnx("intake.key_file: %s", cause);
+			return FB_EX_CONFIG;
+		}
+		snprintf(b->intakeid, sizeof(b->intakeid), "%s", key.id);
+		crypto_key_clear(&key);
+		if (config_executor_key(&b->cfg, b->slot, &key, cause,
+		    sizeof(cause)) == -1)
+			return FB_EX_CONFIG;
+	}
 
 	memset(&m, 0, sizeof(m));
 	m.type = FBEE_HELLO;

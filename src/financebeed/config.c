@@ -184,6 +184,37 @@ static const struct config_key config_keys[] = {
 
 	K_SECS("metrics.interval", CONFIG_BEE, "1", 0.05, 60,
 	    metrics_interval_ms),
+
+	/* intake.c: the webhook intake processes (CONFIG_BEE: replaced too). */
+	K_BOOL("intake.enabled", 0, "false", intake_enabled),
+	K_INT("intake.processes", 0, "2", 1, 64, intake_processes),
+	K_LIST("intake.listen", CONFIG_NONEMPTY | CONFIG_UNIQUE,
+	    "127.0.0.1:8081", intake_listen, nintake_listen),
+	K_STR("intake.path", CONFIG_BEE | CONFIG_NONEMPTY,
+	    "/api/stripe-webhook", intake_path),
+	K_STR("intake.health_path", CONFIG_BEE | CONFIG_NONEMPTY, "/healthz",
+	    intake_health_path),
+	K_INT("intake.max_body", CONFIG_BEE, "1048576", 1024, 67108864,
+	    intake_max_body),
+	K_SECS("intake.read_timeout", CONFIG_BEE, "10", 0.1, 3600,
+	    intake_read_timeout_ms),
+	K_SECS("intake.submit_timeout", CONFIG_BEE, "5", 0.1, 600,
+	    intake_submit_timeout_ms),
+	K_INT("intake.retry_after", CONFIG_BEE, "5", 1, 3600,
+	    intake_retry_after),
+	K_STR("intake.executor_type", CONFIG_BEE, "", intake_executor_type),
+	K_INT("intake.maxexectime", CONFIG_BEE, "0", -1, 86400,
+	    intake_maxexectime),
+	K_INT("intake.maxretries", CONFIG_BEE, "3", -1, 1000000,
+	    intake_maxretries),
+	K_INT("intake.priority", CONFIG_BEE, "0", -50000, 50000,
+	    intake_priority),
+	K_BOOL("intake.ack_ignored", CONFIG_BEE, "true", intake_ack_ignored),
+	K_FILE("intake.key_file", CONFIG_BEE),
+	K_STR("intake.name", CONFIG_BEE | CONFIG_NONEMPTY, "financebee-intake",
+	    intake_name),
+	K_STR("intake.submitter_type", CONFIG_BEE | CONFIG_NONEMPTY,
+	    "financebee-submitter", intake_submitter_type),
 	K_STR("metrics.listen", 0, "", metrics_listen),
 	K_SECS("metrics.stats_interval", 0, "0", 0, 86400, stats_interval_ms),
 
@@ -194,7 +225,7 @@ static const struct config_key config_keys[] = {
 /* The groups keys live in: any other group or top-level name is unknown. */
 static const char *const config_groups[] = {
 	"colonies", "database", "stripe", "guardian", "supervision", "admin",
-	"log", "metrics", "debug", NULL
+	"log", "metrics", "debug", "intake", NULL
 };
 
 #define CONFIG_SECRET_MAX	65536
@@ -1325,6 +1356,36 @@ config_load_webhook_secrets(struct config_ctx *ctx)
 	return 0;
 }
 
+/* The intake's submitting identity; required when the intake is on. */
+static int
+config_load_intake_key(struct config_ctx *ctx)
+{
+	struct fb_config	*cfg = ctx->cfg;
+	size_t			 ii = config_index("intake.key_file");
+	size_t			 ei = config_index("intake.enabled");
+	char			*buf;
+	size_t			 len;
+
+	if (ctx->str[ii][0] == '\0') {
+		if (!cfg->intake_enabled)
+			return 0;
+		config_error(ctx, ctx->set[ei], config_keys[ei].name,
+		    "the intake needs intake.key_file (its ColonyOS identity)");
+		return -1;
+	}
+	if (config_read_secret(ctx, ctx->set[ii], config_keys[ii].name,
+	    ctx->str[ii], &buf, &len) == -1)
+		return -1;
+	if (!config_is_hex64(buf, len)) {
+		config_free_str(buf);
+		config_error(ctx, ctx->set[ii], config_keys[ii].name,
+		    "%s: must hold one key of 64 hex characters", ctx->str[ii]);
+		return -1;
+	}
+	cfg->intake_key = buf;
+	return 0;
+}
+
 static int
 config_load_identity(struct config_ctx *ctx)
 {
@@ -1410,7 +1471,7 @@ config_load_identity(struct config_ctx *ctx)
 		}
 		cfg->owner_key = buf;
 	}
-	return 0;
+	return config_load_intake_key(ctx);
 }
 
 /* A file libcurl reads when it connects: there now, of the right type. */
@@ -1585,6 +1646,51 @@ config_executor_host(struct config_ctx *ctx)
 	return 0;
 }
 
+/* The intake's rules: addresses it can listen on, paths, secrets. */
+static int
+config_check_intake(struct config_ctx *ctx)
+{
+	struct fb_config	*cfg = ctx->cfg;
+	size_t			 i, ki;
+	char			 msg[256];
+
+	ki = config_index("intake.listen");
+	for (i = 0; i < cfg->nintake_listen; i++) {
+		if (listen_parse(cfg->intake_listen[i], NULL, msg,
+		    sizeof(msg)) == -1) {
+			config_error(ctx, ctx->set[ki], config_keys[ki].name,
+			    "%s", msg);
+			return -1;
+		}
+	}
+	ki = config_index("intake.path");
+	if (cfg->intake_path[0] != '/') {
+		config_error(ctx, ctx->set[ki], config_keys[ki].name,
+		    "must start with /");
+		return -1;
+	}
+	ki = config_index("intake.health_path");
+	if (cfg->intake_health_path[0] != '/' ||
+	    strcmp(cfg->intake_health_path, cfg->intake_path) == 0) {
+		config_error(ctx, ctx->set[ki], config_keys[ki].name,
+		    "must start with / and differ from intake.path");
+		return -1;
+	}
+	/* A blocked submit must not look like a silent process. */
+	if (cfg->intake_enabled && config_order(ctx, "intake.submit_timeout",
+	    "supervision.heartbeat_timeout", cfg->intake_submit_timeout_ms,
+	    cfg->heartbeat_timeout_ms, 1, "below") == -1)
+		return -1;
+	ki = config_index("intake.enabled");
+	if (cfg->intake_enabled && cfg->nwebhook_secrets == 0) {
+		config_error(ctx, ctx->set[ki], config_keys[ki].name,
+		    "the intake needs stripe.webhook_secrets: it would "
+		    "submit unsigned webhooks");
+		return -1;
+	}
+	return 0;
+}
+
 /* "host:port" or "[v6]:port" into its parts; -1 if malformed. */
 int
 config_hostport(const char *listen, char *host, size_t hostlen,
@@ -1723,7 +1829,7 @@ config_check_rules(struct config_ctx *ctx)
 			return -1;
 		}
 	}
-	return 0;
+	return config_check_intake(ctx);
 }
 
 /*
@@ -2031,6 +2137,7 @@ config_free(struct fb_config *cfg)
 	}
 	config_free_list(cfg->executor_keys, cfg->nexecutor_keys);
 	config_free_str(cfg->owner_key);
+	config_free_str(cfg->intake_key);
 	free(cfg->path);
 	explicit_bzero(cfg, sizeof(*cfg));
 }
@@ -2127,6 +2234,9 @@ config_bee_settings_differ(const struct fb_config *a,
 			break;
 		}
 	}
+	if (strcmp(a->intake_key != NULL ? a->intake_key : "",
+	    b->intake_key != NULL ? b->intake_key : "") != 0)
+		return 1;
 	if (a->executor_seed_len != b->executor_seed_len ||
 	    (a->executor_seed_len != 0 && memcmp(a->executor_seed,
 	    b->executor_seed, a->executor_seed_len) != 0))

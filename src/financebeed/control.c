@@ -29,7 +29,8 @@ static const struct admin_cmd control_cmds[] = {
 	{ "executors",	1, 0, 0, "executors",		control_cmd_executors },
 	{ "metrics",	1, 0, 0, "metrics",		control_cmd_metrics },
 	{ "ping",	1, 0, 0, "ping",		control_cmd_ping },
-	{ "scale",	0, 1, 1, "scale N|+K|-K",	control_cmd_scale },
+	{ "scale",	0, 1, 2, "scale [bees|intake] N|+K|-K",
+	    control_cmd_scale },
 	{ "reload",	0, 0, 0, "reload",		control_cmd_reload },
 	{ "stop",	0, 0, 1, "stop [--fast]",	control_cmd_stop },
 	{ "pause",	0, 0, 0, "pause",		control_cmd_pause },
@@ -80,10 +81,21 @@ static void
 control_cmd_scale(struct admin_client *c, int argc, char **argv)
 {
 	json_t		*st;
-	const char	*s = argv[1];
+	const char	*s = argv[argc - 1];
 	char		 cause[FB_CAUSE_MAX], op = '=';
 	unsigned long	 n = 0;
 	size_t		 i;
+	int		 intake = 0;
+
+	/* "scale intake N": the intake processes (intake.c). */
+	if (argc == 3) {
+		if (strcmp(argv[1], "intake") == 0)
+			intake = 1;
+		else if (strcmp(argv[1], "bees") != 0) {
+			admin_replyf(c, "ERR", "scale: bees or intake");
+			return;
+		}
+	}
 
 	if (*s == '+' || *s == '-')
 		op = *s++;
@@ -99,12 +111,22 @@ control_cmd_scale(struct admin_client *c, int argc, char **argv)
 		n = n * 10 + (unsigned long)(s[i] - '0');
 	}
 	cause[0] = '\0';
+	if (intake) {
+		if (master_intake_scale(op, n, cause, sizeof(cause)) == -1) {
+			admin_replyf(c, "ERR", "scale: %s", cause);
+			return;
+		}
+		log_info("admin: uid %u: scale intake %s",
+		    (unsigned)admin_client_uid(c), s);
+		admin_replyf(c, "OK", "scaling intake processes");
+		return;
+	}
 	if (master_scale(op, n, cause, sizeof(cause)) == -1) {
 		admin_replyf(c, "ERR", "scale: %s",
 		    cause[0] != '\0' ? cause : "refused");
 		return;
 	}
-	log_info("admin: uid %u: scale %s", (unsigned)admin_client_uid(c), argv[1]);
+	log_info("admin: uid %u: scale %s", (unsigned)admin_client_uid(c), s);
 	if ((st = report_status()) != NULL &&
 	    json_is_integer(json_object_get(st, "bees_target")))
 		admin_replyf(c, "OK", "scaling to %" JSON_INTEGER_FORMAT

@@ -121,7 +121,7 @@ fbee_pack(msgpack_sbuffer *sb, const struct fbee_msg *m)
 		msgpack_pack_map(&pk, 7);
 		break;
 	case FBEE_COUNTERS:
-		msgpack_pack_map(&pk, 12);
+		msgpack_pack_map(&pk, 16);	/* v, t + 14 counters */
 		break;
 	case FBEE_BYE:
 		msgpack_pack_map(&pk, 5);
@@ -164,6 +164,10 @@ fbee_pack(msgpack_sbuffer *sb, const struct fbee_msg *m)
 		pk_u64s(&pk, "hist", m->c.hist.buckets, METRICS_NBUCKETS);
 		pk_u64(&pk, "hcount", m->c.hist.count);
 		pk_u64(&pk, "hsum", m->c.hist.sum_us);
+		pk_u64s(&pk, "w2c", m->c.w2c.buckets, METRICS_NBUCKETS);
+		pk_u64(&pk, "w2ccount", m->c.w2c.count);
+		pk_u64(&pk, "w2csum", m->c.w2c.sum_us);
+		pk_u64s(&pk, "intake", m->c.intake, INTAKE_R_MAX);
 		break;
 	case FBEE_BYE:
 		pk_i64(&pk, "code", m->code);
@@ -343,6 +347,14 @@ fbee_decode_field(const msgpack_object *k, const msgpack_object *v,
 			return dec_u64(v, &m->c.hist.count);
 		if (key_is(k, "hsum"))
 			return dec_u64(v, &m->c.hist.sum_us);
+		if (key_is(k, "w2c"))
+			return dec_u64s(v, m->c.w2c.buckets, METRICS_NBUCKETS);
+		if (key_is(k, "w2ccount"))
+			return dec_u64(v, &m->c.w2c.count);
+		if (key_is(k, "w2csum"))
+			return dec_u64(v, &m->c.w2c.sum_us);
+		if (key_is(k, "intake"))
+			return dec_u64s(v, m->c.intake, INTAKE_R_MAX);
 		break;
 	case FBEE_BYE:
 		if (key_is(k, "code")) {
@@ -452,6 +464,9 @@ fbee_counters_add(struct fbee_counters *dst, const struct fbee_counters *src)
 	dst->db_wait_ms += src->db_wait_ms;
 	dst->colonies_wait_ms += src->colonies_wait_ms;
 	metrics_hist_merge(&dst->hist, &src->hist);
+	metrics_hist_merge(&dst->w2c, &src->w2c);
+	for (i = 0; i < INTAKE_R_MAX; i++)
+		dst->intake[i] += src->intake[i];
 }
 
 uint64_t

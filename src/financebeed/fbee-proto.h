@@ -17,7 +17,10 @@
  *   counters   tasks [7 cumulative counts by enum store_outcome], lost,
  *              dberr, httperr, dbwait, colwait (ms spent waiting for the
  *              database, for ColonyOS), rss (kB), hist [METRICS_NBUCKETS],
- *              hcount, hsum (us)
+ *              hcount, hsum (us), w2c [METRICS_NBUCKETS], w2ccount,
+ *              w2csum (webhook -> commit of intake events, us), intake
+ *              [INTAKE_R_MAX requests by reply: an intake process, whose
+ *              hist is then its ColonyOS submits and httperr their errors]
  *   bye        code (exit status about to be returned), auth (bool: the
  *              colony refused the executor), reason
  * master -> bee
@@ -124,6 +127,8 @@ struct fbee_counters {
 	uint64_t		colonies_wait_ms; /* for ColonyOS */
 	int64_t			rss_kb;
 	struct metrics_hist	hist;
+	struct metrics_hist	w2c;		/* webhook -> commit, us */
+	uint64_t		intake[INTAKE_R_MAX];	/* intake processes */
 };
 
 struct fbee_msg {

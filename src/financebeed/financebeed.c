@@ -33,6 +33,8 @@ enum {
 	OPT_CHANNEL_FD,
 	OPT_STATUS_FD,
 	OPT_CONFIG_FD,
+	OPT_INTAKE,
+	OPT_LISTEN_FDS,
 	OPT_VERSION
 };
 
@@ -142,6 +144,8 @@ main(int argc, char *argv[])
 		{ "channel-fd",	required_argument,	NULL, OPT_CHANNEL_FD },
 		{ "status-fd",	required_argument,	NULL, OPT_STATUS_FD },
 		{ "config-fd",	required_argument,	NULL, OPT_CONFIG_FD },
+		{ "intake",	required_argument,	NULL, OPT_INTAKE },
+		{ "listen-fds",	required_argument,	NULL, OPT_LISTEN_FDS },
 		{ "version",	no_argument,		NULL, OPT_VERSION },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL,		0,			NULL, 0 }
@@ -153,7 +157,9 @@ main(int argc, char *argv[])
 	int			 ch, test = 0, migrate = 0, prune = 0;
 	int			 dry_run = 0, debug = 0, bee = 0, reg = 0, rc;
 	unsigned int		 slot = 0, generation = 0, chanfd = 3;
-	int			 statusfd = -1, cfgfd = -1;
+	int			 statusfd = -1, cfgfd = -1, intake = 0;
+	int			 lfds[LISTEN_MAXFDS];
+	unsigned int		 nlfds = 0, i;
 
 	/*
 	 * A child the master re-executed (bee, registrar, prune) shows its
@@ -213,6 +219,15 @@ main(int argc, char *argv[])
 		case OPT_CONFIG_FD:
 			cfgfd = (int)parse_uint(optarg, "--config-fd");
 			break;
+		case OPT_INTAKE:
+			intake = 1;
+			slot = parse_uint(optarg, "--intake");
+			break;
+		case OPT_LISTEN_FDS:
+			nlfds = parse_uint(optarg, "--listen-fds");
+			if (nlfds > LISTEN_MAXFDS)
+				usage(stderr, FB_EX_USAGE);
+			break;
 		case 'V':
 		case OPT_VERSION:
 			printf("financebeed %s (schema %d)\n", PACKAGE_VERSION,
@@ -226,12 +241,14 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage(stderr, FB_EX_USAGE);
-	if (test + migrate + prune + (applyfile != NULL) + bee + reg > 1)
+	if (test + migrate + prune + (applyfile != NULL) + bee + reg +
+	    intake > 1)
 		usage(stderr, FB_EX_USAGE);
 	if ((dry_run || sighdr != NULL) && applyfile == NULL)
 		usage(stderr, FB_EX_USAGE);
 	/* Internal: a snapshot fd only for the children the master starts. */
-	if (cfgfd >= 0 && !bee && !reg && !prune)
+	if ((cfgfd >= 0 && !bee && !reg && !prune && !intake) ||
+	    (nlfds > 0 && !intake))
 		usage(stderr, FB_EX_USAGE);
 
 	financebeed_dumpable(0);
@@ -242,7 +259,7 @@ main(int argc, char *argv[])
 		proc_title("prune");
 
 	signal(SIGPIPE, SIG_IGN);
-	(void)log_init(bee ? "bee" : reg ? "registrar" : (test || migrate ||
+	(void)log_init(bee ? "bee" : intake ? "intake" : reg ? "registrar" : (test || migrate ||
 	    prune || applyfile != NULL) ? "financebeed" : "master",
 	    debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "stderr", cause,
 	    sizeof(cause));
@@ -252,6 +269,17 @@ main(int argc, char *argv[])
 	}
 
 	memset(&cfg, 0, sizeof(cfg));
+	if (intake) {
+		/* Inherited from the master as fds 6, 7, ... (proc.c). */
+		for (i = 0; i < nlfds; i++)
+			lfds[i] = PROC_LISTENFD + (int)i;
+		/* Started by hand: no channel. */
+		if (fcntl((int)chanfd, F_GETFD) == -1)
+			return intake_main(cfgpath, slot, generation, -1,
+			    statusfd, cfgfd, lfds, nlfds);
+		return intake_main(cfgpath, slot, generation, (int)chanfd,
+		    statusfd, cfgfd, lfds, nlfds);
+	}
 	if (bee)
 		return bee_main(cfgpath, slot, generation, (int)chanfd,
 		    statusfd, cfgfd);

@@ -108,6 +108,8 @@ struct guardian_input {
 	json_t		*args;		/* process spec args */
 	json_t		*kwargs;	/* process spec kwargs */
 	int64_t		 now;		/* injectable clock for tests */
+	/* > 0: when our intake received it; the signature is judged then. */
+	int64_t		 received;
 	/* Optional: task_run() calls it when the event enters the store. */
 	void		(*applying)(void *);
 	void		*applying_arg;
@@ -121,6 +123,24 @@ int	 guardian_check(const struct fb_config *, const struct guardian_input *,
 /* The same, as a bee runs it: the change written into c (reset first). */
 int	 guardian_check_change(const struct fb_config *,
 	    const struct guardian_input *, struct fb_change *c, char *, size_t);
+/*
+ * The intake's check of a webhook body and its Stripe-Signature header
+ * (sighdr may be NULL): signature, strict JSON, envelope, then
+ * stripe_normalize() into change.  Bad signature or bad event (not JSON,
+ * not an event envelope) are the client's fault; UNNORMALISED is an event
+ * a bee would close failed, which the intake still submits so that the
+ * failure is recorded in ColonyOS.
+ */
+enum guardian_verdict {
+	GUARDIAN_OK = 0,
+	GUARDIAN_BAD_SIGNATURE,
+	GUARDIAN_BAD_EVENT,
+	GUARDIAN_UNNORMALISED
+};
+enum guardian_verdict guardian_check_webhook(const struct fb_config *,
+	    const char *body, size_t len, const char *sighdr, int64_t now,
+	    struct fb_change *, char *, size_t);
+#define GUARDIAN_KWARG_RECEIVED	"fb_received_us"	/* intake: Unix us */
 /* Strict JSON: no duplicate keys, valid UTF-8, no trailing data, depth bound. */
 struct fbj_doc *guardian_parse_json(const char *, size_t, int maxdepth, char *,
 	    size_t);
@@ -288,6 +308,26 @@ struct fb_config {
 	enum log_level	 log_level;
 	char		*log_target;
 	long		 metrics_interval_ms;
+
+	/* intake (intake.c) */
+	int		 intake_enabled;
+	unsigned int	 intake_processes;
+	char		**intake_listen;	/* host:port, [v6]:port, /path */
+	size_t		 nintake_listen;
+	char		*intake_path;
+	char		*intake_health_path;
+	size_t		 intake_max_body;
+	long		 intake_read_timeout_ms;
+	long		 intake_submit_timeout_ms;
+	int		 intake_retry_after;	/* s */
+	char		*intake_executor_type;	/* "" = executor_type */
+	int		 intake_maxexectime;	/* 0 = lease */
+	int		 intake_maxretries;
+	int		 intake_priority;
+	int		 intake_ack_ignored;
+	char		*intake_key;		/* secret: the submitter's key */
+	char		*intake_name;		/* its executor name */
+	char		*intake_submitter_type;	/* its executor type */
 	char		*metrics_listen;	/* "" = no HTTP exporter */
 	long		 stats_interval_ms;	/* 0 = no stats line */
 
@@ -341,6 +381,45 @@ uint64_t metrics_hist_quantile(const struct metrics_hist *, double);
 uint64_t metrics_hist_bound(unsigned int);	/* bucket i's upper bound, us */
 long	 metrics_rss_kb(pid_t);
 
+/* listen.c: the intake's listening sockets. */
+#define LISTEN_MAXFDS	16
+struct listen_addr {
+	int	 family;	/* AF_UNSPEC (a name), AF_INET6, AF_UNIX */
+	char	 host[256];	/* "*" = every address */
+	char	 port[8];
+	char	 path[108];
+};
+int	 listen_parse(const char *, struct listen_addr *, char *, size_t);
+/* Listening sockets (CLOEXEC, non-blocking) for every address. */
+int	 listen_open(char *const *, size_t, int reuseport, int *fds,
+	    size_t maxfds, size_t *nfds, char *, size_t);
+
+/*
+ * intake.c: financebeed --intake N, a webhook intake process (a child of
+ * the master, like a bee).  lfds: its inherited listening sockets, or
+ * none to open its own.  Returns its exit status.
+ */
+enum intake_result {		/* requests, by reply */
+	INTAKE_R_SUBMITTED = 0,	/* 200: ColonyOS holds the process */
+	INTAKE_R_IGNORED,	/* 200: acknowledged without a submission */
+	INTAKE_R_BADREQ,	/* 400 */
+	INTAKE_R_NOTFOUND,	/* 404 */
+	INTAKE_R_METHOD,	/* 405 */
+	INTAKE_R_TOOBIG,	/* 413 */
+	INTAKE_R_UNAVAILABLE,	/* 503 */
+	INTAKE_R_ERROR,		/* 500 */
+	INTAKE_R_MAX
+};
+struct intake_counters {
+	uint64_t		results[INTAKE_R_MAX];
+	uint64_t		submit_errors;
+	struct metrics_hist	submit_hist;	/* ColonyOS submit, us */
+};
+const char *intake_result_str(int);
+int	 intake_main(const char *cfgpath, unsigned int slot,
+	    unsigned int generation, int chanfd, int statusfd, int cfgfd,
+	    const int *lfds, size_t nlfds);
+
 /* oneshot.c: --migrate, --apply and --prune; each returns an exit status. */
 int	 oneshot_migrate(const struct fb_config *);
 int	 oneshot_apply(const struct fb_config *, const char *file, int dry_run,
@@ -357,6 +436,7 @@ void	 financebeed_dumpable(int);
 int	 master_main(const char *cfgpath, struct fb_config *, int cfgfd,
 	    int foreground);
 int	 master_scale(char op, unsigned long n, char *, size_t); /* op '=', '+', '-' */
+int	 master_intake_scale(char op, unsigned long n, char *, size_t);
 void	 master_stop(int fast);
 void	 master_pause(int pause);
 
@@ -391,6 +471,9 @@ int	 proc_init(char *, size_t);
 const char *proc_exe(void);
 pid_t	 proc_spawn(char *const argv[], int *chanfd, int statusfd,
 	    int cfgfd, char *, size_t);
+#define PROC_LISTENFD	6	/* an intake's first listening socket */
+pid_t	 proc_spawn_fds(char *const argv[], int *chanfd, int statusfd,
+	    int cfgfd, const int *lfds, size_t nlfds, char *, size_t);
 struct fbee_shm;
 struct fbee_shm *proc_shm_create(int *, char *, size_t);
 void	 proc_shm_free(struct fbee_shm *);

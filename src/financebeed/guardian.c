@@ -465,17 +465,18 @@ guardian_check(const struct fb_config *cfg, const struct guardian_input *in,
 	return rv;
 }
 
+static enum guardian_verdict guardian_body(const struct fb_config *,
+	    const char *, size_t, const char *, int64_t, const char *,
+	    struct fb_change *, char *, size_t);
+
 int
 guardian_check_change(const struct fb_config *cfg,
     const struct guardian_input *in, struct fb_change *change, char *cause,
     size_t causelen)
 {
-	char		 sigcause[FB_CAUSE_MAX];
-	struct fbj_doc	*ev;
 	json_t		*a0;
 	const char	*body, *sighdr;
 	size_t		 len, maxpayload, n;
-	int		 rv;
 
 	change_reset(change);
 	if (guardian_funcname(cfg, in->funcname, cause, causelen) == -1)
@@ -521,35 +522,69 @@ guardian_check_change(const struct fb_config *cfg,
 		return -1;
 	}
 
+	/* The intake judged the timestamp when the webhook came in. */
+	return guardian_body(cfg, body, len, sighdr, in->received > 0 ?
+	    in->received : in->now, "args[0]", change, cause, causelen) ==
+	    GUARDIAN_OK ? 0 : -1;
+}
+
+/* Signature, strict JSON, envelope, normalisation of a raw event text. */
+static enum guardian_verdict
+guardian_body(const struct fb_config *cfg, const char *body, size_t len,
+    const char *sighdr, int64_t now, const char *what,
+    struct fb_change *change, char *cause, size_t causelen)
+{
+	char		 sigcause[FB_CAUSE_MAX];
+	struct fbj_doc	*ev;
+	int		 rv;
+
 	if (cfg->nwebhook_secrets > 0) {
 		if (sighdr == NULL) {
 			guardian_cause(cause, causelen, "kwargs[\"%s\"]: missing, "
 			    "but webhook secrets are configured: the signature "
 			    "is required", GUARDIAN_KWARG_SIGNATURE);
-			return -1;
+			return GUARDIAN_BAD_SIGNATURE;
 		}
 		if (stripe_verify_signature(sighdr, body, len,
-		    cfg->webhook_secrets, cfg->nwebhook_secrets, in->now,
+		    cfg->webhook_secrets, cfg->nwebhook_secrets, now,
 		    cfg->signature_tolerance, sigcause, sizeof sigcause) !=
 		    STRIPE_SIG_OK) {
 			guardian_cause(cause, causelen, "kwargs[\"%s\"]: %s",
 			    GUARDIAN_KWARG_SIGNATURE, sigcause);
-			return -1;
+			return GUARDIAN_BAD_SIGNATURE;
 		}
 	}
 
 	ev = guardian_parse_json(body, len, cfg->max_depth, sigcause,
 	    sizeof sigcause);
 	if (ev == NULL) {
-		guardian_cause(cause, causelen, "args[0]: %s", sigcause);
-		return -1;
+		guardian_cause(cause, causelen, "%s: %s", what, sigcause);
+		return GUARDIAN_BAD_EVENT;
 	}
 	if (guardian_envelope(cfg, fbj_root(ev), change, cause,
 	    causelen) == -1) {
 		fbj_free(ev);
-		return -1;
+		return GUARDIAN_BAD_EVENT;
 	}
 	rv = stripe_normalize(fbj_root(ev), cfg, change, cause, causelen);
 	fbj_free(ev);
-	return rv;
+	return rv == 0 ? GUARDIAN_OK : GUARDIAN_UNNORMALISED;
+}
+
+enum guardian_verdict
+guardian_check_webhook(const struct fb_config *cfg, const char *body,
+    size_t len, const char *sighdr, int64_t now, struct fb_change *change,
+    char *cause, size_t causelen)
+{
+	size_t	maxpayload;
+
+	change_reset(change);
+	maxpayload = cfg->max_payload ? cfg->max_payload : GUARDIAN_MAX_PAYLOAD;
+	if (len == 0 || len > maxpayload || memchr(body, '\0', len) != NULL) {
+		guardian_cause(cause, causelen, "body: empty, over "
+		    "guardian.max_payload or holding a NUL byte");
+		return GUARDIAN_BAD_EVENT;
+	}
+	return guardian_body(cfg, body, len, sighdr, now, "body", change,
+	    cause, causelen);
 }

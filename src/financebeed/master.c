@@ -47,6 +47,7 @@
  * so no two bees ever hold one process.
  */
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -106,6 +107,23 @@ master_identity(struct slot *s, char *cause, size_t causelen)
 {
 	struct crypto_key	key;
 
+	if (s->intake) {
+		/* One identity for every intake process; it registers it. */
+		snprintf(s->executor, sizeof(s->executor), "%s",
+		    master.cfg->intake_name);
+		if (master.cfg->intake_key == NULL ||
+		    crypto_key_parse(&key, master.cfg->intake_key,
+		    strlen(master.cfg->intake_key), cause, causelen) == -1) {
+			if (master.cfg->intake_key == NULL)
+				snprintf(cause, causelen, "no intake.key_file");
+			s->executorid[0] = '\0';
+			return -1;
+		}
+		s->registered = 1;
+		snprintf(s->executorid, sizeof(s->executorid), "%s", key.id);
+		crypto_key_clear(&key);
+		return 0;
+	}
 	snprintf(s->executor, sizeof(s->executor), "%s-%u",
 	    master.cfg->executor_prefix, s->id);
 	if (config_executor_key(master.cfg, s->id, &key, cause, causelen) == -1) {
@@ -538,7 +556,8 @@ void
 master_spawn(struct slot *s)
 {
 	char		 slotarg[16], genarg[16], cause[FB_CAUSE_MAX];
-	char		*argv[14];
+	char		 nlfdarg[16];
+	char		*argv[16];
 	int		 fd = -1, shmfd = -1;
 	pid_t		 pid;
 	struct fbee_shm	*shm;
@@ -563,7 +582,7 @@ master_spawn(struct slot *s)
 	argv[0] = (char *)"financebeed";
 	argv[1] = (char *)"-c";
 	argv[2] = master.cfgpath;
-	argv[3] = (char *)"--bee";
+	argv[3] = s->intake ? (char *)"--intake" : (char *)"--bee";
 	argv[4] = slotarg;
 	argv[5] = (char *)"--generation";
 	argv[6] = genarg;
@@ -571,12 +590,21 @@ master_spawn(struct slot *s)
 	argv[8] = (char *)"3";
 	argv[9] = (char *)"--status-fd";
 	argv[10] = (char *)"4";
-	argv[11] = master.cfgfd >= 0 ? (char *)"--config-fd" : NULL;
-	argv[12] = (char *)"5";
-	argv[13] = NULL;
+	argv[11] = (char *)"--listen-fds";
+	snprintf(nlfdarg, sizeof(nlfdarg), "%zu", master.nlfds);
+	argv[12] = nlfdarg;
+	argv[13] = master.cfgfd >= 0 ? (char *)"--config-fd" : NULL;
+	argv[14] = (char *)"5";
+	argv[15] = NULL;
+	if (!s->intake) {	/* a bee: no sockets */
+		argv[11] = argv[13];
+		argv[12] = argv[14];
+		argv[13] = NULL;
+	}
 	if ((shm = proc_shm_create(&shmfd, cause, sizeof(cause))) == NULL ||
-	    (pid = proc_spawn(argv, &fd, shmfd, master.cfgfd, cause,
-	    sizeof(cause))) == -1) {
+	    (pid = proc_spawn_fds(argv, &fd, shmfd, master.cfgfd,
+	    s->intake ? master.lfds : NULL, s->intake ? master.nlfds : 0,
+	    cause, sizeof(cause))) == -1) {
 		if (shm != NULL) {
 			close(shmfd);
 			proc_shm_free(shm);
@@ -604,8 +632,8 @@ master_spawn(struct slot *s)
 	    master_read_cb, s);
 	if (s->ev_read == NULL || event_add(s->ev_read, NULL) == -1)
 		fatalx("event_add");
-	log_info("slot %u: started bee pid %ld, generation %u", s->id,
-	    (long)pid, master.generation);
+	log_info("slot %u: started %s pid %ld, generation %u", s->id,
+	    s->intake ? "intake" : "bee", (long)pid, master.generation);
 	if (master.paused)
 		master_send(s, FBEE_PAUSE);
 }
@@ -675,7 +703,8 @@ master_reaped(struct slot *s, int status)
 	if (WIFEXITED(status))
 		code = WEXITSTATUS(status);
 	fbee_counters_add(&s->retired, &s->live);
-	fbee_counters_add(&master.retired, &s->live);
+	fbee_counters_add(s->intake ? &master.intake_retired : &master.retired,
+	    &s->live);
 	memset(&s->live, 0, sizeof(s->live));
 	lived = clock_now_ms() - s->started >= master.cfg->healthy_after_ms;
 	s->pid = 0;
@@ -790,12 +819,12 @@ master_sigchld(void)
 			master_registered(&master.slots[i], status);
 			continue;
 		}
-		for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
+		for (i = 1; i <= MASTER_NSLOTS; i++) {
 			if (master.slots[i].pid == pid &&
 			    master.slots[i].state == SLOT_RUNNING)
 				break;
 		}
-		if (i > MASTER_MAX_SLOTS) {
+		if (i > MASTER_NSLOTS) {
 			log_debug("reaped unknown child %ld", (long)pid);
 			continue;
 		}
@@ -812,7 +841,7 @@ master_check_done(void)
 
 	if (master.state != MASTER_STOPPING)
 		return;
-	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
+	for (i = 1; i <= MASTER_NSLOTS; i++) {
 		if (master.slots[i].state == SLOT_RUNNING || master.slots[i].reg_pid > 0)
 			return;
 	}
@@ -830,7 +859,7 @@ master_stop_timer_cb(evutil_socket_t fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	(void)arg;
-	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
+	for (i = 1; i <= MASTER_NSLOTS; i++) {
 		master_kill(&master.slots[i], master.fast ? "fast stop" :
 		    "shutdown_timeout expired");
 		if (master.slots[i].reg_pid > 0)
@@ -855,7 +884,7 @@ master_stop(int fast)
 	notify_send("STOPPING=1\nSTATUS=%s stop", fast ? "fast" : "graceful");
 	master.state = MASTER_STOPPING;
 	master.fast = fast;
-	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
+	for (i = 1; i <= MASTER_NSLOTS; i++) {
 		s = &master.slots[i];
 		if (s->state == SLOT_BACKOFF || s->state == SLOT_FAILED) {
 			if (s->ev_respawn != NULL)
@@ -1041,7 +1070,7 @@ master_tick_cb(evutil_socket_t fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	(void)arg;
-	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
+	for (i = 1; i <= MASTER_NSLOTS; i++) {
 		master_watchdog(&master.slots[i], now);
 		master_register_watchdog(&master.slots[i], now);
 	}
@@ -1182,7 +1211,7 @@ master_signal_cb(evutil_socket_t sig, short ev, void *arg)
 		break;
 	case SIGUSR1:
 		(void)log_reopen();
-		for (i = 1; i <= MASTER_MAX_SLOTS; i++)
+		for (i = 1; i <= MASTER_NSLOTS; i++)
 			master_send(&master.slots[i], FBEE_REOPEN);
 		log_info("logs reopened");
 		break;
@@ -1192,7 +1221,115 @@ master_signal_cb(evutil_socket_t sig, short ev, void *arg)
 int
 master_slot_shown(const struct slot *s)
 {
-	return s->id <= master.target || s->state != SLOT_STOPPED;
+	return s->id <= (s->intake ? master.intake_target : master.target) ||
+	    s->state != SLOT_STOPPED;
+}
+
+/* --- intake processes (intake.c) ------------------------------------------ */
+
+/* Start or drain intake processes to n, like master_set_target(). */
+static void
+master_intake_target(unsigned int n)
+{
+	struct slot	*s;
+	unsigned int	 k;
+
+	if (n > 0 && master.nlfds == 0) {
+		log_warnx("intake: no listening sockets (intake.enabled needs "
+		    "a restart)");
+		n = 0;
+	}
+	master.intake_target = n;
+	for (k = 1; k <= MASTER_MAX_INTAKES; k++) {
+		s = MASTER_INTAKE(k);
+		s->wanted = k <= n;
+		if (s->wanted) {
+			if (master.state == MASTER_RUNNING &&
+			    s->state == SLOT_STOPPED)
+				master_spawn(s);
+		} else if (s->state == SLOT_BACKOFF || s->state == SLOT_FAILED) {
+			if (s->ev_respawn != NULL)
+				evtimer_del(s->ev_respawn);
+			s->state = SLOT_STOPPED;
+		} else if (s->state == SLOT_RUNNING)
+			master_drain_slot(s);
+	}
+}
+
+int
+master_intake_scale(char op, unsigned long n, char *cause, size_t causelen)
+{
+	unsigned long	t = master.intake_target;
+
+	if (master.state != MASTER_RUNNING || master.nlfds == 0) {
+		snprintf(cause, causelen, master.nlfds == 0 ? "the intake is "
+		    "not enabled" : "the daemon is stopping");
+		return -1;
+	}
+	if (op == '+')
+		t = n > MASTER_MAX_INTAKES ? ULONG_MAX : t + n;
+	else if (op == '-')
+		t = n > t ? ULONG_MAX : t - n;
+	else
+		t = n;
+	if (t > MASTER_MAX_INTAKES) {
+		snprintf(cause, causelen, "0 to %d intake processes",
+		    MASTER_MAX_INTAKES);
+		return -1;
+	}
+	if (t != master.intake_target)
+		log_info("scaling from %u to %lu intake processes",
+		    master.intake_target, t);
+	master_intake_target((unsigned int)t);
+	return 0;
+}
+
+/*
+ * After a reload: the new count; with changed settings every intake
+ * process is drained and respawned with the new snapshot at once (the
+ * sockets stay open in the master, so no connection is refused).
+ */
+void
+master_intake_reload(int differ)
+{
+	struct slot	*s;
+	unsigned int	 k;
+
+	for (k = 1; k <= MASTER_MAX_INTAKES; k++) {
+		s = MASTER_INTAKE(k);
+		s->executorid[0] = '\0';
+		if (s->state == SLOT_FAILED && s->wanted)
+			s->state = SLOT_STOPPED;
+		if (differ && s->state == SLOT_RUNNING)
+			master_drain_slot(s);
+	}
+	master_intake_target(master.cfg->intake_enabled ?
+	    master.cfg->intake_processes : 0);
+}
+
+static int
+master_intake_open(const struct fb_config *cfg, char *cause, size_t causelen)
+{
+	if (!cfg->intake_enabled)
+		return 0;
+	return listen_open(cfg->intake_listen, cfg->nintake_listen, 0,
+	    master.lfds, LISTEN_MAXFDS, &master.nlfds, cause, causelen);
+}
+
+static void
+master_intake_close(void)
+{
+	struct listen_addr	a;
+	char			cause[FB_CAUSE_MAX];
+	size_t			i;
+
+	for (i = 0; i < master.nlfds; i++)
+		close(master.lfds[i]);
+	master.nlfds = 0;
+	for (i = 0; i < master.cfg->nintake_listen; i++)
+		if (listen_parse(master.cfg->intake_listen[i], &a, cause,
+		    sizeof(cause)) == 0 && a.family == AF_UNIX)
+			(void)unlink(a.path);
 }
 
 
@@ -1273,6 +1410,14 @@ master_main(const char *cfgpath, struct fb_config *cfg, int cfgfd,
 		master.base = NULL;
 		return FB_EX_TEMPFAIL;
 	}
+	if (master_intake_open(cfg, cause, sizeof(cause)) == -1) {
+		log_warnx("intake.listen: %s", cause);
+		promhttp_close();
+		admin_close();
+		event_base_free(master.base);
+		master.base = NULL;
+		return FB_EX_TEMPFAIL;
+	}
 	master_ready = 0;
 	master_status[0] = '\0';
 	if (notify_init(cause, sizeof(cause)) == -1)
@@ -1289,8 +1434,10 @@ master_main(const char *cfgpath, struct fb_config *cfg, int cfgfd,
 	(void)master_pidfile();
 	master.started = clock_now_ms();
 	master.started_wall = time(NULL);
-	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
-		master.slots[i].id = (unsigned int)i;
+	for (i = 1; i <= MASTER_NSLOTS; i++) {
+		master.slots[i].id = (unsigned int)(i > MASTER_MAX_SLOTS ?
+		    i - MASTER_MAX_SLOTS : i);
+		master.slots[i].intake = i > MASTER_MAX_SLOTS;
 		master.slots[i].fd = -1;
 		master.slots[i].since = master_now_wall();
 	}
@@ -1320,14 +1467,19 @@ master_main(const char *cfgpath, struct fb_config *cfg, int cfgfd,
 	log_info("starting %u bees, generation %u, config %s", cfg->bees,
 	    master.generation, master.cfgpath);
 	master_set_target(cfg->bees);
+	if (cfg->intake_enabled) {
+		log_info("starting %u intake processes", cfg->intake_processes);
+		master_intake_target(cfg->intake_processes);
+	}
 	event_base_dispatch(master.base);
 
 	log_info("exiting");
 	admin_close();
+	master_intake_close();
 	promhttp_close();
 	if (master.ev_stats != NULL)
 		event_free(master.ev_stats);
-	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
+	for (i = 1; i <= MASTER_NSLOTS; i++) {
 		master_channel_close(&master.slots[i]);
 		master_shm_free(&master.slots[i]);
 		if (master.slots[i].ev_respawn != NULL)

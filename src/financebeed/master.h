@@ -22,6 +22,10 @@
 #define MASTER_START_GRACE_MS	5000	/* silence allowed at start */
 #define MASTER_TASK_GRACE_MS	1000
 #define MASTER_CLOCK_SLACK_MS	1000	/* bee vs master monotonic reads */
+/* Intake processes (intake.c): intake k runs in MASTER_INTAKE(k). */
+#define MASTER_MAX_INTAKES	64
+#define MASTER_NSLOTS		(MASTER_MAX_SLOTS + MASTER_MAX_INTAKES)
+#define MASTER_INTAKE(k)	(&master.slots[MASTER_MAX_SLOTS + (k)])
 
 enum slot_state {
 	SLOT_STOPPED = 0,
@@ -37,6 +41,7 @@ enum master_state {
 
 struct slot {
 	unsigned int		 id;
+	int			 intake;	/* an intake process, not a bee */
 	enum slot_state		 state;
 	int			 wanted;
 	pid_t			 pid;
@@ -101,7 +106,7 @@ struct master {
 	unsigned int		 target;
 	time_t			 started_wall;
 	int64_t			 started;
-	struct slot		 slots[MASTER_MAX_SLOTS + 1];
+	struct slot		 slots[MASTER_NSLOTS + 1];	/* bees, intakes */
 
 	struct event		*ev_sig[6];
 	struct event		*ev_tick;
@@ -122,6 +127,12 @@ struct master {
 	size_t			 rate_n;
 	size_t			 rate_head;
 
+	/* intake: its listening sockets, opened once, and its pool */
+	int			 lfds[LISTEN_MAXFDS];
+	size_t			 nlfds;
+	unsigned int		 intake_target;
+	struct fbee_counters	 intake_retired;
+
 	int64_t			 owner_down;	/* unreachable at */
 	int			 exitcode;
 };
@@ -136,6 +147,8 @@ void	 master_drain_slot(struct slot *);
 void	 master_set_target(unsigned int);
 int	 master_slot_shown(const struct slot *);
 double	 master_now_wall(void);
+
+void	 master_intake_reload(int);
 
 /* reload.c */
 void	 reload_roll_next(void);

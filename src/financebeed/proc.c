@@ -2,7 +2,8 @@
  * proc.c: the one place the master forks.  A child gets a clean slate:
  * a bee its own end of a CLOEXEC socketpair as fd 3 (the channel) and its
  * status page as fd 4 (fbee-proto.h), every child (bee, registrar, prune)
- * the master's configuration snapshot as fd 5 (config_load_fd);
+ * the master's configuration snapshot as fd 5 (config_load_fd), an
+ * intake process its listening sockets from fd 6 up;
  * stdin/stdout/stderr, default signal dispositions and an empty mask, and
  * nothing else; then it re-executes this very binary, so no libevent,
  * libpq or OpenSSL state crosses the fork.
@@ -29,6 +30,7 @@
 #define PROC_CHANFD	3
 #define PROC_STATUSFD	4
 #define PROC_CONFIGFD	5
+#define PROC_HIGHFD	64	/* where fds wait before they are placed */
 
 static char	proc_exe_path[PATH_MAX];
 static char	*proc_title_area;	/* the original argv strings */
@@ -68,11 +70,13 @@ proc_child_fd(int from, int to)
 
 /* In the child, between fork and exec: async-signal-safe calls only. */
 static __dead void
-proc_child(char *const argv[], int chanfd, int statusfd, int cfgfd)
+proc_child(char *const argv[], int chanfd, int statusfd, int cfgfd,
+    const int *lfds, size_t nlfds)
 {
 	struct sigaction	sa;
 	sigset_t		none;
-	int			sig, keep;
+	int			sig, keep, high[LISTEN_MAXFDS];
+	size_t			i;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
@@ -88,6 +92,10 @@ proc_child(char *const argv[], int chanfd, int statusfd, int cfgfd)
 		_exit(FB_EX_SOFTWARE);
 	if (cfgfd != -1 && (cfgfd = fcntl(cfgfd, F_DUPFD_CLOEXEC, 10)) == -1)
 		_exit(FB_EX_SOFTWARE);
+	for (i = 0; i < nlfds; i++)
+		if ((high[i] = fcntl(lfds[i], F_DUPFD_CLOEXEC,
+		    PROC_HIGHFD)) == -1)
+			_exit(FB_EX_SOFTWARE);
 	/* The fds the child gets, from 3 up; the gaps closed. */
 	keep = STDERR_FILENO;
 	if (chanfd != -1) {
@@ -105,10 +113,18 @@ proc_child(char *const argv[], int chanfd, int statusfd, int cfgfd)
 			_exit(FB_EX_SOFTWARE);
 		keep = PROC_CONFIGFD;
 	}
+	/* An intake's listening sockets: fds 6, 7, ... */
+	for (i = 0; i < nlfds; i++) {
+		if (proc_child_fd(high[i], PROC_LISTENFD + (int)i) == -1)
+			_exit(FB_EX_SOFTWARE);
+		keep = PROC_LISTENFD + (int)i;
+	}
 	if (chanfd == -1 && keep > PROC_CHANFD)
 		(void)close(PROC_CHANFD);
 	if (statusfd == -1 && keep > PROC_STATUSFD)
 		(void)close(PROC_STATUSFD);
+	if (cfgfd == -1 && keep > PROC_CONFIGFD)
+		(void)close(PROC_CONFIGFD);
 	if (close_range((unsigned int)keep + 1, ~0U, 0) == -1) {
 		for (sig = keep + 1; sig < 1024; sig++)
 			(void)close(sig);
@@ -175,6 +191,15 @@ pid_t
 proc_spawn(char *const argv[], int *chanfd, int statusfd, int cfgfd,
     char *cause, size_t causelen)
 {
+	return proc_spawn_fds(argv, chanfd, statusfd, cfgfd, NULL, 0, cause,
+	    causelen);
+}
+
+/* The same, and lfds[] (an intake's listening sockets) as fds 6, 7, ... */
+pid_t
+proc_spawn_fds(char *const argv[], int *chanfd, int statusfd, int cfgfd,
+    const int *lfds, size_t nlfds, char *cause, size_t causelen)
+{
 	sigset_t	all, oset;
 	pid_t		pid;
 	int		sp[2] = { -1, -1 }, saved;
@@ -196,7 +221,8 @@ proc_spawn(char *const argv[], int *chanfd, int statusfd, int cfgfd,
 	if (pid == 0) {
 		if (sp[0] != -1)
 			close(sp[0]);
-		proc_child(argv, sp[1], statusfd, cfgfd);
+		proc_child(argv, sp[1], statusfd, cfgfd, lfds,
+		    nlfds > LISTEN_MAXFDS ? LISTEN_MAXFDS : nlfds);
 	}
 	saved = errno;
 	sigprocmask(SIG_SETMASK, &oset, NULL);

@@ -134,6 +134,7 @@ reload_now(char *cause, size_t causelen)
 	    differ ? ", replacing bees" : "");
 	if (oldbees != master.cfg->bees)
 		master_set_target(master.cfg->bees);
+	master_intake_reload(differ);
 	if (differ) {
 		master.rolling = 1;
 		reload_roll_next();

@@ -152,6 +152,57 @@ report_waiting_add(json_t *waiting, const struct slot *s)
 	    json_object_get(w, "bees")) + 1));
 }
 
+/* The intake processes: a summary and one entry each (intake.c). */
+static json_t *
+report_intake_json(void)
+{
+	struct fbee_counters	 all, sc;
+	struct slot		*s;
+	json_t			*procs, *req, *e;
+	unsigned int		 k, running = 0;
+	size_t			 i;
+	char			 cause[FB_CAUSE_MAX];
+
+	all = master.intake_retired;
+	procs = json_array();
+	for (k = 1; k <= MASTER_MAX_INTAKES; k++) {
+		s = MASTER_INTAKE(k);
+		(void)master_shm_peek(s, cause, sizeof(cause));
+		fbee_counters_add(&all, &s->live);
+		if (s->state == SLOT_RUNNING)
+			running++;
+		if (!master_slot_shown(s))
+			continue;
+		sc = s->retired;
+		fbee_counters_add(&sc, &s->live);
+		e = json_pack("{s:I,s:I,s:I,s:s,s:I,s:I,s:I,s:s?,s:f}",
+		    "slot", (json_int_t)s->id,
+		    "pid", (json_int_t)(s->state == SLOT_RUNNING ? s->pid : 0),
+		    "generation", (json_int_t)s->generation,
+		    "state", report_slot_state(s),
+		    "requests", (json_int_t)(sc.intake[INTAKE_R_SUBMITTED] +
+		    sc.intake[INTAKE_R_IGNORED]),
+		    "rss_kb", (json_int_t)(s->state == SLOT_RUNNING ?
+		    s->live.rss_kb : 0),
+		    "restarts", (json_int_t)s->restarts,
+		    "last_exit", s->last_exit[0] != '\0' ? s->last_exit : NULL,
+		    "since", s->since);
+		if (e != NULL)
+			json_array_append_new(procs, e);
+	}
+	req = json_object();
+	for (i = 0; i < INTAKE_R_MAX; i++)
+		json_object_set_new(req, intake_result_str((int)i),
+		    json_integer((json_int_t)all.intake[i]));
+	return json_pack("{s:I,s:I,s:o,s:o,s:I,s:o}",
+	    "target", (json_int_t)master.intake_target,
+	    "running", (json_int_t)running,
+	    "requests", req,
+	    "submit_latency_ms", report_latency_json(&all.hist),
+	    "submit_errors", (json_int_t)all.http_errors,
+	    "processes", procs);
+}
+
 json_t *
 report_status(void)
 {
@@ -225,10 +276,11 @@ report_status(void)
 		state = "paused";
 	else
 		state = "running";
-	p = json_pack("{s:o,s:f,s:o,s:I,s:I,s:I,s:o,s:f,s:f}",
+	p = json_pack("{s:o,s:f,s:o,s:o,s:I,s:I,s:I,s:o,s:f,s:f}",
 	    "tasks", report_tasks_json(&pool),
 	    "throughput_1m", report_throughput(),
 	    "latency_ms", report_latency_json(&pool.hist),
+	    "webhook_latency_ms", report_latency_json(&pool.w2c),
 	    "db_errors", (json_int_t)pool.db_errors,
 	    "http_errors", (json_int_t)pool.http_errors,
 	    "restarts", (json_int_t)master.restarts,
@@ -261,6 +313,8 @@ report_status(void)
 		json_object_set_new(o, "colonies_url",
 		    json_string(master.cfg->colonies_url));
 	}
+	if (o != NULL && (master.nlfds > 0 || master.intake_target > 0))
+		json_object_set_new(o, "intake", report_intake_json());
 	return o;
 }
 
@@ -346,6 +400,39 @@ report_waiting_count(int dep)
 		    master.slots[i].dep == dep)
 			n++;
 	return n;
+}
+
+/* Prometheus lines for the intake and the webhook -> commit latency. */
+static void
+report_intake_metrics(struct mbuf *b, const struct fbee_counters *pool)
+{
+	struct fbee_counters	 all = master.intake_retired;
+	uint64_t		 cum = 0;
+	unsigned int		 k;
+	size_t			 i;
+
+	for (k = 1; k <= MASTER_MAX_INTAKES; k++)
+		fbee_counters_add(&all, &MASTER_INTAKE(k)->live);
+	mbuf_printf(b, "# HELP financebee_intake_requests_total Webhook "
+	    "requests answered by the intake, by reply.\n"
+	    "# TYPE financebee_intake_requests_total counter\n");
+	for (i = 0; i < INTAKE_R_MAX; i++)
+		mbuf_printf(b, "financebee_intake_requests_total{reply=\"%s\"} "
+		    "%" PRIu64 "\n", intake_result_str((int)i), all.intake[i]);
+	mbuf_printf(b, "# HELP financebee_webhook_to_commit_seconds From the "
+	    "intake's receipt of a webhook to its commit by a bee.\n"
+	    "# TYPE financebee_webhook_to_commit_seconds histogram\n");
+	for (i = 0; i < METRICS_NBUCKETS - 1; i++) {
+		cum += pool->w2c.buckets[i];
+		mbuf_printf(b, "financebee_webhook_to_commit_seconds_bucket"
+		    "{le=\"%.6g\"} %" PRIu64 "\n",
+		    (double)metrics_hist_bound((unsigned int)i) / 1e6, cum);
+	}
+	mbuf_printf(b, "financebee_webhook_to_commit_seconds_bucket"
+	    "{le=\"+Inf\"} %" PRIu64 "\n"
+	    "financebee_webhook_to_commit_seconds_sum %.6f\n"
+	    "financebee_webhook_to_commit_seconds_count %" PRIu64 "\n",
+	    pool->w2c.count, (double)pool->w2c.sum_us / 1e6, pool->w2c.count);
 }
 
 char *
@@ -457,6 +544,7 @@ report_metrics_text(void)
 			mbuf_printf(&b, "financebee_bee_rss_bytes{slot=\"%u\"} "
 			    "%" PRId64 "\n", s->id, s->live.rss_kb * 1024);
 	}
+	report_intake_metrics(&b, &pool);
 	mbuf_printf(&b, "# HELP financebee_master_rss_bytes Resident memory "
 	    "of the master.\n# TYPE financebee_master_rss_bytes gauge\n"
 	    "financebee_master_rss_bytes %ld\n", metrics_rss_kb(getpid()) *

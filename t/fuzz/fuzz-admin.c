@@ -66,6 +66,15 @@ report_metrics_text(void)
 }
 
 int
+master_intake_scale(char op, unsigned long n, char *cause, size_t causelen)
+{
+	(void)op;
+	(void)n;
+	snprintf(cause, causelen, "the intake is not enabled");
+	return -1;
+}
+
+int
 master_scale(char op, unsigned long n, char *cause, size_t causelen)
 {
 	unsigned long	target;
