@@ -262,6 +262,15 @@ master_send(struct slot *s, int type)
 		__atomic_add_fetch(&s->shm->cmdseq, 1, __ATOMIC_RELEASE);
 }
 
+/* The colony served the slot's bee: its executor is registered. */
+static void
+master_accepted(struct slot *s)
+{
+	s->registered = 1;
+	s->auth_refused = 0;
+	s->rereg = 0;
+}
+
 /* What the bee reports, from its page or (before it has one) a message. */
 static void
 master_bee_state(struct slot *s, int state, int phase, const char *processid,
@@ -323,11 +332,12 @@ master_shm_peek(struct slot *s, char *cause, size_t causelen)
 	s->shm_seen = 1;
 	if (snap.last_beat > s->last_beat)
 		s->last_beat = snap.last_beat;
-	/* The colony answered an assign: it accepts this executor. */
-	if (snap.polls > 0 || snap.state == FBEE_ST_WORKING) {
-		s->registered = 1;
-		s->auth_refused = 0;
-	}
+	/*
+	 * The colony answered an assign: it accepts this executor; unless
+	 * the bee has since said in its bye that it was refused.
+	 */
+	if (!s->bye && (snap.polls > 0 || snap.state == FBEE_ST_WORKING))
+		master_accepted(s);
 	master_bee_state(s, snap.state, snap.phase, snap.processid, snap.event,
 	    snap.task_start, master_now_wall() - (double)(now - snap.since) / 1000);
 	return 0;
@@ -404,10 +414,8 @@ master_message(struct slot *s, const struct fbee_msg *msg)
 		/* Polling again, or working: the colony accepted this bee. */
 		if (msg->state == FBEE_ST_WORKING ||
 		    (msg->state == FBEE_ST_POLLING &&
-		    s->beestate == FBEE_ST_POLLING)) {
-			s->registered = 1;
-			s->auth_refused = 0;
-		}
+		    s->beestate == FBEE_ST_POLLING))
+			master_accepted(s);
 		master_bee_state(s, msg->state, msg->phase, msg->processid,
 		    msg->event, clock_now_ms() - msg->age_ms, master_now_wall());
 		break;
@@ -415,6 +423,7 @@ master_message(struct slot *s, const struct fbee_msg *msg)
 		s->live = msg->c;
 		break;
 	case FBEE_BYE:
+		s->bye = 1;
 		s->auth_refused = msg->auth;
 		if (msg->reason[0] != '\0')
 			snprintf(s->cause, sizeof(s->cause), "%s",
@@ -507,6 +516,7 @@ master_slot_reset_bee(struct slot *s)
 	s->event[0] = '\0';
 	s->drain_sent = 0;
 	s->killed = 0;
+	s->bye = 0;
 	s->shm_seen = 0;
 	s->last_beat = 0;
 	memset(&s->live, 0, sizeof(s->live));
@@ -713,6 +723,31 @@ master_reaped(struct slot *s, int status)
 			snprintf(s->cause, sizeof(s->cause), "configuration");
 		log_warnx("slot %u: configuration error (exit 78); not "
 		    "respawned until a reload", s->id);
+		if (master.rolling)
+			reload_roll_next();
+		return;
+	}
+
+	/*
+	 * The colony refused the executor although it served this slot
+	 * before: the server forgot it (stale-executor cleanup, a server
+	 * rebuilt from an empty database).  With the owner's key that is
+	 * repaired, not suffered: register it again and restart the bee at
+	 * once, without counting a death.  Once per acceptance: refused
+	 * again before serving, the slot backs off like any other death.
+	 */
+	if (code == FB_EX_TEMPFAIL && s->auth_refused && !s->rereg &&
+	    master.cfg->owner_key != NULL && master.cfg->owner_key[0] != '\0') {
+		log_info("slot %u: the colony no longer knows executor %s; "
+		    "registering it again", s->id, s->executor);
+		s->rereg = 1;
+		s->registered = 0;
+		s->reg_tried = 0;
+		s->restarts++;
+		master.restarts++;
+		s->replacing = 0;
+		s->state = SLOT_STOPPED;
+		master_spawn(s);
 		if (master.rolling)
 			reload_roll_next();
 		return;

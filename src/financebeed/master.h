@@ -69,6 +69,8 @@ struct slot {
 	int64_t			 task_start;	/* monotonic ms */
 	int64_t			 last_heard;
 	int			 auth_refused;
+	int			 bye;		/* its last word came */
+	int			 rereg;		/* refused, registered again */
 	struct fbee_counters	 live;
 	struct fbee_counters	 retired;	/* its dead bees' */
 
