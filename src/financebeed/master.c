@@ -290,9 +290,13 @@ master_bee_state(struct slot *s, int state, int phase, const char *processid,
 		s->since = since;
 	s->beestate = state;
 	s->phase = phase;
-	/* A replacement counts once it serves, not when it starts. */
+	/*
+	 * A replacement counts once it serves, not when it starts; while the
+	 * pool is paused, once it is ready to (set up, paused).
+	 */
 	if (s->replacing && s->generation == master.generation &&
-	    (state == FBEE_ST_POLLING || state == FBEE_ST_WORKING)) {
+	    (state == FBEE_ST_POLLING || state == FBEE_ST_WORKING ||
+	    state == FBEE_ST_PAUSED)) {
 		s->replacing = 0;
 		reload_roll_next();
 	}
@@ -330,6 +334,8 @@ master_shm_peek(struct slot *s, char *cause, size_t causelen)
 		return -1;
 	}
 	s->shm_seen = 1;
+	/* Exact at every task's end: the page is written with the state. */
+	fbee_counters_max(&s->live, &snap.c);
 	if (snap.last_beat > s->last_beat)
 		s->last_beat = snap.last_beat;
 	/*
@@ -420,7 +426,9 @@ master_message(struct slot *s, const struct fbee_msg *msg)
 		    msg->event, clock_now_ms() - msg->age_ms, master_now_wall());
 		break;
 	case FBEE_COUNTERS:
-		s->live = msg->c;
+		/* The page may be ahead of this message; never go back. */
+		fbee_counters_max(&s->live, &msg->c);
+		s->live.rss_kb = msg->c.rss_kb;
 		break;
 	case FBEE_BYE:
 		s->bye = 1;
@@ -570,9 +578,11 @@ master_spawn(struct slot *s)
 	argv[11] = master.cfgfd >= 0 ? (char *)"--config-fd" : NULL;
 	argv[12] = (char *)"5";
 	argv[13] = NULL;
-	if ((shm = proc_shm_create(&shmfd, cause, sizeof(cause))) == NULL ||
-	    (pid = proc_spawn(argv, &fd, shmfd, master.cfgfd, cause,
-	    sizeof(cause))) == -1) {
+	/* Paused, the bee starts paused, before any message can reach it. */
+	if ((shm = proc_shm_create(&shmfd, cause, sizeof(cause))) != NULL)
+		shm->paused = master.paused;
+	if (shm == NULL || (pid = proc_spawn(argv, &fd, shmfd, master.cfgfd,
+	    cause, sizeof(cause))) == -1) {
 		if (shm != NULL) {
 			close(shmfd);
 			proc_shm_free(shm);
@@ -600,10 +610,8 @@ master_spawn(struct slot *s)
 	    master_read_cb, s);
 	if (s->ev_read == NULL || event_add(s->ev_read, NULL) == -1)
 		fatalx("event_add");
-	log_info("slot %u: started bee pid %ld, generation %u", s->id,
-	    (long)pid, master.generation);
-	if (master.paused)
-		master_send(s, FBEE_PAUSE);
+	log_info("slot %u: started bee pid %ld, generation %u%s", s->id,
+	    (long)pid, master.generation, master.paused ? ", paused" : "");
 }
 
 static void
@@ -982,14 +990,21 @@ master_scale(char op, unsigned long n, char *cause, size_t causelen)
 void
 master_pause(int pause)
 {
-	size_t	i;
+	struct slot	*s;
+	size_t		 i;
 
 	if (master.paused == (pause != 0))
 		return;
 	master.paused = pause != 0;
 	log_info("%s assigning", pause ? "pausing" : "resuming");
-	for (i = 1; i <= MASTER_MAX_SLOTS; i++)
-		master_send(&master.slots[i], pause ? FBEE_PAUSE : FBEE_RESUME);
+	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
+		s = &master.slots[i];
+		/* The page first: a bee not yet looking reads it there. */
+		if (s->shm != NULL)
+			__atomic_store_n(&s->shm->paused, master.paused,
+			    __ATOMIC_RELEASE);
+		master_send(s, pause ? FBEE_PAUSE : FBEE_RESUME);
+	}
 }
 
 /* --- timers --------------------------------------------------------------- */
