@@ -307,6 +307,9 @@ int	 oneshot_prune(const struct fb_config *);
 
 /* registrar.c: financebeed --register SLOT (a child of the master). */
 int	 registrar_main(const struct fb_config *, unsigned int slot);
+/* settle.c: financebeed --settle SLOT --process ID (a child of the master). */
+int	 settle_main(const struct fb_config *, unsigned int slot,
+	    const char *processid);
 
 /* master.c: the supervisor.  Returns the daemon's exit status. */
 int	 master_main(const char *cfgpath, struct fb_config *, int cfgfd,

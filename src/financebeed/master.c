@@ -116,19 +116,17 @@ master_identity(struct slot *s, char *cause, size_t causelen)
  * snapshot as fd 5 when there is one (like a bee, it does not re-read the
  * files).
  */
-static pid_t
-master_helper(const char *mode, const char *arg, char *cause,
-    size_t causelen)
+pid_t
+master_helper(const char *const *args, char *cause, size_t causelen)
 {
-	char	*argv[8];
+	char	*argv[12];
 	int	 n = 0;
 
 	argv[n++] = (char *)"financebeed";
 	argv[n++] = (char *)"-c";
 	argv[n++] = master.cfgpath;
-	argv[n++] = (char *)mode;
-	if (arg != NULL)
-		argv[n++] = (char *)arg;
+	while (*args != NULL && n < 9)
+		argv[n++] = (char *)*args++;
 	if (master.cfgfd >= 0) {
 		argv[n++] = (char *)"--config-fd";
 		argv[n++] = (char *)"5";
@@ -148,6 +146,7 @@ static int
 master_register_start(struct slot *s)
 {
 	char		 slotarg[16], cause[FB_CAUSE_MAX];
+	const char	*args[3] = { "--register", slotarg, NULL };
 	pid_t		 pid;
 
 	if (s->reg_pid > 0)
@@ -160,8 +159,7 @@ master_register_start(struct slot *s)
 		return 0;
 	master.owner_down = 0;
 	snprintf(slotarg, sizeof(slotarg), "%u", s->id);
-	if ((pid = master_helper("--register", slotarg, cause,
-	    sizeof(cause))) == -1) {
+	if ((pid = master_helper(args, cause, sizeof(cause))) == -1) {
 		log_warnx("slot %u: registrar: %s", s->id, cause);
 		return 0;
 	}
@@ -181,7 +179,7 @@ master_register_start(struct slot *s)
  * being unreachable, so the slot's bee starts and the registration is
  * tried again after supervision.respawn_max.
  */
-static int64_t
+int64_t
 master_register_deadline(void)
 {
 	return 2 * ((int64_t)master.cfg->http_connect_timeout_ms +
@@ -336,6 +334,7 @@ master_shm_peek(struct slot *s, char *cause, size_t causelen)
 	s->shm_seen = 1;
 	/* Exact at every task's end: the page is written with the state. */
 	fbee_counters_max(&s->live, &snap.c);
+	s->outcome = snap.outcome;
 	if (snap.last_beat > s->last_beat)
 		s->last_beat = snap.last_beat;
 	/*
@@ -691,6 +690,9 @@ master_reaped(struct slot *s, int status)
 		log_warnx("slot %u: bee %s%s%s", s->id, s->last_exit,
 		    s->cause[0] != '\0' ? ": " : "", s->cause);
 	if (code != 0 && s->beestate == FBEE_ST_WORKING &&
+	    s->processid[0] != '\0' && s->phase == FBEE_PH_CLOSE)
+		settle_add(s);	/* counted if the close landed */
+	else if (code != 0 && s->beestate == FBEE_ST_WORKING &&
 	    s->processid[0] != '\0')
 		log_warnx("slot %u: process %s event %s was in hand; ColonyOS "
 		    "hands it out again when its lease expires", s->id,
@@ -811,6 +813,10 @@ master_sigchld(void)
 			master_check_done();
 			continue;
 		}
+		if (settle_reaped(pid, status)) {
+			master_check_done();
+			continue;
+		}
 		for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
 			if (master.slots[i].reg_pid == pid)
 				break;
@@ -837,7 +843,8 @@ master_sigchld(void)
 static void
 master_check_done(void)
 {
-	size_t	i;
+	unsigned int	running;
+	size_t		i;
 
 	if (master.state != MASTER_STOPPING)
 		return;
@@ -845,7 +852,8 @@ master_check_done(void)
 		if (master.slots[i].state == SLOT_RUNNING || master.slots[i].reg_pid > 0)
 			return;
 	}
-	if (master.prune_pid > 0)
+	(void)settle_pending(&running);
+	if (master.prune_pid > 0 || running > 0)
 		return;
 	log_info("all bees stopped");
 	event_base_loopexit(master.base, NULL);
@@ -867,6 +875,7 @@ master_stop_timer_cb(evutil_socket_t fd, short ev, void *arg)
 	}
 	if (master.prune_pid > 0)
 		kill(master.prune_pid, SIGKILL);
+	settle_stop();
 }
 
 void
@@ -904,6 +913,7 @@ master_stop(int fast)
 	}
 	if (master.prune_pid > 0)
 		kill(master.prune_pid, SIGTERM);
+	settle_stop();
 	if (master.ev_stop == NULL)
 		master.ev_stop = evtimer_new(master.base, master_stop_timer_cb, NULL);
 	tv = ms_tv(fast ? MASTER_FAST_KILL_MS : master.cfg->shutdown_timeout_ms);
@@ -1074,6 +1084,7 @@ master_tick_cb(evutil_socket_t fd, short ev, void *arg)
 		master_watchdog(&master.slots[i], now);
 		master_register_watchdog(&master.slots[i], now);
 	}
+	settle_tick(now);
 
 	if (master.crash_loop) {
 		for (i = 0; i < MASTER_DEATHS && i < master.ndeaths; i++) {
@@ -1093,16 +1104,16 @@ master_tick_cb(evutil_socket_t fd, short ev, void *arg)
 static void
 master_prune_cb(evutil_socket_t fd, short ev, void *arg)
 {
-	char	 cause[FB_CAUSE_MAX];
-	pid_t	 pid;
+	static const char	*args[2] = { "--prune", NULL };
+	char			 cause[FB_CAUSE_MAX];
+	pid_t			 pid;
 
 	(void)fd;
 	(void)ev;
 	(void)arg;
 	if (master.state != MASTER_RUNNING || master.prune_pid > 0)
 		return;
-	if ((pid = master_helper("--prune", NULL, cause,
-	    sizeof(cause))) == -1) {
+	if ((pid = master_helper(args, cause, sizeof(cause))) == -1) {
 		log_warnx("prune: %s", cause);
 		return;
 	}

@@ -168,13 +168,14 @@ report_status(void)
 		state = "paused";
 	else
 		state = "running";
-	p = json_pack("{s:o,s:f,s:o,s:I,s:I,s:I}",
+	p = json_pack("{s:o,s:f,s:o,s:I,s:I,s:I,s:I}",
 	    "tasks", report_tasks_json(&pool),
 	    "throughput_1m", report_throughput(),
 	    "latency_ms", report_latency_json(&pool.hist),
 	    "db_errors", (json_int_t)pool.db_errors,
 	    "http_errors", (json_int_t)pool.http_errors,
-	    "restarts", (json_int_t)master.restarts);
+	    "restarts", (json_int_t)master.restarts,
+	    "unsettled", (json_int_t)settle_pending(NULL));
 	o = json_pack("{s:i,s:s,s:I,s:s,s:I,s:I,s:f,s:I,s:I,s:b,s:o,s:o,"
 	    "s:o}",
 	    "version", 1,
@@ -304,8 +305,9 @@ report_metrics_text(void)
 	}
 	mbuf_printf(&b, "# HELP financebee_up Whether the supervisor is "
 	    "running.\n# TYPE financebee_up gauge\nfinancebee_up 1\n");
-	mbuf_printf(&b, "# HELP financebee_tasks_total Tasks finished, by "
-	    "outcome.\n# TYPE financebee_tasks_total counter\n");
+	mbuf_printf(&b, "# HELP financebee_tasks_total Processes closed, by "
+	    "outcome (transient: left unclosed to be retried).\n"
+	    "# TYPE financebee_tasks_total counter\n");
 	for (i = 0; i < FBEE_NOUTCOMES; i++)
 		mbuf_printf(&b, "financebee_tasks_total{outcome=\"%s\"} %"
 		    PRIu64 "\n", report_outcomes[i], pool.tasks[i]);
