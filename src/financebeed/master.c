@@ -31,11 +31,12 @@
  *   78	configuration: the slot is marked failed and not respawned
  *	(until a successful reload);
  *   else	a crash: respawned after a backoff.
- * The backoff is exponential from respawn_min to respawn_max, jittered, and
- * starts again from respawn_min once a bee has served healthy_after.  When
- * crash_limit deaths (75 or crash) fall within crash_window the pool is in a
- * crash loop: no slot respawns faster than respawn_max until a whole
- * window passes without a death.
+ * The backoff (per slot) is exponential from respawn_min to respawn_max,
+ * jittered, and starts again from respawn_min when a bee dies after serving
+ * healthy_after.  The crash-loop guard is the pool's: when crash_limit
+ * deaths (75 or crash, any slots) fall within crash_window, the death that
+ * reaches the limit puts the pool in a crash loop: no slot respawns faster
+ * than respawn_max until a whole window passes without a death.
  *
  * Invariant: a bee holds at most one process, and only while it is
  * "working".  Nothing the master does closes or strands a process: a drain
@@ -784,7 +785,9 @@ master_reaped(struct slot *s, int status)
 			master.throttled_until = master_now_wall() + (double)delay / 1000;
 	}
 	s->replacing = 0;
-	log_info("slot %u: respawn in %.2fs", s->id, (double)delay / 1000);
+	log_info("slot %u: respawn in %.2fs (backoff %.2fs%s)", s->id,
+	    (double)delay / 1000, (double)s->backoff_ms / 1000,
+	    master.crash_loop ? ", crash loop" : "");
 	master_schedule(s, delay);
 	if (master.rolling)
 		reload_roll_next();
