@@ -117,8 +117,17 @@ stale_w1() {
 	mc_rpc "$MC_T/sub.key" getexecutormsg "$getw1" 2>/dev/null
 	[ "$(printf '%s' "$RPC_PAYLOAD" | jq -r .state)" = 3 ]
 }
-mc_assign_raw "$MC_T/w1.key" -1
-held=$RPC_PID
+# Under load the steps above can outlast the 2 s, and the cleanup mark
+# worker-1 stale before it polls again: approve and poll back to back,
+# pre-signed, until it holds a process (approving twice is harmless).
+mc_env "$MC_T/owner.key" approveexecutormsg "$approve1" >"$MC_T/approve.json"
+mc_env "$MC_T/w1.key" assignprocessmsg "$assign1" >"$MC_T/hold.json"
+for _ in 1 2 3 4 5; do
+	mc_post_file "$MC_T/approve.json"
+	mc_post_file "$MC_T/hold.json"
+	[ "$RPC_STATUS" = 403 ] || break
+done
+held=$(printf '%s' "$RPC_PAYLOAD" | jq -r '.processid // empty' 2>/dev/null)
 is "$RPC_STATUS:$(mc_field "$held" .state)" "200:1" \
     "worker-1 holds a process when it falls silent"
 until_ok 10 stale_w1

@@ -120,6 +120,22 @@ is "$(st '[.bees[].tasks[]] | add')" "$n" "status: per-bee tasks add up to $n"
 is "$(st '.pool.tasks.applied + .pool.tasks.ignored + .pool.tasks.duplicate > 0')" \
     "true" "status: some events applied or ignored (signatures verified)"
 like "$(st '.pool.latency_ms.p50')" '^[0-9.]+(e[-+]?[0-9]+)?$' "status: latency p50 is a number"
+# What an operator checks first: versions and where ColonyOS is.
+is "$(st .daemon_version)" \
+    "$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"$/\1/p' "$FB_BUILDDIR/config.h")" \
+    "status: daemon_version is the configured package version"
+is "$(st .schema_version)" "$(ls "$FB_SRCDIR"/sql/[0-9][0-9][0-9]_*.sql | wc -l)" \
+    "status: schema_version is the number of the last migration"
+is "$(st .colonies_url)" "$FB_COLONIES_URL" "status: colonies_url"
+ctl status >"$dir/status.txt"
+grep -q "^colonies: *$FB_COLONIES_URL\$" "$dir/status.txt" &&
+    grep -q "^version: *financebeed $(st .daemon_version), database schema" "$dir/status.txt"
+ok $? "status text shows the version and the ColonyOS URL"
+# Figures are rounded to what they mean: no binary noise in the JSON.
+"$CTL" -s "$S" status --json >"$dir/status.json"
+! grep -Eo '[0-9]\.[0-9]{7,}' "$dir/status.json"
+ok $? "status --json: no float noise (at most 6 decimals)"
+
 # Younger than a minute, the rate covers the whole life of the master:
 # throughput times uptime gives back the task count.  (Once the master is
 # older than that, only its sign can be checked here.)
@@ -131,6 +147,13 @@ is "$(st --argjson n "$n" 'if .uptime < 55 then
 # --- metrics ----------------------------------------------------------------------
 ctl metrics >"$dir/metrics" 
 ok $? "metrics exits 0"
+# Task durations are measured in microseconds: no task (an HTTP exchange
+# and a database round trip) takes 1 us or less, and none is rounded down
+# to 0 as whole milliseconds would be.
+first=$(sed -n 's/^financebee_task_duration_seconds_bucket{le="1e-06"} \([0-9]*\)$/\1/p' "$dir/metrics")
+total=$(sed -n 's/^financebee_task_duration_seconds_count \([0-9]*\)$/\1/p' "$dir/metrics")
+[ "$first" = 0 ] && [ "${total:-0}" -ge "$n" ]
+ok $? "metrics: durations in us (le=1e-06: ${first:-none} of ${total:-none})"
 families=$(sed -n 's/^\([a-z_]*\)\({.*\)\{0,1\} .*/\1/p' "$dir/metrics" |
     sed 's/_\(bucket\|sum\|count\)$//' | sort -u)
 bad=

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -377,7 +378,7 @@ main(void)
 	int			i, sp[2];
 	long			rss;
 
-	printf("1..59\n");
+	printf("1..62\n");
 
 	memset(&m, 0, sizeof(m));
 	m.type = FBEE_HELLO;
@@ -492,12 +493,44 @@ main(void)
 	metrics_hist_add(&h, 1);
 	ok(h.buckets[0] == 2, "0 and 1 us land in the first bucket");
 	metrics_hist_add(&h, 3);
-	ok(h.buckets[2] == 1, "3 us lands in the <= 4 us bucket");
+	ok(h.buckets[2] == 1, "3 us lands in the <= 3 us bucket");
 	metrics_hist_add(&h, UINT64_C(1) << 50);
 	ok(h.buckets[METRICS_NBUCKETS - 1] == 1,
 	    "huge values land in the last bucket");
 	ok(h.count == 4 && h.sum_us == 4 + (UINT64_C(1) << 50),
 	    "count and sum");
+
+	{
+		/* Every value up to 2^26 us lands where the bounds say. */
+		uint64_t	 v, lo, hi;
+		unsigned int	 b, bad = 0, mono = 1;
+		static const uint64_t	 golden[] = { 1, 2, 3, 4, 5, 6, 7, 8,
+		    10, 12, 14, 16, 20, 24, 28, 32, 40 };
+
+		for (b = 0; b < 17; b++)
+			if (metrics_hist_bound(b) != golden[b])
+				bad++;
+		ok(bad == 0 && metrics_hist_bound(METRICS_NBUCKETS - 2) ==
+		    UINT64_C(1) << 25, "bucket bounds: 1 2 3 4 5 6 7 8 10 12 "
+		    "... 2^25 us");
+		for (b = 1; b < METRICS_NBUCKETS - 1; b++)
+			if (metrics_hist_bound(b) <= metrics_hist_bound(b - 1))
+				mono = 0;
+		ok(mono, "bounds strictly increase");
+		for (v = 0; v <= (UINT64_C(1) << 26); v += 1 + v / 64) {
+			memset(&h, 0, sizeof(h));
+			metrics_hist_add(&h, v);
+			for (b = 0; b < METRICS_NBUCKETS && h.buckets[b] == 0;
+			    b++)
+				;
+			lo = b == 0 ? 0 : metrics_hist_bound(b - 1);
+			hi = metrics_hist_bound(b);
+			if (!(v == 0 ? b == 0 : (v > lo && v <= hi)))
+				bad++;
+		}
+		ok(bad == 0, "each value lands in the bucket whose bounds "
+		    "hold it");
+	}
 
 	memset(&h, 0, sizeof(h));
 	for (i = 0; i < 990; i++)
@@ -506,8 +539,8 @@ main(void)
 		metrics_hist_add(&h, 100000);	/* bucket <= 131072 us */
 	q50 = metrics_hist_quantile(&h, 0.5);
 	q99 = metrics_hist_quantile(&h, 0.995);
-	ok(q50 > 512 && q50 <= 1024, "p50 inside the 1 ms bucket");
-	ok(q99 > 65536 && q99 <= 131072, "p99.5 inside the 100 ms bucket");
+	ok(q50 > 896 && q50 <= 1024, "p50 inside the 896-1024 us bucket");
+	ok(q99 > 98304 && q99 <= 114688, "p99.5 inside the 96-112 ms bucket");
 	{
 		struct metrics_hist	h2 = h;
 

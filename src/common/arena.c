@@ -16,8 +16,11 @@
  * only inside arena_enter/arena_leave (colonies_fast_json) does the arena
  * hand out memory, elsewhere it is malloc.  arena_free tells the two apart
  * by address, so a value may be freed anywhere, at any time.
- * Single-threaded processes only (a bee).  Under AddressSanitizer the arena
- * stays off, so that every jansson value is checked.
+ * Single-threaded processes only (a bee).  Under AddressSanitizer the
+ * arena stays on, and every byte of it not handed out is poisoned: each
+ * block carries a poisoned header with its size, and is poisoned again
+ * when freed, so a use after free or an overrun is reported as it would
+ * be through malloc.
  */
 #include <sys/mman.h>
 
@@ -35,7 +38,12 @@
 #define ARENA_MAXBLOCK	(ARENA_CHUNK / 2)
 
 #if defined(__SANITIZE_ADDRESS__)
-#define ARENA_DISABLED	1
+#include <sanitizer/asan_interface.h>
+#define ARENA_HDR	ARENA_ALIGN	/* the block's size, poisoned */
+#else
+#define ASAN_POISON_MEMORY_REGION(a, n)		((void)(a), (void)(n))
+#define ASAN_UNPOISON_MEMORY_REGION(a, n)	((void)(a), (void)(n))
+#define ARENA_HDR	0
 #endif
 
 static char	*arena_base;
@@ -45,14 +53,14 @@ static size_t	 arena_used;		/* bytes of it handed out */
 static uint32_t	 arena_live[ARENA_NCHUNKS];	/* blocks alive per chunk */
 
 static void *
-arena_malloc(size_t n)
+arena_malloc(size_t want)
 {
-	size_t	 i;
-	void	*p;
+	size_t	 i, n;
+	char	*p;
 
-	if (!arena_active || n > ARENA_MAXBLOCK)
-		return malloc(n);
-	n = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+	if (!arena_active || want > ARENA_MAXBLOCK)
+		return malloc(want);
+	n = (want + ARENA_HDR + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
 	if (arena_used + n > ARENA_CHUNK) {
 		for (i = 0; i < ARENA_NCHUNKS; i++)
 			if (i != arena_cur && arena_live[i] == 0)
@@ -65,6 +73,13 @@ arena_malloc(size_t n)
 	p = arena_base + arena_cur * ARENA_CHUNK + arena_used;
 	arena_used += n;
 	arena_live[arena_cur]++;
+#if ARENA_HDR > 0
+	ASAN_UNPOISON_MEMORY_REGION(p, ARENA_HDR);
+	*(size_t *)(void *)p = want;
+	ASAN_POISON_MEMORY_REGION(p, ARENA_HDR);
+	p += ARENA_HDR;
+#endif
+	ASAN_UNPOISON_MEMORY_REGION(p, want);
 	return p;
 }
 
@@ -82,6 +97,16 @@ arena_free(void *p)
 		return;
 	}
 	i = (size_t)((char *)p - arena_base) / ARENA_CHUNK;
+#if ARENA_HDR > 0
+	{
+		char	*h = (char *)p - ARENA_HDR;
+		size_t	 want;
+
+		ASAN_UNPOISON_MEMORY_REGION(h, ARENA_HDR);
+		want = *(size_t *)(void *)h;
+		ASAN_POISON_MEMORY_REGION(h, ARENA_HDR + want);
+	}
+#endif
 	if (--arena_live[i] == 0 && i == arena_cur)
 		arena_used = 0;
 }
@@ -92,11 +117,6 @@ arena_init(void)
 {
 	void	*p;
 
-#ifdef ARENA_DISABLED
-	(void)arena_malloc;
-	(void)arena_free;
-	return;
-#endif
 	if (arena_base != NULL)
 		return;
 	p = mmap(NULL, ARENA_NCHUNKS * ARENA_CHUNK, PROT_READ | PROT_WRITE,
@@ -104,6 +124,7 @@ arena_init(void)
 	if (p == MAP_FAILED)
 		return;		/* malloc it is */
 	arena_base = p;
+	ASAN_POISON_MEMORY_REGION(p, ARENA_NCHUNKS * ARENA_CHUNK);
 	json_set_alloc_funcs(arena_malloc, arena_free);
 }
 

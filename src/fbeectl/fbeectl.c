@@ -507,7 +507,11 @@ ctl_print_status(json_t *st)
 	printf("financebeed: %s, pid %s, generation %s, up %s\n",
 	    ctl_str(st, "state", "?"), ctl_num(st, "pid", 0, n1,
 	    sizeof(n1)), ctl_num(st, "generation", 0, n2, sizeof(n2)), up);
+	printf("version:     financebeed %s, database schema %s\n",
+	    ctl_str(st, "daemon_version", "?"),
+	    ctl_num(st, "schema_version", 0, n1, sizeof(n1)));
 	printf("config:      %s\n", ctl_str(st, "config", "-"));
+	printf("colonies:    %s\n", ctl_str(st, "colonies_url", "-"));
 	printf("bees:        %s running, %s wanted%s\n",
 	    ctl_num(st, "bees_running", 0, n1, sizeof(n1)),
 	    ctl_num(st, "bees_target", 0, n2, sizeof(n2)),

@@ -188,7 +188,9 @@ admin_reply_json(struct admin_client *c, json_t *j)
 		admin_replyf(c, "ERR", "no data from the master");
 		return;
 	}
-	s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+	/* 15 digits: a rounded figure prints as such, a timestamp whole. */
+	s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII |
+	    JSON_REAL_PRECISION(15));
 	json_decref(j);
 	if (s == NULL) {
 		admin_replyf(c, "ERR", "cannot encode the reply");

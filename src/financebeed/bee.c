@@ -88,7 +88,8 @@ struct bee {
 	int64_t			 since;
 	char			 processid[CRYPTO_ID_HEXLEN + 1];
 	char			 event[256];
-	int64_t			 task_start;
+	int64_t			 task_start;	/* ms */
+	int64_t			 task_start_us;	/* the same, us */
 	int			 outcome;	/* being closed */
 	uint64_t		 polls;
 	struct fbee_shm		*shm;		/* the master's page */
@@ -537,7 +538,8 @@ bee_task(struct bee *b, struct col_process *p)
 	struct task_result	res;
 	int64_t			limit, closeby, deadline, margin;
 
-	b->task_start = clock_now_ms();
+	b->task_start_us = clock_now_us();
+	b->task_start = b->task_start_us / 1000;
 	snprintf(b->processid, sizeof(b->processid), "%s", p->processid);
 	bee_event_hint(p->args, b->event, sizeof(b->event));
 	bee_heartbeat(b, FBEE_ST_WORKING, FBEE_PH_GUARDIAN);
@@ -591,8 +593,8 @@ bee_task(struct bee *b, struct col_process *p)
 			b->c.tasks[res.outcome]++;
 	}
 	task_result_clear(&res);
-	metrics_hist_add(&b->c.hist, (uint64_t)(clock_now_ms() -
-	    b->task_start) * 1000);
+	metrics_hist_add(&b->c.hist, (uint64_t)(clock_now_us() -
+	    b->task_start_us));
 	b->ntasks++;
 	b->c_dirty = 1;
 	b->processid[0] = '\0';

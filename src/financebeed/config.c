@@ -172,6 +172,8 @@ static const struct config_key config_keys[] = {
 
 	K_SECS("metrics.interval", CONFIG_BEE, "1", 0.05, 60,
 	    metrics_interval_ms),
+	K_STR("metrics.listen", 0, "", metrics_listen),
+	K_SECS("metrics.stats_interval", 0, "0", 0, 86400, stats_interval_ms),
 };
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -1317,6 +1319,40 @@ config_groups_exist(struct config_ctx *ctx, const char *key, char **names,
 	return 0;
 }
 
+/* "host:port" or "[v6]:port" into its parts; -1 if malformed. */
+int
+config_hostport(const char *listen, char *host, size_t hostlen,
+    unsigned short *port)
+{
+	const char	*p, *h = listen, *end;
+	char		*ep;
+	unsigned long	 n;
+	size_t		 len;
+
+	if (*h == '[') {
+		if ((end = strchr(h, ']')) == NULL || end[1] != ':')
+			return -1;
+		h++;
+		len = (size_t)(end - h);
+		p = end + 2;
+	} else {
+		if ((end = strrchr(h, ':')) == NULL ||
+		    memchr(h, ':', (size_t)(end - h)) != NULL)
+			return -1;
+		len = (size_t)(end - h);
+		p = end + 1;
+	}
+	if (len == 0 || len >= hostlen || *p == '\0')
+		return -1;
+	n = strtoul(p, &ep, 10);
+	if (*ep != '\0' || n == 0 || n > 65535)
+		return -1;
+	memcpy(host, h, len);
+	host[len] = '\0';
+	*port = (unsigned short)n;
+	return 0;
+}
+
 static int
 config_check_rules(struct config_ctx *ctx)
 {
@@ -1405,6 +1441,18 @@ config_check_rules(struct config_ctx *ctx)
 		config_error(ctx, ctx->set[ki], config_keys[ki].name,
 		    "longer than 103 bytes");
 		return -1;
+	}
+	ki = config_index("metrics.listen");
+	if (cfg->metrics_listen[0] != '\0') {
+		char		host[256];
+		unsigned short	port;
+
+		if (config_hostport(cfg->metrics_listen, host, sizeof(host),
+		    &port) == -1) {
+			config_error(ctx, ctx->set[ki], config_keys[ki].name,
+			    "must be host:port or [address]:port");
+			return -1;
+		}
 	}
 	return 0;
 }

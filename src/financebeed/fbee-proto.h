@@ -42,7 +42,7 @@
 
 #include "financebeed.h"
 
-#define FBEE_PROTO_VERSION	1
+#define FBEE_PROTO_VERSION	2	/* 2: 97 histogram buckets */
 #define FBEE_MSG_MAX		65536	/* bytes, at most, per message */
 #define FBEE_NOUTCOMES		(OUTCOME_TRANSIENT + 1)
 

@@ -263,6 +263,8 @@ struct fb_config {
 	enum log_level	 log_level;
 	char		*log_target;
 	long		 metrics_interval_ms;
+	char		*metrics_listen;	/* "" = no HTTP exporter */
+	long		 stats_interval_ms;	/* 0 = no stats line */
 };
 /* -1 with "file:line: key: message" in cause. Never prints a secret. */
 int	 config_load(const char *path, struct fb_config *, char *, size_t);
@@ -283,12 +285,19 @@ int	 config_executor_key(const struct fb_config *, unsigned int slot,
 /* Which changes need bees to be replaced on reload. */
 int	 config_bee_settings_differ(const struct fb_config *,
 	    const struct fb_config *);
+/* "host:port" or "[v6]:port" into its parts; -1 if malformed. */
+int	 config_hostport(const char *, char *, size_t, unsigned short *);
 /* Key table access, for the docs check and fbeectl. */
 size_t	 config_nkeys(void);
 const char *config_key_name(size_t);
 
 /* metrics.c: latency histograms and msgpack helpers shared by both sides. */
-#define METRICS_NBUCKETS	24	/* 2^i microseconds, i = 0..23 */
+/*
+ * Log-spaced microsecond buckets, four to an octave: upper bounds 1, 2, 3,
+ * 4, then 2^k * 5/4, 6/4, 7/4, 8/4 for k = 2..24 (5 us .. 33.5 s); the last
+ * bucket is open.  A quantile is exact to within a quarter octave.
+ */
+#define METRICS_NBUCKETS	97
 struct metrics_hist {
 	uint64_t	buckets[METRICS_NBUCKETS];
 	uint64_t	count;
@@ -297,6 +306,7 @@ struct metrics_hist {
 void	 metrics_hist_add(struct metrics_hist *, uint64_t us);
 void	 metrics_hist_merge(struct metrics_hist *, const struct metrics_hist *);
 uint64_t metrics_hist_quantile(const struct metrics_hist *, double);
+uint64_t metrics_hist_bound(unsigned int);	/* bucket i's upper bound, us */
 long	 metrics_rss_kb(pid_t);
 
 /* oneshot.c: --migrate, --apply and --prune; each returns an exit status. */
@@ -325,9 +335,15 @@ void	 reload_request(void (*done)(int ok, const char *cause, void *), void *);
 json_t	*report_status(void);		/* see fbeectl(8) for the schema */
 json_t	*report_executors(void);
 char	*report_metrics_text(void);	/* Prometheus text exposition */
+void	 report_stats_line(char *, size_t);	/* the periodic log line */
+
+/* promhttp.c: GET /metrics over HTTP (metrics.listen). */
+struct event_base;
+int	 promhttp_open(struct event_base *, const struct fb_config *, char *,
+	    size_t);
+void	 promhttp_close(void);
 
 /* control.c: the admin commands; opens the admin socket with them. */
-struct event_base;
 int	 control_open(struct event_base *, const struct fb_config *, char *,
 	    size_t);
 

@@ -1125,6 +1125,18 @@ master_prune_cb(evutil_socket_t fd, short ev, void *arg)
 }
 
 static void
+master_stats_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	char	line[512];
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	report_stats_line(line, sizeof(line));
+	log_info("%s", line);
+}
+
+static void
 master_signal_cb(evutil_socket_t sig, short ev, void *arg)
 {
 	size_t	i;
@@ -1233,6 +1245,13 @@ master_main(const char *cfgpath, struct fb_config *cfg, int cfgfd,
 		master.base = NULL;
 		return FB_EX_TEMPFAIL;
 	}
+	if (promhttp_open(master.base, cfg, cause, sizeof(cause)) == -1) {
+		log_warnx("%s", cause);
+		admin_close();
+		event_base_free(master.base);
+		master.base = NULL;
+		return FB_EX_TEMPFAIL;
+	}
 	(void)master_pidfile();
 	master.started = clock_now_ms();
 	master.started_wall = time(NULL);
@@ -1255,6 +1274,15 @@ master_main(const char *cfgpath, struct fb_config *cfg, int cfgfd,
 			fatalx("event_add");
 	}
 
+	if (cfg->stats_interval_ms > 0) {
+		master.ev_stats = event_new(master.base, -1, EV_PERSIST,
+		    master_stats_cb, NULL);
+		tv = ms_tv(cfg->stats_interval_ms);
+		if (master.ev_stats == NULL ||
+		    event_add(master.ev_stats, &tv) == -1)
+			fatalx("event_add");
+	}
+
 	log_info("starting %u bees, generation %u, config %s", cfg->bees,
 	    master.generation, master.cfgpath);
 	master_set_target(cfg->bees);
@@ -1262,6 +1290,9 @@ master_main(const char *cfgpath, struct fb_config *cfg, int cfgfd,
 
 	log_info("exiting");
 	admin_close();
+	promhttp_close();
+	if (master.ev_stats != NULL)
+		event_free(master.ev_stats);
 	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
 		master_channel_close(&master.slots[i]);
 		master_shm_free(&master.slots[i]);

@@ -107,6 +107,7 @@ struct master {
 	struct event		*ev_tick;
 	struct event		*ev_stop;
 	struct event		*ev_prune;
+	struct event		*ev_stats;
 	pid_t			 prune_pid;
 
 	int64_t			 deaths[MASTER_DEATHS];

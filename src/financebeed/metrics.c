@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,15 +14,41 @@
 
 #include "financebeed.h"
 
-/* Bucket i counts durations of at most 2^i us; the last one is open. */
+uint64_t
+metrics_hist_bound(unsigned int i)
+{
+	unsigned int	k, j;
+
+	if (i >= METRICS_NBUCKETS - 1)
+		return UINT64_MAX;
+	if (i < 4)
+		return i + 1;
+	k = 2 + (i - 4) / 4;
+	j = 5 + (i - 4) % 4;
+	return ((uint64_t)1 << k) * j / 4;
+}
+
+/* Bucket i counts durations above bound(i - 1), at most bound(i). */
+static unsigned int
+metrics_hist_bucket(uint64_t us)
+{
+	unsigned int	k, j;
+
+	if (us <= 4)
+		return us == 0 ? 0 : (unsigned int)us - 1;
+	/* k: the octave, 2^k < us <= 2^(k+1). */
+	k = 63 - (unsigned int)__builtin_clzll(us - 1);
+	if (k >= 25)
+		return METRICS_NBUCKETS - 1;
+	/* j in 1..4: us <= 2^k * (4 + j) / 4. */
+	j = (unsigned int)(((us - 1 - ((uint64_t)1 << k)) * 4) >> k) + 1;
+	return 4 + (k - 2) * 4 + (j - 1);
+}
+
 void
 metrics_hist_add(struct metrics_hist *h, uint64_t us)
 {
-	unsigned int	i = 0;
-
-	while (i < METRICS_NBUCKETS - 1 && us > ((uint64_t)1 << i))
-		i++;
-	h->buckets[i]++;
+	h->buckets[metrics_hist_bucket(us)]++;
 	h->count++;
 	h->sum_us += us;
 }
@@ -58,8 +85,9 @@ metrics_hist_quantile(const struct metrics_hist *h, double q)
 		if (h->buckets[i] == 0)
 			continue;
 		if ((double)(seen + h->buckets[i]) >= rank) {
-			lo = i == 0 ? 0 : (uint64_t)1 << (i - 1);
-			hi = (uint64_t)1 << i;
+			lo = i == 0 ? 0 : metrics_hist_bound(i - 1);
+			hi = i == METRICS_NBUCKETS - 1 ? lo * 2 :
+			    metrics_hist_bound(i);
 			frac = (rank - (double)seen) / (double)h->buckets[i];
 			if (frac < 0)
 				frac = 0;
@@ -67,7 +95,7 @@ metrics_hist_quantile(const struct metrics_hist *h, double q)
 		}
 		seen += h->buckets[i];
 	}
-	return (uint64_t)1 << (METRICS_NBUCKETS - 1);
+	return metrics_hist_bound(METRICS_NBUCKETS - 2);
 }
 
 long

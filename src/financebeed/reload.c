@@ -98,6 +98,11 @@ reload_now(char *cause, size_t causelen)
 	    (n.admin_path != NULL &&
 	    strcmp(master.cfg->admin_path, n.admin_path) != 0))
 		log_warnx("reload: admin.socket changes need a restart");
+	if (strcmp(master.cfg->metrics_listen, n.metrics_listen) != 0)
+		log_warnx("reload: metrics.listen changes need a restart");
+	if (master.cfg->stats_interval_ms != n.stats_interval_ms)
+		log_warnx("reload: metrics.stats_interval changes need a "
+		    "restart");
 	if (master.foreground)
 		n.log_level = LOG_LEVEL_DEBUG;
 	else if (strcmp(master.cfg->log_target, n.log_target) != 0 &&

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,20 @@
 
 #include "financebeed.h"
 #include "master.h"
+
+/*
+ * A figure rounded to what it means (status is read by people and
+ * scripts: 0.3, not 0.30000000000000004; see admin_reply_json()).
+ */
+static double
+report_round(double v, int decimals)
+{
+	double	f = 1;
+
+	while (decimals-- > 0)
+		f *= 10;
+	return round(v * f) / f;
+}
 
 static uint64_t
 report_total_tasks(void)
@@ -63,10 +78,11 @@ report_tasks_json(const struct fbee_counters *c)
 static json_t *
 report_latency_json(const struct metrics_hist *h)
 {
+	/* Microseconds, as milliseconds with three decimals. */
 	return json_pack("{s:f,s:f,s:f}",
-	    "p50", (double)metrics_hist_quantile(h, 0.50) / 1000,
-	    "p95", (double)metrics_hist_quantile(h, 0.95) / 1000,
-	    "p99", (double)metrics_hist_quantile(h, 0.99) / 1000);
+	    "p50", report_round(metrics_hist_quantile(h, 0.50) / 1e3, 3),
+	    "p95", report_round(metrics_hist_quantile(h, 0.95) / 1e3, 3),
+	    "p99", report_round(metrics_hist_quantile(h, 0.99) / 1e3, 3));
 }
 
 static const char *
@@ -100,8 +116,9 @@ report_throughput(void)
 	oldest = master.rate_n < MASTER_RATE_SAMPLES ? 0 : master.rate_head;
 	if (now <= master.rate_ms[oldest])
 		return 0;
-	return (double)(report_total_tasks() - master.rate_total[oldest]) * 1000 /
-	    (double)(now - master.rate_ms[oldest]);
+	return report_round((double)(report_total_tasks() -
+	    master.rate_total[oldest]) * 1000 / (double)(now -
+	    master.rate_ms[oldest]), 2);
 }
 
 json_t *
@@ -136,7 +153,8 @@ report_status(void)
 			    "process", s->processid,
 			    "event", s->event[0] != '\0' ? s->event : NULL,
 			    "phase", fbee_phase_str(s->phase),
-			    "age", (double)(clock_now_ms() - s->task_start) / 1000);
+			    "age", report_round((double)(clock_now_ms() -
+			    s->task_start) / 1000, 3));
 		}
 		b = json_pack("{s:I,s:I,s:I,s:s,s:s,s:o,s:o,s:o,s:I,s:I,s:s?,"
 		    "s:f}",
@@ -184,7 +202,8 @@ report_status(void)
 	    "config", master.cfgpath,
 	    "generation", (json_int_t)master.generation,
 	    "started", (json_int_t)master.started_wall,
-	    "uptime", (double)(clock_now_ms() - master.started) / 1000,
+	    "uptime", report_round((double)(clock_now_ms() - master.started) /
+	    1000, 3),
 	    "bees_target", (json_int_t)master.target,
 	    "bees_running", (json_int_t)running,
 	    "crash_loop", master.crash_loop,
@@ -192,6 +211,14 @@ report_status(void)
 	    json_real(master.throttled_until) : json_null(),
 	    "pool", p != NULL ? p : json_null(),
 	    "bees", bees);
+	if (o != NULL) {
+		json_object_set_new(o, "daemon_version",
+		    json_string(PACKAGE_VERSION));
+		json_object_set_new(o, "schema_version",
+		    json_integer(FB_SCHEMA_VERSION));
+		json_object_set_new(o, "colonies_url",
+		    json_string(master.cfg->colonies_url));
+	}
 	return o;
 }
 
@@ -321,8 +348,8 @@ report_metrics_text(void)
 	for (i = 0; i < METRICS_NBUCKETS - 1; i++) {
 		cum += pool.hist.buckets[i];
 		mbuf_printf(&b, "financebee_task_duration_seconds_bucket"
-		    "{le=\"%.6f\"} %" PRIu64 "\n",
-		    (double)((uint64_t)1 << i) / 1e6, cum);
+		    "{le=\"%.6g\"} %" PRIu64 "\n",
+		    (double)metrics_hist_bound((unsigned int)i) / 1e6, cum);
 	}
 	mbuf_printf(&b, "financebee_task_duration_seconds_bucket{le=\"+Inf\"} "
 	    "%" PRIu64 "\n", pool.hist.count);
@@ -369,4 +396,40 @@ report_metrics_text(void)
 		return NULL;
 	}
 	return b.p;
+}
+
+/*
+ * The periodic stats line (metrics.stats_interval): what an operator
+ * tails the log for, in one line.
+ */
+void
+report_stats_line(char *buf, size_t len)
+{
+	struct fbee_counters	 pool;
+	struct slot		*s;
+	unsigned int		 running = 0;
+	long			 beekb = 0;
+	size_t			 i;
+	char			 cause[FB_CAUSE_MAX];
+
+	pool = master.retired;
+	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
+		s = &master.slots[i];
+		(void)master_shm_peek(s, cause, sizeof(cause));
+		fbee_counters_add(&pool, &s->live);
+		if (s->state == SLOT_RUNNING) {
+			running++;
+			beekb += (long)s->live.rss_kb;
+		}
+	}
+	snprintf(buf, len, "stats: %.2f tasks/s, p95 %.3f ms, tasks %" PRIu64
+	    " (applied %" PRIu64 ", failed %" PRIu64 ", transient %" PRIu64
+	    "), errors db %" PRIu64 " http %" PRIu64 ", bees %u/%u, "
+	    "rss master %ld kB, bees %ld kB",
+	    report_throughput(),
+	    (double)metrics_hist_quantile(&pool.hist, 0.95) / 1e3,
+	    fbee_counters_total(&pool), pool.tasks[OUTCOME_APPLIED],
+	    pool.tasks[OUTCOME_FAILED], pool.tasks[OUTCOME_TRANSIENT],
+	    pool.db_errors, pool.http_errors, running, master.target,
+	    metrics_rss_kb(getpid()), beekb);
 }

@@ -11,7 +11,8 @@
 # Variables after fbd_setup: FBD_DIR (scratch), FBD_CONF, FBD_LOG,
 # FBD_SOCK, FBD_SEED (executor seed file), FBD_SUBMITTED (count).
 # FBD_PID after fbd_start.  Settings read by fbd_write_config (set them
-# before calling it): FBD_BEES, FBD_LEASE, FBD_TASK_TIMEOUT, FBD_EXTRA.
+# before calling it): FBD_BEES, FBD_LEASE, FBD_TASK_TIMEOUT, FBD_EXTRA,
+# FBD_METRICS (more settings of the metrics group).
 
 FBD_SUBMITTED=0
 FBD_BEES=${FBD_BEES:-3}
@@ -54,7 +55,7 @@ supervision: {
 };
 admin: { socket = "$FBD_SOCK"; mode = "0600"; };
 log: { level = "info"; target = "stderr"; };
-metrics: { interval = 0.5; };
+metrics: { interval = 0.5; ${FBD_METRICS:-} };
 $FBD_EXTRA
 EOF
 	chmod 600 "$1"
