@@ -53,6 +53,9 @@ settle_add(const struct slot *s)
 	struct settle	*t = NULL;
 	size_t		 i;
 
+	/* From a page that passed fbee_shm_read, so in range; still. */
+	if (s->outcome < 0 || s->outcome >= FBEE_NOUTCOMES)
+		return;
 	for (i = 0; i < SETTLE_MAX; i++) {
 		if (!settles[i].used) {
 			t = &settles[i];
