@@ -5,10 +5,21 @@
 # a few hundred generated subscription lifecycles; then `fbeectl status` and
 # a summary of the rows.  Everything it starts is stopped on exit.
 #
-#   sh contrib/demo.sh [USERS]       (default 100 generated users)
+#   sh contrib/demo.sh [--keep] [USERS]     (default 100 generated users)
+#
+# --keep leaves financebeed, PostgreSQL and minicolonies running after the
+# summary, for trying fbeectl by hand; it says how to stop them.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+keep=
+if [ "${1:-}" = --keep ]; then
+	keep=1
+	shift
+fi
+case ${1:-100} in
+*[!0-9]* | "") echo "usage: sh contrib/demo.sh [--keep] [USERS]" >&2; exit 64 ;;
+esac
 sh contrib/deps.sh
 echo "== building"
 sh contrib/build.sh build
@@ -112,6 +123,21 @@ psql_q -F ' ' -c "SELECT 'premium users by tier', coalesce(subscription_tier, '-
 psql_q -F ' ' -c "SELECT 'users without premium', count(*) FROM user_profiles
     WHERE NOT coalesce(is_premium, false)" | sed 's/^/   /'
 
+if [ -n "$keep" ]; then
+	cat <<EOF
+== still running (--keep): financebeed (pid $fbpid, 4 bees), PostgreSQL,
+   minicolonies.  In another terminal:
+     $bin/fbeectl -s $dir/financebeed.sock status
+     $bin/fbeectl -s $dir/financebeed.sock scale +2
+     PGHOST=$PGHOST PGPORT=$PGPORT psql financebee
+     tail -f $dir/financebeed.log
+   Stop everything: $bin/fbeectl -s $dir/financebeed.sock stop
+   (or Ctrl-C here); the throwaway servers are then removed.
+EOF
+	wait "$fbpid" 2>/dev/null || true
+	echo "== financebeed stopped; removing the throwaway servers"
+	exit 0
+fi
 "$bin/fbeectl" -s "$dir/financebeed.sock" stop >/dev/null
 wait "$fbpid" 2>/dev/null || true
 echo "== done (financebeed stopped; the throwaway servers are removed)"

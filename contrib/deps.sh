@@ -1,11 +1,18 @@
 #!/bin/sh
 # contrib/deps.sh: install what financebee needs to build, test and run its
 # demo on Debian 12, skipping what is already there.  Needs root for apt.
+#   sh contrib/deps.sh [--packaging]
 set -eu
 PKGS="build-essential autoconf automake pkg-config libevent-dev
 libpq-dev libmsgpack-dev libconfig-dev libjansson-dev libsecp256k1-dev
-libssl-dev nettle-dev openssl postgresql-15 mandoc jq curl perl procps util-linux
-prometheus"
+libssl-dev libcurl4-openssl-dev nettle-dev openssl postgresql-15 mandoc jq
+curl perl procps util-linux prometheus systemd"
+# --packaging: what contrib/pkg-test.sh needs too (Debian and RPM packages,
+# lintian, bash completion, git for the clean clone).
+if [ "${1:-}" = --packaging ]; then
+	PKGS="$PKGS debhelper dpkg-dev fakeroot lintian rpm bash-completion
+git logrotate"
+fi
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||

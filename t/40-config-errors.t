@@ -31,16 +31,32 @@ good() {
 	like "$out" "configuration OK" "$1: says OK"
 }
 
-good "empty file (every default)" "# nothing"
+printf '%s\n' 5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed \
+    >"$T/seed"
+chmod 600 "$T/seed"
+good "every default but an executor identity" \
+    "colonies: { executor_seed_file = \"$T/seed\"; };"
+# -t makes the checks the start makes: without an identity no bee can run.
+run empty "# nothing"
+is "$rc" 78 "empty file: exit 78 (no executor identity)"
+like "$out" "^financebeed: $T/empty.conf: colonies: no executor identity: set executor_seed_file or executor_keys_file\$" \
+    "empty file: says what is missing"
+run nolog "colonies: { executor_seed_file = \"$T/seed\"; };
+log: { target = \"$T/no/such/dir/fb.log\"; };"
+is "$rc" 78 "log file in a missing directory: exit 78"
+like "$out" "log.target: $T/no/such/dir/fb.log: No such file or directory" \
+    "log file in a missing directory: names it"
+[ ! -e "$T/no" ]
+ok $? "... and -t created nothing"
 good "a few settings" 'bees = 2;
 colonies: { url = "https://colonies.example/api"; poll_timeout = 30;
-  lease = 60; };
+  lease = 60; executor_seed_file = "'"$T/seed"'"; };
 supervision: { task_timeout = 59.5; respawn_min = 0.1; respawn_max = 0.1; };
 stripe: { tiers = [ "free", "pro" ];
   prices = ( { price = "price_1"; tier = "pro"; } );
   premium_statuses = [ "active", "trialing", "past_due" ]; };
 admin: { mode = "0600"; groups = [ "daemon" ]; };
-log: { level = "debug"; target = "/var/log/financebee.log"; };'
+log: { level = "debug"; target = "'"$T/fb.log"'"; };'
 
 # Syntax.
 bad "missing value" 'bees = 4;

@@ -24,9 +24,16 @@ secret() {
 	chmod "$2" "$T/$1"
 }
 
-# run CONFMODE CONTENT: financebeed -t on $T/c.conf.
+# run CONFMODE CONTENT: financebeed -t on $T/c.conf.  A configuration
+# naming no executor identity gets one (-t requires it, as the start does).
+printf '%s\n' "$SEED" >"$T/idseed"
+chmod 600 "$T/idseed"
 run() {
-	printf '%s\n' "$2" >"$T/c.conf"
+	case $2 in
+	*executor_*) printf '%s\n' "$2" ;;
+	*colonies:*) printf '%s\n' "$2" | sed "s|colonies: {|colonies: { executor_seed_file = \"$T/idseed\";|" ;;
+	*) printf '%s\ncolonies: { executor_seed_file = "%s"; };\n' "$2" "$T/idseed" ;;
+	esac >"$T/c.conf"
 	chmod "$1" "$T/c.conf"
 	out=$("$FB_BUILDDIR/financebeed" -t -c "$T/c.conf" 2>&1)
 	rc=$?
@@ -57,6 +64,22 @@ accepted "seed file mode 400"
 secret seed 600 "not-hex-$SEED"
 run 600 "colonies: { executor_seed_file = \"$T/seed\"; };"
 refused "seed file not 64 hex" "$T/seed: must hold 64 hex characters"
+# What "fbeectl key generate" prints is a seed file as it is.
+printf 'private-key %s\nid %s\n' "$SEED" "$KEY1" >"$T/seed"
+chmod 600 "$T/seed"
+run 644 "colonies: { executor_seed_file = \"$T/seed\"; };"
+accepted "seed file as fbeectl key generate prints it"
+if [ -x "$FB_BUILDDIR/fbeectl" ]; then
+	(umask 077; "$FB_BUILDDIR/fbeectl" key generate >"$T/seed")
+	run 644 "colonies: { executor_seed_file = \"$T/seed\"; };"
+	accepted "seed file made by fbeectl key generate"
+fi
+printf 'private-key %s\nid %s\nextra\n' "$SEED" "$KEY1" >"$T/seed"
+run 644 "colonies: { executor_seed_file = \"$T/seed\"; };"
+refused "seed file with a third line" "$T/seed: must hold 64 hex characters"
+printf 'private-key %sab\n' "$SEED" >"$T/seed"
+run 644 "colonies: { executor_seed_file = \"$T/seed\"; };"
+refused "private-key line of 66 hex digits" "$T/seed: must hold 64 hex characters"
 run 600 "colonies: { executor_seed_file = \"$T/missing\"; };"
 refused "seed file missing" "colonies.executor_seed_file: $T/missing: No such file or directory"
 run 600 "colonies: { executor_seed_file = \"seed\"; };"
@@ -119,9 +142,35 @@ chmod 600 "$T/conninfo"
 run 644 "database: { conninfo_file = \"$T/conninfo\"; };"
 accepted "conninfo file mode 600"
 
+# The TLS client key of the ColonyOS transport is a secret file too; the
+# certificate, CA file and CA path must exist; the proxy's password is an
+# inline secret.
+TLSKEY="-----BEGIN PRIVATE KEY-----tlss3cr3tkey"
+secret tls.key 640 "$TLSKEY"
+secret tls.crt 644 "not checked here"
+run 600 "colonies: { tls_cert_file = \"$T/tls.crt\"; tls_key_file = \"$T/tls.key\"; };"
+refused "TLS key file mode 640" \
+    "colonies.tls_key_file: $T/tls.key: is readable by group or others; chmod 600 it"
+chmod 600 "$T/tls.key"
+run 644 "colonies: { tls_cert_file = \"$T/tls.crt\"; tls_key_file = \"$T/tls.key\"; };"
+accepted "TLS key file mode 600"
+run 644 "colonies: { tls_key_file = \"$T/tls.key\"; };"
+refused "TLS key without a certificate" "colonies.tls_key_file: needs colonies.tls_cert_file"
+run 644 "colonies: { ca_file = \"$T/nope.pem\"; };"
+refused "missing CA file" "colonies.ca_file: $T/nope.pem: No such file or directory"
+run 644 "colonies: { ca_path = \"$T/tls.crt\"; };"
+refused "CA path not a directory" "colonies.ca_path: $T/tls.crt: not a directory"
+run 644 "colonies: { ca_path = \"$T\"; ca_file = \"$T/tls.crt\"; };"
+accepted "CA file and CA path"
+run 644 "colonies: { proxy = \"http://u:pr0xys3cr3t@127.0.0.1:3128\"; };"
+refused "proxy password in a config file mode 644" \
+    "colonies.proxy: holds an inline secret"
+run 600 "colonies: { proxy = \"http://u:pr0xys3cr3t@127.0.0.1:3128\"; };"
+accepted "proxy password in a config file mode 600"
+
 # Every message so far, the refusals included: no secret value.
 for s in "$SEED" "$KEY1" "$KEY2" "$OWNER" "$WHSEC" "$WHSEC_INLINE" "$PGPASS" \
-    "$PGPASS_URI" s3cr3t; do
+    "$PGPASS_URI" tlss3cr3tkey pr0xys3cr3t s3cr3t; do
 	if grep -q -- "$s" "$ALL"; then
 		ok 1 "no secret in any output: found one"
 	else

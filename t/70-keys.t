@@ -89,10 +89,10 @@ unlike "$(cat "$dir/long.out")" 'aaaaaaaa' "... and not echoed"
 # --- never on argv ---------------------------------------------------------------
 "$CTL" key id fcc79953d8a751bf41db661592dc34d30004b1a651ffa0725b03ac227641499d \
     </dev/null >"$dir/argv.out" 2>&1
-is "$?" "2" "a key on the command line is a usage error"
+is "$?" "64" "a key on the command line is a usage error"
 like "$(cat "$dir/argv.out")" 'standard input, never from the command line' \
     "... explaining that keys are read from standard input"
 unlike "$(cat "$dir/argv.out")" 'fcc79953d8a751' "... without echoing the key"
 "$CTL" key frobnicate </dev/null >/dev/null 2>&1
-is "$?" "2" "unknown key subcommand is a usage error"
+is "$?" "64" "unknown key subcommand is a usage error"
 done_testing

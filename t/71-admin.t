@@ -111,7 +111,7 @@ err=$(ctl scale 0 2>&1 >/dev/null); rc=$?
 is "$rc" "1" "scale 0 refused by the master: exit 1"
 like "$err" 'bees must stay within 1\.\.256' "scale refusal carries the master's cause"
 ctl scale abc >/dev/null 2>&1
-is "$?" "2" "scale abc: usage error in fbeectl (exit 2)"
+is "$?" "64" "scale abc: usage error in fbeectl (exit 64)"
 like "$(printf 'scale 1x\n' | raw | head -1)" '^ERR [0-9]+$' "scale 1x on the wire: ERR"
 is "$(printf 'scale 1x\n' | raw | tail -1)" "scale: bad count (N, +K or -K)" \
     "server validates scale arguments itself"
@@ -218,7 +218,7 @@ like "$err" 'bad.conf:1: ' "... with file:line"
 "$CTL" -c "$dir/missing.conf" ping >/dev/null 2>&1
 is "$?" "78" "missing -c file: exit 78"
 "$CTL" -s "$S" frobnicate >/dev/null 2>&1
-is "$?" "2" "unknown command: exit 2"
+is "$?" "64" "unknown command: exit 64"
 ctl stop >/dev/null; stopped "$SPID"
 
 # --- fbeectl facing a broken daemon ---------------------------------------------

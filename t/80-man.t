@@ -19,6 +19,8 @@ for p in $pages; do
 		ok 1 "$name: mandoc -Tlint -W warning is silent"
 		diag "$out"
 	fi
+	dd=$(sed -n 's/^\.Dd //p' "$p")
+	like "$dd" '^[A-Z][a-z]+ [0-9]{1,2}, [0-9]{4}$' "$name: .Dd is a real date ($dd)"
 	secs="NAME DESCRIPTION"
 	case $name in *.8) secs="NAME SYNOPSIS DESCRIPTION" ;; esac
 	for sec in $secs; do

@@ -44,6 +44,7 @@ int	 log_init(const char *procname, enum log_level, const char *target,
 void	 log_procname(const char *fmt, ...)
 	    __attribute__((__format__(__printf__, 1, 2)));
 void	 log_setlevel(enum log_level);
+void	 log_stderr_mirror(int on);	/* warnings to stderr too */
 int	 log_reopen(void);	/* SIGUSR1: reopen a file target */
 int	 log_level_parse(const char *, enum log_level *);
 void	 log_warn(const char *, ...)

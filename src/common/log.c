@@ -20,6 +20,7 @@ static enum log_level	 log_lvl = LOG_LEVEL_INFO;
 static int		 log_fd = STDERR_FILENO;
 static int		 log_syslog;
 static char		*log_path;
+static int		 log_mirror;	/* warnings to stderr as well */
 
 static const char *const log_names[] = { "error", "warn", "info", "debug" };
 
@@ -100,6 +101,16 @@ log_procname(const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * While on, warnings and errors logged to syslog or a file are written to
+ * stderr too: the master's start-up, until its pool is up.
+ */
+void
+log_stderr_mirror(int on)
+{
+	log_mirror = on;
+}
+
 void
 log_setlevel(enum log_level lvl)
 {
@@ -141,6 +152,18 @@ log_emit(enum log_level lvl, const char *err, const char *fmt, va_list ap)
 		if (m > 0)
 			n = (size_t)(n + m) >= sizeof(line) ?
 			    (int)sizeof(line) - 1 : n + m;
+	}
+	/* Start-up: a fatal error must reach whoever started the daemon. */
+	if (log_mirror && lvl <= LOG_LEVEL_WARN &&
+	    (log_syslog || log_fd != STDERR_FILENO)) {
+		char	out[2200];
+		int	len;
+
+		len = snprintf(out, sizeof(out), "%s: %s: %s\n", FB_NAME,
+		    log_proc, line);
+		if (len > 0)
+			(void)!write(STDERR_FILENO, out, (size_t)len >=
+			    sizeof(out) ? sizeof(out) - 1 : (size_t)len);
 	}
 	if (log_syslog) {
 		syslog(prio[lvl], "%s: %s", log_proc, line);

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
 #include <poll.h>
@@ -25,7 +26,7 @@
 /* Exit statuses, documented in fbeectl(8). */
 #define CTL_EX_OK		0
 #define CTL_EX_FAILED		1	/* the daemon answered ERR */
-#define CTL_EX_USAGE		2
+#define CTL_EX_USAGE		64	/* sysexits EX_USAGE */
 #define CTL_EX_UNAVAILABLE	69	/* no daemon answers on the socket */
 #define CTL_EX_TEMPFAIL		75	/* timeout or broken reply */
 #define CTL_EX_NOPERM		77	/* socket or command not allowed */
@@ -72,14 +73,21 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "key",	1, 1, ctl_key },
 };
 
-static __dead void
-usage(void)
+static void
+usage_print(FILE *f)
 {
-	fprintf(stderr,
+	fprintf(f,
 	    "usage: fbeectl [-s socket] [-c file] command [argument ...]\n"
+	    "       fbeectl -V | --version | -h | --help\n"
 	    "commands: status [--json], executors [--json], metrics, ping,\n"
 	    "          scale N|+K|-K, reload, stop [--fast], pause, resume,\n"
 	    "          key generate, key id (private key on standard input)\n");
+}
+
+static __dead void
+usage(void)
+{
+	usage_print(stderr);
 	exit(CTL_EX_USAGE);
 }
 
@@ -716,6 +724,11 @@ ctl_key(const char *path, int argc, char **argv)
 int
 main(int argc, char *argv[])
 {
+	static const struct option longopts[] = {
+		{ "help",	no_argument,	NULL,	'h' },
+		{ "version",	no_argument,	NULL,	'V' },
+		{ NULL,		0,		NULL,	0 }
+	};
 	const struct ctl_cmd	*cmd = NULL;
 	const char		*sockpath = NULL, *cfgfile = NULL;
 	char			*cfgsock = NULL;
@@ -723,7 +736,8 @@ main(int argc, char *argv[])
 	int			 ch, rc;
 
 	signal(SIGPIPE, SIG_IGN);
-	while ((ch = getopt(argc, argv, "+c:hs:")) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:hs:V", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			cfgfile = optarg;
@@ -731,6 +745,14 @@ main(int argc, char *argv[])
 		case 's':
 			sockpath = optarg;
 			break;
+		case 'h':
+			usage_print(stdout);
+			return fflush(stdout) == EOF ? CTL_EX_FAILED :
+			    CTL_EX_OK;
+		case 'V':
+			printf("fbeectl %s\n", PACKAGE_VERSION);
+			return fflush(stdout) == EOF ? CTL_EX_FAILED :
+			    CTL_EX_OK;
 		default:
 			usage();
 		}
@@ -746,8 +768,9 @@ main(int argc, char *argv[])
 		}
 	}
 	if (cmd == NULL) {
-		fprintf(stderr, "fbeectl: unknown command: %.64s\n", argv[0]);
-		usage();
+		fprintf(stderr, "fbeectl: unknown command: %.64s (fbeectl "
+		    "--help lists the commands)\n", argv[0]);
+		exit(CTL_EX_USAGE);
 	}
 	if (argc - 1 < cmd->minargs || argc - 1 > cmd->maxargs) {
 		if (strcmp(cmd->name, "key") == 0 && argc > 2)

@@ -230,8 +230,10 @@ bee_heartbeat(struct bee *b, int state, int phase)
 	struct fbee_msg	m;
 	int64_t		now = clock_now_ms();
 
-	if (state != b->state)
+	if (state != b->state || b->hb_state == -1) {
 		b->since = now;
+		proc_title("bee %u %s", b->slot, fbee_state_str(state));
+	}
 	b->state = state;
 	b->phase = phase;
 	bee_shm_write(b, now);
@@ -608,6 +610,7 @@ bee_setup(struct bee *b, const char *cfgpath, int cfgfd)
 {
 	struct crypto_key	key;
 	struct fbee_msg		m;
+	struct http_opts	ho;
 	char			cause[FB_CAUSE_MAX];
 
 	/* What the master loaded last, not what the file holds now. */
@@ -654,8 +657,9 @@ bee_setup(struct bee *b, const char *cfgpath, int cfgfd)
 		    cause);
 		return FB_EX_CONFIG;
 	}
-	b->col = colonies_open(b->cfg.colonies_url, &key,
-	    b->cfg.http_connect_timeout_ms, b->cfg.http_timeout_ms);
+	config_http_opts(&b->cfg, &ho);
+	b->col = colonies_open_opts(b->cfg.colonies_url, &key, &ho,
+	    b->cfg.http_timeout_ms, colonies_max_reply(b->cfg.max_payload));
 	crypto_key_clear(&key);
 	if (b->col == NULL) {
 		log_warnx("cannot create the ColonyOS client");
@@ -765,6 +769,7 @@ bee_main(const char *cfgpath, unsigned int slot, unsigned int generation,
 	int		 rc;
 
 	log_procname("bee[%u]", slot);
+	proc_title("bee %u starting", slot);
 	bee_signals();
 	arena_init();
 	memset(&b, 0, sizeof(b));

@@ -109,6 +109,15 @@ static const struct config_key config_keys[] = {
 	K_SECS("colonies.request_timeout", CONFIG_BEE, "15", 0.1, 3600,
 	    http_timeout_ms),
 	K_INT("colonies.lease", CONFIG_BEE, "30", 1, 86400, lease),
+	K_STR("colonies.proxy", CONFIG_BEE, "", colonies_proxy),
+	K_STR("colonies.ca_file", CONFIG_BEE | CONFIG_ABSPATH, "",
+	    colonies_ca_file),
+	K_STR("colonies.ca_path", CONFIG_BEE | CONFIG_ABSPATH, "",
+	    colonies_ca_path),
+	K_STR("colonies.tls_cert_file", CONFIG_BEE | CONFIG_ABSPATH, "",
+	    colonies_tls_cert_file),
+	K_STR("colonies.tls_key_file", CONFIG_BEE | CONFIG_ABSPATH, "",
+	    colonies_tls_key_file),
 
 	K_STR("database.conninfo", CONFIG_BEE, "", conninfo),
 	K_FILE("database.conninfo_file", CONFIG_BEE),
@@ -356,6 +365,36 @@ config_is_hex64(const char *s, size_t len)
 	ok = len == 64 && crypto_unhex(s, len, b, sizeof b) == 32;
 	explicit_bzero(b, sizeof b);
 	return ok;
+}
+
+/*
+ * The seed in a seed file: 64 hex characters alone, or the output of
+ * "fbeectl key generate" ("private-key HEX" then "id ID"), whose private
+ * key serves as the seed.  Returns the hex digits, *len set to 64.
+ */
+static const char *
+config_seed_hex(const char *buf, size_t *len)
+{
+	const char	*s = buf, *e;
+
+	if (config_is_hex64(buf, *len))
+		return buf;
+	if (strncmp(s, "private-key", 11) != 0 || (s[11] != ' ' &&
+	    s[11] != '\t'))
+		return NULL;
+	s += 11 + strspn(s + 11, " \t");
+	e = s + strcspn(s, " \t\r\n");
+	if (!config_is_hex64(s, (size_t)(e - s)))
+		return NULL;
+	/* Only "id ..." may follow, on the next line. */
+	e += strspn(e, " \t\r");
+	if (*e == '\n' && strncmp(e + 1, "id ", 3) == 0 &&
+	    strchr(e + 1, '\n') == NULL)
+		e = e + strlen(e);
+	if (*e != '\0')
+		return NULL;
+	*len = 64;
+	return s;
 }
 
 /* Defaults of list keys are comma-separated in the table. */
@@ -1206,6 +1245,7 @@ config_load_identity(struct config_ctx *ctx)
 	size_t			 ki = config_index("colonies.executor_keys_file");
 	size_t			 oi = config_index("colonies.owner_key_file");
 	char			*buf, *line, *next;
+	const char		*seed;
 	size_t			 len, n, lineno;
 
 	if (ctx->str[si][0] != '\0' && ctx->str[ki][0] != '\0') {
@@ -1218,16 +1258,17 @@ config_load_identity(struct config_ctx *ctx)
 		if (config_read_secret(ctx, ctx->set[si], config_keys[si].name,
 		    ctx->str[si], &buf, &len) == -1)
 			return -1;
-		if (!config_is_hex64(buf, len)) {
+		if ((seed = config_seed_hex(buf, &len)) == NULL) {
 			config_free_str(buf);
 			config_error(ctx, ctx->set[si], config_keys[si].name,
-			    "%s: must hold 64 hex characters (a 32-byte seed)",
+			    "%s: must hold 64 hex characters (a 32-byte seed), "
+			    "or what \"fbeectl key generate\" prints",
 			    ctx->str[si]);
 			return -1;
 		}
 		if ((cfg->executor_seed = malloc(32)) == NULL)
 			fatal("malloc");
-		(void)crypto_unhex(buf, len, cfg->executor_seed, 32);
+		(void)crypto_unhex(seed, len, cfg->executor_seed, 32);
 		cfg->executor_seed_len = 32;
 		config_free_str(buf);
 	}
@@ -1282,6 +1323,90 @@ config_load_identity(struct config_ctx *ctx)
 		cfg->owner_key = buf;
 	}
 	return 0;
+}
+
+/* A file libcurl reads when it connects: there now, of the right type. */
+static int
+config_check_path(struct config_ctx *ctx, const char *key, int dir)
+{
+	size_t		 ki = config_index(key);
+	const char	*path = *(char **)config_field(ctx->cfg,
+			    &config_keys[ki]);
+	struct stat	 st;
+
+	if (path[0] == '\0')
+		return 0;
+	if (stat(path, &st) == -1) {
+		config_error(ctx, ctx->set[ki], key, "%s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
+		config_error(ctx, ctx->set[ki], key, "%s: not a %s", path,
+		    dir ? "directory" : "regular file");
+		return -1;
+	}
+	if (access(path, dir ? R_OK | X_OK : R_OK) == -1) {
+		config_error(ctx, ctx->set[ki], key, "%s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The ColonyOS transport: proxy, CA file and path, client certificate;
+ * the key is a secret file (no group or other permission bits), read
+ * here only to check it: libcurl reads it when it connects.
+ */
+static int
+config_load_transport(struct config_ctx *ctx)
+{
+	struct fb_config	*cfg = ctx->cfg;
+	size_t			 pi = config_index("colonies.proxy");
+	size_t			 ki = config_index("colonies.tls_key_file");
+	const char		*p;
+	char			*buf;
+
+	for (p = cfg->colonies_proxy; *p != '\0'; p++) {
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
+			config_error(ctx, ctx->set[pi], config_keys[pi].name,
+			    "may not hold spaces or control characters");
+			return -1;
+		}
+	}
+	/* user:password@ in the proxy URL is an inline secret. */
+	if (strchr(cfg->colonies_proxy, '@') != NULL &&
+	    config_check_inline(ctx, ctx->set[pi], config_keys[pi].name) == -1)
+		return -1;
+	if (config_check_path(ctx, "colonies.ca_file", 0) == -1 ||
+	    config_check_path(ctx, "colonies.ca_path", 1) == -1 ||
+	    config_check_path(ctx, "colonies.tls_cert_file", 0) == -1)
+		return -1;
+	if (cfg->colonies_tls_key_file[0] != '\0') {
+		if (cfg->colonies_tls_cert_file[0] == '\0') {
+			config_error(ctx, ctx->set[ki], config_keys[ki].name,
+			    "needs colonies.tls_cert_file");
+			return -1;
+		}
+		if (config_read_secret(ctx, ctx->set[ki], config_keys[ki].name,
+		    cfg->colonies_tls_key_file, &buf, NULL) == -1)
+			return -1;
+		config_free_str(buf);
+	}
+	return 0;
+}
+
+void
+config_http_opts(const struct fb_config *cfg, struct http_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->connect_ms = cfg->http_connect_timeout_ms;
+	o->proxy = cfg->colonies_proxy;
+	o->ca_file = cfg->colonies_ca_file;
+	o->ca_path = cfg->colonies_ca_path;
+	o->cert_file = cfg->colonies_tls_cert_file;
+	o->key_file = cfg->colonies_tls_key_file;
 }
 
 /* a must be below (cmp < 0) or at most (cmp <= 0) b: check, blame a. */
@@ -1527,7 +1652,8 @@ config_load_ctx(const char *path, struct fb_config *cfg,
 	if (config_check_rules(&ctx) == -1 ||
 	    config_load_database(&ctx) == -1 ||
 	    config_load_webhook_secrets(&ctx) == -1 ||
-	    config_load_identity(&ctx) == -1)
+	    config_load_identity(&ctx) == -1 ||
+	    config_load_transport(&ctx) == -1)
 		goto out;
 	if (snapfd != NULL && (*snapfd = config_snap_fd(&ctx.snap, cause,
 	    causelen)) == -1)

@@ -4,6 +4,8 @@
  * and the operator's one-shot modes (-t, --migrate, --apply, --prune).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -42,7 +44,7 @@ usage(FILE *f, int status)
 	    "       financebeed [-c file] --apply event.json [--dry-run] "
 	    "[--signature header]\n"
 	    "       financebeed [-c file] --prune\n"
-	    "       financebeed --version\n");
+	    "       financebeed -V | --version | -h | --help\n");
 	exit(status);
 }
 
@@ -59,6 +61,45 @@ parse_uint(const char *s, const char *what)
 		exit(FB_EX_USAGE);
 	}
 	return (unsigned int)v;
+}
+
+/*
+ * -t: the checks the daemon makes at start beyond the file itself: an
+ * executor identity for every slot, and a log file it can open.
+ */
+static int
+main_check_start(const struct fb_config *cfg, char *cause, size_t causelen)
+{
+	struct crypto_key	key;
+	char			why[FB_CAUSE_MAX / 2], dir[PATH_MAX];
+	unsigned int		slot;
+	int			fd;
+
+	for (slot = 1; slot <= cfg->bees; slot++) {
+		if (config_executor_key(cfg, slot, &key, why,
+		    sizeof(why)) == -1) {
+			snprintf(cause, causelen, "%s", why);
+			return -1;
+		}
+		crypto_key_clear(&key);
+	}
+	/* A log file the daemon could open or create; -t creates nothing. */
+	if (cfg->log_target != NULL && cfg->log_target[0] == '/') {
+		if ((fd = open(cfg->log_target, O_WRONLY | O_APPEND |
+		    O_NOCTTY | O_CLOEXEC)) != -1) {
+			close(fd);
+			return 0;
+		}
+		if (errno == ENOENT) {
+			snprintf(dir, sizeof(dir), "%s", cfg->log_target);
+			if (access(dirname(dir), W_OK | X_OK) == 0)
+				return 0;
+		}
+		snprintf(cause, causelen, "%s: log.target: %s: %s", cfg->path,
+		    cfg->log_target, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -96,7 +137,19 @@ main(int argc, char *argv[])
 	unsigned int		 slot = 0, generation = 0, chanfd = 3;
 	int			 statusfd = -1, cfgfd = -1;
 
-	while ((ch = getopt_long(argc, argv, "c:dht", longopts, NULL)) != -1) {
+	/*
+	 * A child the master re-executed (bee, registrar, prune) shows its
+	 * role in ps(1): its argv memory becomes its title.
+	 */
+	for (ch = 1; ch < argc; ch++) {
+		if (strcmp(argv[ch], "--bee") == 0 ||
+		    strcmp(argv[ch], "--register") == 0 ||
+		    strcmp(argv[ch], "--config-fd") == 0) {
+			argv = proc_title_init(argc, argv);
+			break;
+		}
+	}
+	while ((ch = getopt_long(argc, argv, "c:dhtV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			cfgpath = optarg;
@@ -149,6 +202,7 @@ main(int argc, char *argv[])
 		case OPT_CONFIG_FD:
 			cfgfd = (int)parse_uint(optarg, "--config-fd");
 			break;
+		case 'V':
 		case OPT_VERSION:
 			printf("financebeed %s (schema %d)\n", PACKAGE_VERSION,
 			    FB_SCHEMA_VERSION);
@@ -173,6 +227,12 @@ main(int argc, char *argv[])
 	/* Internal: a snapshot fd only for the children the master starts. */
 	if (cfgfd >= 0 && !bee && !reg && !prune && !settle)
 		usage(stderr, FB_EX_USAGE);
+
+	/* No-ops unless proc_title_init() ran: the master's children. */
+	if (reg)
+		proc_title("registrar %u", slot);
+	else if (prune)
+		proc_title("prune");
 
 	signal(SIGPIPE, SIG_IGN);
 	(void)log_init(bee ? "bee" : reg ? "registrar" : settle ? "settle" :
@@ -208,6 +268,12 @@ main(int argc, char *argv[])
 		cfgfd = -1;
 	}
 	if (test) {
+		/* What the master checks before it starts a bee. */
+		if (main_check_start(&cfg, cause, sizeof(cause)) == -1) {
+			fprintf(stderr, "financebeed: %s\n", cause);
+			config_free(&cfg);
+			return FB_EX_CONFIG;
+		}
 		fprintf(stderr, "financebeed: configuration OK: %s\n", cfgpath);
 		config_free(&cfg);
 		return FB_EX_OK;
@@ -226,11 +292,14 @@ main(int argc, char *argv[])
 		rc = oneshot_migrate(&cfg);
 	else if (applyfile != NULL)
 		rc = oneshot_apply(&cfg, applyfile, dry_run, sighdr);
-	else if (prune)
+	else if (prune) {
 		rc = oneshot_prune(&cfg);
+	}
 	else {
 		if (debug)
 			cfg.log_level = LOG_LEVEL_DEBUG;
+		/* Until the pool is up (master.c turns it off). */
+		log_stderr_mirror(1);
 		rc = master_main(cfgpath, &cfg, cfgfd, debug);
 	}
 	config_free(&cfg);

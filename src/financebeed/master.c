@@ -72,6 +72,12 @@ struct master		 master;
 
 static void	master_schedule(struct slot *, long);
 static void	master_check_done(void);
+static void	master_notify(void);
+
+/* What the service manager was last told (notify.c). */
+static int		 master_ready;
+static char		 master_status[160];
+static struct event	*master_ev_wd;
 
 double
 master_now_wall(void)
@@ -406,6 +412,7 @@ master_message(struct slot *s, const struct fbee_msg *msg)
 		    msg->executorid);
 		log_debug("slot %u: pid %ld hello, executor %s", s->id,
 		    (long)s->pid, s->executor);
+		master_notify();
 		break;
 	case FBEE_HEARTBEAT:
 		if (s->shm_seen) {
@@ -893,6 +900,7 @@ master_stop(int fast)
 	if (master.state == MASTER_STOPPING && (master.fast || !fast))
 		return;
 	log_info("%s stop", fast ? "fast" : "graceful");
+	notify_send("STOPPING=1\nSTATUS=%s stop", fast ? "fast" : "graceful");
 	master.state = MASTER_STOPPING;
 	master.fast = fast;
 	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
@@ -1102,6 +1110,70 @@ master_tick_cb(evutil_socket_t fd, short ev, void *arg)
 	}
 
 	report_rate_sample(now);
+	master_notify();
+}
+
+/*
+ * READY=1 once the pool is up: every wanted slot's bee has said hello (it
+ * read its configuration and identity), or the slot waits in backoff or
+ * has failed, so that a database outage at boot does not fail the unit;
+ * STATUS= says which.  Then a new STATUS= line whenever it changes.
+ */
+static void
+master_notify(void)
+{
+	struct fbee_counters	 c;
+	const struct slot	*s;
+	char			 line[sizeof(master_status)];
+	unsigned int		 i, up = 0, waiting = 0, failed = 0;
+
+	if (master.state != MASTER_RUNNING)
+		return;
+	c = master.retired;
+	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
+		s = &master.slots[i];
+		if (s->state == SLOT_RUNNING)
+			fbee_counters_add(&c, &s->live);
+		if (!s->wanted)
+			continue;
+		if (s->state == SLOT_RUNNING && s->hello)
+			up++;
+		else if (s->state == SLOT_FAILED)
+			failed++;
+		else if (s->state == SLOT_BACKOFF)
+			waiting++;
+		else
+			return;		/* starting: not yet */
+	}
+	snprintf(line, sizeof(line), "%u of %u bees up%s%s, %" PRIu64
+	    " tasks, generation %u%s", up, master.target,
+	    failed > 0 ? ", some failed" : "",
+	    waiting > 0 ? ", some in backoff" : "",
+	    fbee_counters_total(&c), master.generation,
+	    master.paused ? ", paused" : master.crash_loop ? ", crash loop" :
+	    "");
+	if (!master_ready) {
+		master_ready = 1;
+		snprintf(master_status, sizeof(master_status), "%s", line);
+		notify_send("READY=1\nSTATUS=%s\nMAINPID=%ld", line,
+		    (long)getpid());
+		log_stderr_mirror(0);
+		return;
+	}
+	if (strcmp(line, master_status) != 0) {
+		snprintf(master_status, sizeof(master_status), "%s", line);
+		notify_send("STATUS=%s", line);
+	}
+}
+
+/* WatchdogSec=: a ping from the loop at half the period. */
+static void
+master_watchdog_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	notify_send("WATCHDOG=1");
 }
 
 static void
@@ -1252,6 +1324,19 @@ master_main(const char *cfgpath, struct fb_config *cfg, int cfgfd,
 		master.base = NULL;
 		return FB_EX_TEMPFAIL;
 	}
+	master_ready = 0;
+	master_status[0] = '\0';
+	if (notify_init(cause, sizeof(cause)) == -1)
+		log_warnx("%s", cause);
+	if (notify_watchdog_usec() > 0) {
+		master_ev_wd = event_new(master.base, -1, EV_PERSIST,
+		    master_watchdog_cb, NULL);
+		tv.tv_sec = (time_t)(notify_watchdog_usec() / 2 / 1000000);
+		tv.tv_usec = (suseconds_t)(notify_watchdog_usec() / 2 % 1000000);
+		if (master_ev_wd == NULL || event_add(master_ev_wd, &tv) == -1)
+			fatalx("event_add");
+		notify_send("WATCHDOG=1");
+	}
 	(void)master_pidfile();
 	master.started = clock_now_ms();
 	master.started_wall = time(NULL);
@@ -1302,6 +1387,10 @@ master_main(const char *cfgpath, struct fb_config *cfg, int cfgfd,
 	for (i = 0; i < 6; i++)
 		event_free(master.ev_sig[i]);
 	event_free(master.ev_tick);
+	if (master_ev_wd != NULL)
+		event_free(master_ev_wd);
+	master_ev_wd = NULL;
+	notify_close();
 	if (master.ev_prune != NULL)
 		event_free(master.ev_prune);
 	if (master.ev_stop != NULL)

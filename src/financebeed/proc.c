@@ -9,6 +9,7 @@
  */
 #include <sys/types.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -16,6 +17,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,8 @@
 #define PROC_CONFIGFD	5
 
 static char	proc_exe_path[PATH_MAX];
+static char	*proc_title_area;	/* the original argv strings */
+static size_t	 proc_title_len;
 
 /*
  * The binary a child runs.  /proc/self/exe is stable even when the file
@@ -229,4 +233,59 @@ proc_status_str(int status, char *buf, size_t len)
 		    WCOREDUMP(status) ? " (core dumped)" : "");
 	else
 		snprintf(buf, len, "status %#x", (unsigned int)status);
+}
+
+/*
+ * Process titles, as nginx and PostgreSQL do them: a child started with
+ * its role in argv keeps a copy of argv to parse, and its original argv
+ * memory, which ps(1) reads through /proc/PID/cmdline, becomes the title
+ * ("financebeed: bee 3 polling").  Its name for top(1), pgrep(1) and the
+ * journal ("comm") is "financebeed", not the "exe" of /proc/self/exe.
+ * Returns the copy; the original argv if anything fails.
+ */
+char **
+proc_title_init(int argc, char *argv[])
+{
+	char	**copy;
+	int	  i;
+
+	(void)prctl(PR_SET_NAME, (unsigned long)FB_NAME "d", 0, 0, 0);
+	if (argc < 1 || (copy = calloc((size_t)argc + 1, sizeof(*copy))) ==
+	    NULL)
+		return argv;
+	for (i = 0; i < argc; i++) {
+		/* Only a contiguous run of strings is ours to reuse. */
+		if (i > 0 && argv[i] != argv[i - 1] + strlen(argv[i - 1]) + 1)
+			break;
+		if ((copy[i] = strdup(argv[i])) == NULL)
+			break;
+	}
+	if (i < argc) {
+		while (i-- > 0)
+			free(copy[i]);
+		free(copy);
+		return argv;
+	}
+	proc_title_area = argv[0];
+	proc_title_len = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) -
+	    argv[0]) + 1;
+	return copy;
+}
+
+void
+proc_title(const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	if (proc_title_area == NULL || proc_title_len < 2)
+		return;
+	memset(proc_title_area, '\0', proc_title_len);
+	n = snprintf(proc_title_area, proc_title_len, "%s: ", FB_NAME "d");
+	if (n < 0 || (size_t)n >= proc_title_len)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(proc_title_area + n, proc_title_len - (size_t)n, fmt,
+	    ap);
+	va_end(ap);
 }

@@ -152,12 +152,21 @@ reload_request(void (*done)(int, const char *, void *), void *arg)
 	if (master.state != MASTER_RUNNING) {
 		snprintf(cause, sizeof(cause), "the daemon is stopping");
 		ok = 0;
-	} else if (reload_now(cause, sizeof(cause)) == -1) {
-		log_warnx("reload failed, keeping the running configuration: "
-		    "%s", cause);
-		ok = 0;
-	} else
-		ok = 1;
+	} else {
+		notify_send("RELOADING=1\nMONOTONIC_USEC=%lld",
+		    (long long)clock_now_ms() * 1000);
+		if (reload_now(cause, sizeof(cause)) == -1) {
+			log_warnx("reload failed, keeping the running "
+			    "configuration: %s", cause);
+			ok = 0;
+			notify_send("READY=1\nSTATUS=reload failed, kept "
+			    "generation %u", master.generation);
+		} else {
+			ok = 1;
+			notify_send("READY=1\nSTATUS=reloaded: generation %u",
+			    master.generation);
+		}
+	}
 	if (done == NULL)
 		return;
 	if ((d = calloc(1, sizeof(*d))) == NULL) {

@@ -126,7 +126,7 @@ fbd_wait_gone() {
 
 # The bees' pids: children of the daemon.
 fbd_bee_pids() {
-	pgrep -P "$FBD_PID" -f -- '--bee' 2>/dev/null
+	pgrep -P "$FBD_PID" -f -- '^financebeed: bee ' 2>/dev/null
 }
 
 # fbd_wait_bees N [SECONDS]: until N bees run.
