@@ -266,10 +266,10 @@ else
 	serve perm -m 0666
 	err=$(runuser -u nobody -- "$CTL" -s "$S" status 2>&1); rc=$?
 	is "$rc" "77" "mode 0666, no group: nobody refused (exit 77)"
-	like "$err" 'permission denied: uid 65534 may not run status' \
+	like "$err" 'permission denied: uid 65534 may not use the admin socket' \
 	    "... with a clear error"
-	waitlog "$dir/perm.log" 'refused status from uid 65534'
-	ok $? "... and a log line naming uid and command"
+	waitlog "$dir/perm.log" 'refused uid 65534 gid 65534 pid [0-9]+: no access'
+	ok $? "... and a log line naming the uid"
 	ctl stop >/dev/null; stopped "$SPID"
 
 	# ssl-cert: a supplementary group of postgres in /etc/group (Debian);
@@ -305,6 +305,73 @@ else
 	else
 		for _ in 1 2 3 4 5 6 7 8 9; do skip "no ssl-cert/adm groups"; done
 	fi
+fi
+
+# --- hostile local users ----------------------------------------------------
+# Peers without access are refused at once and hold no slot; idle and
+# trickling clients are dropped after 5 s; clients that do not read their
+# replies are not read either, within a cap per client and in all; four
+# slots stay for full-admin peers; refusals are logged once, then counted.
+hostile_ok=0
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1 &&
+    getent group ssl-cert >/dev/null &&
+    setpriv --reuid=nobody --regid=nogroup --clear-groups true 2>/dev/null; then
+	hostile_ok=1
+fi
+asnobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"; }
+asreader() { setpriv --reuid=nobody --regid=nogroup --groups=ssl-cert -- "$@"; }
+ms() { date +%s%3N; }
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+has() { grep -q -- "$2" "$1" 2>/dev/null; }
+if [ "$hostile_ok" = 1 ]; then
+	FAKE_METRICS_KB=32 serve hostile -m 0666 -r ssl-cert
+	out=$(asnobody "$TA" idle "$S" 150 5 | tail -1)
+	is "$out" "denied 150, full 0, dropped 0, open 0" \
+	    "150 connections without access: each refused at once"
+	is "$(grep -c 'admin: refused uid 65534' "$dir/hostile.log")" 1 \
+	    "... logged once"
+	until_ok 15 has "$dir/hostile.log" \
+	    'refused 149 more connections without access in the last 10 s'
+	ok $? "... then as one count for the interval"
+
+	# 60 readers pipelining metrics without reading, 150 idle readers.
+	asreader "$TA" pipe "$S" 60 12 metrics >"$dir/pipe.out" &
+	fb_track_pid $!
+	until_ok 10 has "$dir/pipe.out" connected
+	asreader "$TA" idle "$S" 150 12 >"$dir/idle.out" &
+	fb_track_pid $!
+	until_ok 10 has "$dir/idle.out" connected
+	ok $? "60 flooding and 150 idle read-only clients connected"
+	t0=$(ms)
+	st=$(ctl status --json | jq -r .state)
+	t1=$(ms)
+	is "$st" running "root's status answers meanwhile"
+	[ $((t1 - t0)) -lt 1000 ]
+	ok $? "... within a second ($((t1 - t0)) ms)"
+	is "$(ctl ping)" pong "... and again"
+	rss=$(rss_kb "$SPID")
+	[ "$rss" -lt 16384 ]
+	ok $? "the master's RSS stays under 16 MB ($rss kB)"
+	until_ok 20 has "$dir/idle.out" denied
+	like "$(tail -1 "$dir/idle.out")" '^denied 0, full (1[0-9][0-9]|150), ' \
+	    "idle clients beyond the limit for read-only peers: refused at once"
+	until_ok 20 has "$dir/pipe.out" flooders
+	rss=$(rss_kb "$SPID")
+	[ "$rss" -lt 16384 ]
+	ok $? "the master's RSS after the flood: $rss kB"
+
+	# Idle read-only clients get slots, and lose them after 5 s.
+	out=$(asreader "$TA" idle "$S" 100 15 | tail -1)
+	like "$out" '^denied 0, full 40, dropped 60 \(after [4-6]\.[0-9]-[5-7]\.[0-9] s\), open 0$' \
+	    "of 100 idle readers, 60 get a slot and are dropped after 5 s ($out)"
+	like "$(asreader "$TA" trickle "$S")" '^dropped after [4-6]\.[0-9] s$' \
+	    "a client trickling a request byte by byte is dropped after 5 s"
+	is "$(ctl ping)" pong "the server still serves"
+	ctl stop >/dev/null; stopped "$SPID"
+else
+	for _ in $(seq 1 12); do
+		skip "needs root, user nobody, group ssl-cert and setpriv"
+	done
 fi
 
 unlike "$(cat "$dir"/*.log)" 'ERROR: AddressSanitizer|runtime error:' \

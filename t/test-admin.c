@@ -13,6 +13,15 @@
  *		n pipelined requests from a client that does not read.
  *	test-admin answer path
  *		answer one request with stdin, whatever it holds.
+ *	test-admin idle path n secs
+ *		open n connections that send nothing, print "connected n",
+ *		then after secs (or once all are closed) how the server
+ *		ended them: DENIED at once, ERR (full), dropped later, open.
+ *	test-admin pipe path n secs cmd
+ *		n clients pipelining "cmd" without reading, for secs.
+ *	test-admin trickle path
+ *		send a request one byte every 300 ms; print when dropped.
+ *	FAKE_METRICS_KB=n: the fake master's metrics text is n KiB.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -24,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -93,7 +103,9 @@ report_executors(void)
 char *
 report_metrics_text(void)
 {
-	char	*s;
+	const char	*kb = getenv("FAKE_METRICS_KB");
+	char		*s, *p;
+	size_t		 len, pad;
 
 	if (asprintf(&s, "# HELP financebee_up Whether the master runs.\n"
 	    "# TYPE financebee_up gauge\nfinancebee_up 1\n"
@@ -101,6 +113,19 @@ report_metrics_text(void)
 	    "# TYPE financebee_bees gauge\nfinancebee_bees{state=\"idle\"} "
 	    "%lu\n", fake_bees) == -1)
 		return NULL;
+	/* As large as a real master's with many slots: comment lines. */
+	if (kb != NULL && (pad = (size_t)atol(kb) * 1024) > (len = strlen(s))) {
+		if ((p = realloc(s, pad + 1)) == NULL) {
+			free(s);
+			return NULL;
+		}
+		s = p;
+		memset(s + len, '#', pad - len);
+		for (p = s + len + 63; p < s + pad; p += 64)
+			*p = '\n';
+		s[pad - 1] = '\n';
+		s[pad] = '\0';
+	}
 	return s;
 }
 
@@ -488,6 +513,148 @@ answer(const char *path)
 	return 0;
 }
 
+static double
+now_s(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+idle(const char *path, int n, int secs)
+{
+	struct pollfd	*pfd;
+	char		 buf[256];
+	double		 t0, *when, lo = 1e9, hi = 0;
+	int		*kind, i, open, denied = 0, full = 0, dropped = 0;
+	ssize_t		 r;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((pfd = calloc(n, sizeof(*pfd))) == NULL ||
+	    (when = calloc(n, sizeof(*when))) == NULL ||
+	    (kind = calloc(n, sizeof(*kind))) == NULL)
+		return 1;
+	t0 = now_s();
+	for (i = 0; i < n; i++) {
+		if ((pfd[i].fd = connect_to(path)) == -1) {
+			fprintf(stderr, "test-admin: connect %d: %s\n", i,
+			    strerror(errno));
+			return 1;
+		}
+		pfd[i].events = POLLIN;
+	}
+	printf("connected %d\n", n);
+	fflush(stdout);
+	open = n;
+	while (open > 0 && now_s() - t0 < secs) {
+		if (poll(pfd, n, 100) <= 0)
+			continue;
+		for (i = 0; i < n; i++) {
+			if (pfd[i].fd == -1 || pfd[i].revents == 0)
+				continue;
+			r = read(pfd[i].fd, buf, sizeof(buf) - 1);
+			if (r > 0) {
+				buf[r] = '\0';
+				if (kind[i] == 0)
+					kind[i] = strncmp(buf, "DENIED", 6) == 0 ?
+					    1 : strncmp(buf, "ERR", 3) == 0 ? 2 : 3;
+				continue;
+			}
+			when[i] = now_s() - t0;
+			close(pfd[i].fd);
+			pfd[i].fd = -1;
+			open--;
+			if (kind[i] == 1)
+				denied++;
+			else if (kind[i] == 2)
+				full++;
+			else {
+				dropped++;
+				if (when[i] < lo)
+					lo = when[i];
+				if (when[i] > hi)
+					hi = when[i];
+			}
+		}
+	}
+	printf("denied %d, full %d, dropped %d", denied, full, dropped);
+	if (dropped > 0)
+		printf(" (after %.1f-%.1f s)", lo, hi);
+	printf(", open %d\n", open);
+	return 0;
+}
+
+static int
+flood_pipe(const char *path, int n, int secs, const char *cmd)
+{
+	struct pollfd	*pfd;
+	char		 req[64];
+	double		 t0;
+	long		 sent = 0;
+	int		 i;
+	size_t		 len;
+
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(req, sizeof(req), "%s\n", cmd);
+	len = strlen(req);
+	if ((pfd = calloc(n, sizeof(*pfd))) == NULL)
+		return 1;
+	for (i = 0; i < n; i++) {
+		if ((pfd[i].fd = connect_to(path)) == -1)
+			return 1;
+		pfd[i].events = POLLOUT;
+	}
+	printf("connected %d\n", n);
+	fflush(stdout);
+	t0 = now_s();
+	while (now_s() - t0 < secs) {
+		if (poll(pfd, n, 100) <= 0)
+			continue;
+		for (i = 0; i < n; i++) {
+			if (pfd[i].revents & (POLLERR | POLLHUP)) {
+				pfd[i].fd = -pfd[i].fd - 1;	/* ignored */
+				continue;
+			}
+			if ((pfd[i].revents & POLLOUT) &&
+			    send(pfd[i].fd, req, len, MSG_DONTWAIT) ==
+			    (ssize_t)len)
+				sent++;
+		}
+	}
+	printf("flooders %d, requests %ld\n", n, sent);
+	return 0;
+}
+
+static int
+trickle(const char *path)
+{
+	struct pollfd	pfd;
+	char		buf[256];
+	double		t0;
+	int		fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((fd = connect_to(path)) == -1)
+		return 1;
+	t0 = now_s();
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	while (now_s() - t0 < 20) {
+		if (send(fd, "s", 1, MSG_NOSIGNAL) != 1)
+			break;
+		if (poll(&pfd, 1, 300) == 1 && read(fd, buf, sizeof(buf)) <= 0)
+			break;
+	}
+	if (now_s() - t0 < 20)
+		printf("dropped after %.1f s\n", now_s() - t0);
+	else
+		printf("open after 20 s\n");
+	close(fd);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -501,6 +668,13 @@ main(int argc, char **argv)
 		return hog(argv[2], atoi(argv[3]));
 	if (argc == 3 && strcmp(argv[1], "answer") == 0)
 		return answer(argv[2]);
+	if (argc == 5 && strcmp(argv[1], "idle") == 0)
+		return idle(argv[2], atoi(argv[3]), atoi(argv[4]));
+	if (argc == 6 && strcmp(argv[1], "pipe") == 0)
+		return flood_pipe(argv[2], atoi(argv[3]), atoi(argv[4]),
+		    argv[5]);
+	if (argc == 3 && strcmp(argv[1], "trickle") == 0)
+		return trickle(argv[2]);
 	fprintf(stderr, "usage: test-admin serve|raw|flood ...\n");
 	return 2;
 }

@@ -246,6 +246,9 @@ ctl_request(const char *path, const char *line, long timeout_ms,
 				n = 0;
 				continue;
 			}
+			/* Refused at once: the daemon's reply may be there. */
+			if (errno == EPIPE || errno == ECONNRESET)
+				break;
 			goto fail;
 		}
 	}

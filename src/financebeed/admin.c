@@ -21,6 +21,14 @@
  * closed.  Peers are identified with SO_PEERCRED: root and the daemon's own
  * user may do everything, members of admin.groups too, members of
  * admin.readonly_groups only the read-only commands.
+ *
+ * No local user can lock the others out or grow the master: a peer
+ * without access is answered DENIED and closed at accept, holding no
+ * slot; the last ADMIN_RESERVED of the ADMIN_MAXCLIENTS slots are for
+ * full-admin peers; a client has ADMIN_REQUEST_TIMEOUT seconds to send
+ * each complete request; a client's unread replies are capped (it is not
+ * read meanwhile) and so is everyone's total; refusals are logged at
+ * most once per ADMIN_LOG_INTERVAL plus a count.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -47,9 +55,13 @@
 #define ADMIN_MAXREQ		4096	/* bytes per request line */
 #define ADMIN_MAXARGS		8
 #define ADMIN_MAXCLIENTS	64
-#define ADMIN_MAXOUT		(4 * 1024 * 1024) /* stop reading above this */
-#define ADMIN_IDLE_TIMEOUT	60	/* s without a request */
+#define ADMIN_RESERVED		4	/* of those, for full-admin peers only */
+#define ADMIN_CLIENT_MAXOUT	(64 * 1024)	/* a client's unread replies */
+#define ADMIN_TOTAL_MAXOUT	(1024 * 1024)	/* everyone's */
+#define ADMIN_MAXIN		(16 * 1024)	/* read ahead per client */
+#define ADMIN_REQUEST_TIMEOUT	5	/* s to send a complete request */
 #define ADMIN_WRITE_TIMEOUT	10	/* s for a reply to drain */
+#define ADMIN_LOG_INTERVAL	10	/* s: refusals logged once per */
 #define ADMIN_BACKLOG		16
 
 enum admin_perm {
@@ -69,8 +81,22 @@ struct admin_client {
 	int			 held;		/* a command answers later */
 	int			 throttled;	/* output too large: not reading */
 	int			 closing;	/* close once output is written */
+	struct event		*deadline;	/* for its next request */
 };
 TAILQ_HEAD(admin_clients, admin_client);
+
+/*
+ * Refusals are logged at once, then counted: one line per
+ * ADMIN_LOG_INTERVAL with the number refused meanwhile, so that nobody
+ * floods the log by connecting.
+ */
+struct admin_ratelog {
+	const char		*what;
+	struct event		*ev;
+	int			 armed;		/* an interval runs */
+	unsigned long		 count;		/* refused in it, not logged */
+	uid_t			 last_uid;
+};
 
 
 static struct {
@@ -90,7 +116,15 @@ static struct {
 	unsigned long		 nextid;
 	const struct admin_cmd	*cmds;
 	size_t			 ncmds;
-} admin = { .clients = TAILQ_HEAD_INITIALIZER(admin.clients) };
+	struct admin_ratelog	 log_noaccess;
+	struct admin_ratelog	 log_full;
+	struct admin_ratelog	 log_denied;
+} admin = {
+	.clients = TAILQ_HEAD_INITIALIZER(admin.clients),
+	.log_noaccess = { .what = "connections without access" },
+	.log_full = { .what = "connections over the client limit" },
+	.log_denied = { .what = "commands beyond read-only access" },
+};
 
 static void	admin_process(struct admin_client *);
 
@@ -216,6 +250,53 @@ admin_defer(void (*fn)(int, short, void *), void *arg)
 	return event_base_once(admin.base, -1, EV_TIMEOUT, fn, arg, NULL);
 }
 
+/* --- refusals, logged rate-limited ---------------------------------------- */
+
+static void
+admin_ratelog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct admin_ratelog	*r = arg;
+	struct timeval		 tv = { ADMIN_LOG_INTERVAL, 0 };
+
+	if (r->count == 0) {
+		r->armed = 0;
+		return;
+	}
+	log_warnx("admin: refused %lu more %s in the last %d s (the last "
+	    "from uid %u)", r->count, r->what, ADMIN_LOG_INTERVAL,
+	    (unsigned)r->last_uid);
+	r->count = 0;
+	evtimer_add(r->ev, &tv);
+}
+
+/* 1 when the caller is to log this refusal itself, 0 when it is counted. */
+static int
+admin_ratelog(struct admin_ratelog *r, uid_t uid)
+{
+	struct timeval	tv = { ADMIN_LOG_INTERVAL, 0 };
+
+	r->last_uid = uid;
+	if (r->armed) {
+		r->count++;
+		return 0;
+	}
+	if (r->ev == NULL && admin.base != NULL)
+		r->ev = evtimer_new(admin.base, admin_ratelog_cb, r);
+	if (r->ev != NULL && evtimer_add(r->ev, &tv) == 0)
+		r->armed = 1;
+	return 1;
+}
+
+static void
+admin_ratelog_free(struct admin_ratelog *r)
+{
+	if (r->ev != NULL)
+		event_free(r->ev);
+	r->ev = NULL;
+	r->armed = 0;
+	r->count = 0;
+}
+
 /* --- connections -------------------------------------------------------- */
 
 static int
@@ -288,8 +369,70 @@ admin_client_free(struct admin_client *c)
 {
 	TAILQ_REMOVE(&admin.clients, c, entry);
 	admin.nclients--;
+	if (c->deadline != NULL)
+		event_free(c->deadline);
 	bufferevent_free(c->bev);
 	free(c);
+}
+
+/* The time a client has to send its next complete request. */
+static void
+admin_arm(struct admin_client *c)
+{
+	struct timeval	tv = { ADMIN_REQUEST_TIMEOUT, 0 };
+
+	if (c->deadline != NULL)
+		evtimer_add(c->deadline, &tv);
+}
+
+/*
+ * No complete request in time.  A client waiting for a reload's outcome,
+ * or one whose replies are still being written (the write timeout covers
+ * a client that stopped reading), is given more time; any other is
+ * dropped, so that idle or trickling clients do not hold their slots.
+ */
+static void
+admin_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct admin_client	*c = arg;
+
+	if (c->held || evbuffer_get_length(bufferevent_get_output(c->bev)) >
+	    0) {
+		admin_arm(c);
+		return;
+	}
+	log_debug("admin: uid %u: no complete request within %d s, closing",
+	    (unsigned)c->uid, ADMIN_REQUEST_TIMEOUT);
+	admin_client_free(c);
+}
+
+/* The replies all clients have not read yet, in bytes. */
+static size_t
+admin_total_out(void)
+{
+	struct admin_client	*c;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(c, &admin.clients, entry)
+		n += evbuffer_get_length(bufferevent_get_output(c->bev));
+	return n;
+}
+
+/*
+ * May this client's next request be answered now?  One with nothing
+ * unread always may (its reply is bounded); one with replies piling up
+ * only below its own cap and while everyone's stays below the total cap.
+ * A client refused here is read again when its output has drained.
+ */
+static int
+admin_may_serve(struct admin_client *c)
+{
+	size_t	out = evbuffer_get_length(bufferevent_get_output(c->bev));
+
+	if (out == 0)
+		return 1;
+	return out <= ADMIN_CLIENT_MAXOUT &&
+	    admin_total_out() <= ADMIN_TOTAL_MAXOUT;
 }
 
 /* Stop reading; the client is freed once its output has drained. */
@@ -334,9 +477,10 @@ admin_dispatch(struct admin_client *c, char *line)
 	}
 	if (c->perm == ADMIN_PERM_NONE ||
 	    (c->perm == ADMIN_PERM_READ && !cmd->readonly)) {
-		log_warnx("admin: refused %s from uid %u gid %u pid %ld",
-		    cmd->name, (unsigned)c->uid, (unsigned)c->gid,
-		    (long)c->pid);
+		if (admin_ratelog(&admin.log_denied, c->uid))
+			log_warnx("admin: refused %s from uid %u gid %u pid %ld",
+			    cmd->name, (unsigned)c->uid, (unsigned)c->gid,
+			    (long)c->pid);
 		admin_replyf(c, "DENIED", "permission denied: uid %u may not "
 		    "run %s", (unsigned)c->uid, cmd->name);
 		return;
@@ -357,8 +501,9 @@ admin_process(struct admin_client *c)
 	char		*line;
 	size_t		 len, i;
 
+	(void)out;
 	while (!c->held && !c->closing) {
-		if (evbuffer_get_length(out) > ADMIN_MAXOUT) {
+		if (!admin_may_serve(c)) {
 			/* A client that does not read its replies. */
 			c->throttled = 1;
 			bufferevent_disable(c->bev, EV_READ);
@@ -391,6 +536,7 @@ admin_process(struct admin_client *c)
 			admin_client_finish(c);
 			break;
 		}
+		admin_arm(c);
 		admin_dispatch(c, line);
 		free(line);
 	}
@@ -437,20 +583,23 @@ admin_event_cb(struct bufferevent *bev, short what, void *arg)
 		if (c->held || evbuffer_get_length(out) > 0)
 			return;
 	} else if (what & BEV_EVENT_TIMEOUT)
-		log_debug("admin: uid %u: idle, closing", (unsigned)c->uid);
+		log_debug("admin: uid %u: replies not read for %d s, closing",
+		    (unsigned)c->uid, ADMIN_WRITE_TIMEOUT);
 	else if (what & BEV_EVENT_ERROR)
 		log_debug("admin: uid %u: connection error: %s",
 		    (unsigned)c->uid, strerror(errno));
 	admin_client_free(c);
 }
 
+/* Refused at once: a best-effort reply, and the slot is never taken. */
 static void
-admin_refuse_fd(int fd, const char *msg)
+admin_refuse_fd(int fd, const char *status, const char *msg)
 {
-	char	buf[128];
+	char	buf[160];
 	int	n;
 
-	n = snprintf(buf, sizeof(buf), "ERR %zu\n%s\n", strlen(msg) + 1, msg);
+	n = snprintf(buf, sizeof(buf), "%s %zu\n%s\n", status,
+	    strlen(msg) + 1, msg);
 	if (n > 0 && (size_t)n < sizeof(buf))
 		(void)!send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
@@ -463,18 +612,34 @@ admin_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	struct admin_client	*c;
 	struct ucred		 cred;
 	socklen_t		 len = sizeof(cred);
-	struct timeval		 rtv = { ADMIN_IDLE_TIMEOUT, 0 };
 	struct timeval		 wtv = { ADMIN_WRITE_TIMEOUT, 0 };
+	enum admin_perm		 perm;
+	char			 msg[128];
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
 		log_warn("admin: SO_PEERCRED");
 		close(fd);
 		return;
 	}
-	if (admin.nclients >= ADMIN_MAXCLIENTS) {
-		log_warnx("admin: too many clients, refusing uid %u",
-		    (unsigned)cred.uid);
-		admin_refuse_fd(fd, "too many clients");
+	/* Judged before anything is kept for the peer. */
+	if ((perm = admin_peer_perm(fd, cred.uid, cred.gid)) ==
+	    ADMIN_PERM_NONE) {
+		if (admin_ratelog(&admin.log_noaccess, cred.uid))
+			log_warnx("admin: refused uid %u gid %u pid %ld: no "
+			    "access", (unsigned)cred.uid, (unsigned)cred.gid,
+			    (long)cred.pid);
+		snprintf(msg, sizeof(msg), "permission denied: uid %u may "
+		    "not use the admin socket", (unsigned)cred.uid);
+		admin_refuse_fd(fd, "DENIED", msg);
+		return;
+	}
+	/* The last ADMIN_RESERVED slots are for full-admin peers. */
+	if (admin.nclients >= ADMIN_MAXCLIENTS - (perm == ADMIN_PERM_ALL ?
+	    0 : ADMIN_RESERVED)) {
+		if (admin_ratelog(&admin.log_full, cred.uid))
+			log_warnx("admin: too many clients, refusing uid %u",
+			    (unsigned)cred.uid);
+		admin_refuse_fd(fd, "ERR", "too many clients");
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
@@ -483,23 +648,31 @@ admin_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		return;
 	}
 	c->bev = bufferevent_socket_new(admin.base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
+	c->deadline = evtimer_new(admin.base, admin_deadline_cb, c);
+	if (c->bev == NULL || c->deadline == NULL) {
 		log_warnx("admin: cannot create a bufferevent");
+		if (c->deadline != NULL)
+			event_free(c->deadline);
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);
+		else
+			close(fd);
 		free(c);
-		close(fd);
 		return;
 	}
 	c->id = ++admin.nextid;
 	c->uid = cred.uid;
 	c->gid = cred.gid;
 	c->pid = cred.pid;
-	c->perm = admin_peer_perm(fd, cred.uid, cred.gid);
+	c->perm = perm;
 	TAILQ_INSERT_TAIL(&admin.clients, c, entry);
 	admin.nclients++;
 	bufferevent_setcb(c->bev, admin_read_cb, admin_write_cb,
 	    admin_event_cb, c);
-	bufferevent_set_timeouts(c->bev, &rtv, &wtv);
+	bufferevent_set_timeouts(c->bev, NULL, &wtv);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, ADMIN_MAXIN);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	admin_arm(c);
 	log_debug("admin: client uid %u gid %u pid %ld (%s)",
 	    (unsigned)c->uid, (unsigned)c->gid, (long)c->pid,
 	    c->perm == ADMIN_PERM_ALL ? "admin" :
@@ -761,6 +934,9 @@ admin_close(void)
 		event_free(admin.resume);
 		admin.resume = NULL;
 	}
+	admin_ratelog_free(&admin.log_noaccess);
+	admin_ratelog_free(&admin.log_full);
+	admin_ratelog_free(&admin.log_denied);
 	/* Remove the socket only if it is still ours. */
 	if (admin.path != NULL && lstat(admin.path, &st) == 0 &&
 	    st.st_dev == admin.dev && st.st_ino == admin.ino)

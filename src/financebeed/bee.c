@@ -95,6 +95,7 @@ struct bee {
 	char			 event[256];
 	int64_t			 task_start;	/* ms */
 	int64_t			 task_start_us;	/* the same, us */
+	int			 outcome;	/* being closed */
 	uint64_t		 polls;
 	struct fbee_shm		*shm;		/* the master's page */
 	struct fbee_shm		 shm_local;	/* or this, without one */
@@ -191,7 +192,12 @@ bee_shm_attach(struct bee *b, int fd)
 		b->shm = &b->shm_local;
 		return;
 	}
-	b->cmdseq = __atomic_load_n(&b->shm->cmdseq, __ATOMIC_ACQUIRE);
+	/*
+	 * Whatever the master sent before we looked is read at the first
+	 * look (b->cmdseq stays 0); a pause it has not sent yet is in
+	 * the page already.
+	 */
+	b->paused = __atomic_load_n(&b->shm->paused, __ATOMIC_ACQUIRE) != 0;
 }
 
 static void
@@ -218,6 +224,8 @@ bee_shm_write(struct bee *b, int64_t now)
 	p->last_beat = now;
 	p->tasks = b->ntasks;
 	p->polls = b->polls;
+	p->outcome = b->outcome;
+	p->c = b->c;
 	fbee_shm_strcpy(p->processid, sizeof(p->processid),
 	    working ? b->processid : "");
 	fbee_shm_strcpy(p->event, sizeof(p->event), working ? b->event : "");
@@ -588,7 +596,8 @@ bee_event_hint(const json_t *args, char *buf, size_t len)
 	buf[i] = '\0';
 }
 
-static void
+/* 0 when ColonyOS accepted the close, else -1 (logged). */
+static int
 bee_close(struct bee *b, const struct task_result *res, int64_t closeby)
 {
 	enum col_err	 e;
@@ -612,7 +621,7 @@ bee_close(struct bee *b, const struct task_result *res, int64_t closeby)
 		if ((late = left < 100) && tries > 0) {
 			log_warnx("process %s event %s: no time left to close "
 			    "it, left to ColonyOS", b->processid, b->event);
-			return;
+			return -1;
 		}
 		if (late)
 			left = BEE_LATE_CLOSE_MS;
@@ -629,7 +638,7 @@ bee_close(struct bee *b, const struct task_result *res, int64_t closeby)
 			if (out == NULL) {
 				log_warnx("process %s: out of memory",
 				    b->processid);
-				return;
+				return -1;
 			}
 			e = colonies_close_successful(b->col, b->processid,
 			    out, cause, sizeof(cause));
@@ -642,7 +651,7 @@ bee_close(struct bee *b, const struct task_result *res, int64_t closeby)
 				log_warnx("process %s event %s: closed late, "
 				    "after its deadline", b->processid,
 				    b->event);
-			return;
+			return 0;
 		}
 		if (e != COL_TRANSPORT && e != COL_SERVER && e != COL_PROTO) {
 			/*
@@ -654,14 +663,14 @@ bee_close(struct bee *b, const struct task_result *res, int64_t closeby)
 			log_warnx("process %s event %s: lost ownership, not "
 			    "closed (%s: %s)", b->processid, b->event,
 			    col_err_str(e), cause);
-			return;
+			return -1;
 		}
 		b->c.http_errors++;
 		if (clock_now_ms() + delay >= closeby || bee_sigquit) {
 			log_warnx("process %s event %s: close failed after %d "
 			    "tries, left to ColonyOS (%s)", b->processid,
 			    b->event, tries, cause);
-			return;
+			return -1;
 		}
 		log_debug("process %s: close: %s; retrying", b->processid,
 		    cause);
@@ -757,8 +766,6 @@ bee_task(struct bee *b, struct col_process *p)
 	task_run(&b->cfg, b->store, &in, 0, deadline, &res);
 	if (res.event_id[0] != '\0')
 		snprintf(b->event, sizeof(b->event), "%s", res.event_id);
-	if ((int)res.outcome >= 0 && (int)res.outcome < FBEE_NOUTCOMES)
-		b->c.tasks[res.outcome]++;
 	/* Webhook -> commit: from the intake's receipt to now. */
 	if (received_us > 0 && res.outcome != OUTCOME_TRANSIENT &&
 	    res.outcome != OUTCOME_FAILED && (now_us = bee_now_us()) >=
@@ -770,6 +777,7 @@ bee_task(struct bee *b, struct col_process *p)
 		    "(fast stop)", b->processid, b->event[0] ? b->event : "-",
 		    store_outcome_str(res.outcome));
 	} else if (res.outcome == OUTCOME_TRANSIENT) {
+		b->c.tasks[OUTCOME_TRANSIENT]++;
 		b->c.db_errors++;
 		log_warnx("process %s event %s: transient failure, left to "
 		    "ColonyOS to re-queue: %s", b->processid,
@@ -788,8 +796,11 @@ bee_task(struct bee *b, struct col_process *p)
 			log_debug("process %s event %s: %s", b->processid,
 			    b->event[0] ? b->event : "-",
 			    store_outcome_str(res.outcome));
+		b->outcome = (int)res.outcome;
 		bee_heartbeat(b, FBEE_ST_WORKING, FBEE_PH_CLOSE);
-		bee_close(b, &res, closeby);
+		if (bee_close(b, &res, closeby) == 0 && (int)res.outcome >= 0 &&
+		    (int)res.outcome < FBEE_NOUTCOMES)
+			b->c.tasks[res.outcome]++;
 	}
 	task_result_clear(&res);
 	metrics_hist_add(&b->c.hist, (uint64_t)(clock_now_us() -
@@ -798,6 +809,8 @@ bee_task(struct bee *b, struct col_process *p)
 	b->c_dirty = 1;
 	b->processid[0] = '\0';
 	b->event[0] = '\0';
+	/* The counters, with the end of the close phase, in one update. */
+	bee_heartbeat(b, FBEE_ST_IDLE, FBEE_PH_NONE);
 }
 
 static int

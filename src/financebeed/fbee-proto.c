@@ -469,6 +469,28 @@ fbee_counters_add(struct fbee_counters *dst, const struct fbee_counters *src)
 		dst->intake[i] += src->intake[i];
 }
 
+_Static_assert(sizeof(struct fbee_shm) <= FBEE_SHM_SIZE,
+    "the status page outgrew its memfd");
+
+#define FBEE_MAX(a, b)	do { if ((b) > (a)) (a) = (b); } while (0)
+
+/* Every field only grows during a bee's life (rss_kb is not a counter). */
+void
+fbee_counters_max(struct fbee_counters *dst, const struct fbee_counters *src)
+{
+	size_t	i;
+
+	for (i = 0; i < FBEE_NOUTCOMES; i++)
+		FBEE_MAX(dst->tasks[i], src->tasks[i]);
+	FBEE_MAX(dst->lost, src->lost);
+	FBEE_MAX(dst->db_errors, src->db_errors);
+	FBEE_MAX(dst->http_errors, src->http_errors);
+	for (i = 0; i < METRICS_NBUCKETS; i++)
+		FBEE_MAX(dst->hist.buckets[i], src->hist.buckets[i]);
+	FBEE_MAX(dst->hist.count, src->hist.count);
+	FBEE_MAX(dst->hist.sum_us, src->hist.sum_us);
+}
+
 uint64_t
 fbee_counters_total(const struct fbee_counters *c)
 {
@@ -605,6 +627,12 @@ fbee_shm_read(const struct fbee_shm *p, struct fbee_shm *out, char *cause,
 	if (out->state == FBEE_ST_WORKING && (out->processid[0] == '\0' ||
 	    out->task_start == 0)) {
 		snprintf(cause, causelen, "working without a process");
+		return -1;
+	}
+	if (out->state == FBEE_ST_WORKING && out->phase == FBEE_PH_CLOSE &&
+	    (out->outcome < 0 || out->outcome >= FBEE_NOUTCOMES)) {
+		snprintf(cause, causelen, "outcome %d out of range",
+		    out->outcome);
 		return -1;
 	}
 	return 0;

@@ -32,8 +32,12 @@
  * phase, task and last beat there at every change, without a syscall; the
  * master reads it for status, the watchdog and the exit log, so these are
  * exact while heartbeat messages are sent only once a second (and at once
- * on pause, drain and bye).  The master writes cmdseq after each command it
- * sends; the bee reads its channel only when cmdseq moved or when it waits.
+ * on pause, drain and bye), and its counters, so that those of a bee
+ * killed -9 are not lost.  The master writes cmdseq after each command it
+ * sends; the bee reads its channel only when cmdseq moved (from 0, its
+ * start) or when it waits.  The master also keeps "paused" there, set
+ * before the page is passed to a bee and before every pause or resume
+ * message: a bee starts paused when the pool is.
  */
 #ifndef FBEE_PROTO_H
 #define FBEE_PROTO_H
@@ -89,6 +93,25 @@ enum fbee_phase {
 #define FBEE_SHM_SIZE		4096	/* the memfd's size */
 
 /*
+ * A bee's counters, cumulative over its life.  tasks[] counts processes
+ * closed, by outcome, each once its close was accepted, except
+ * tasks[OUTCOME_TRANSIENT]: tasks left unclosed after a transient
+ * failure, for ColonyOS to hand out again.
+ */
+struct fbee_counters {
+	uint64_t		tasks[FBEE_NOUTCOMES];
+	uint64_t		lost;
+	uint64_t		db_errors;
+	uint64_t		http_errors;
+	uint64_t		db_wait_ms;	/* waiting for the database */
+	uint64_t		colonies_wait_ms; /* for ColonyOS */
+	int64_t			rss_kb;
+	struct metrics_hist	hist;
+	struct metrics_hist	w2c;		/* webhook -> commit, us */
+	uint64_t		intake[INTAKE_R_MAX];	/* intake processes */
+};
+
+/*
  * A seqlock: the bee makes seq odd, writes the fields, makes seq even
  * again (both with release ordering); a reader copies the page and
  * retries while seq was odd or changed (fbee_shm_read).  Everything in it
@@ -114,21 +137,18 @@ struct fbee_shm {
 	int32_t			pad2;
 	int64_t			dep_since;	/* monotonic ms, 0 if none */
 	char			dep_cause[256];	/* its last error */
+	/*
+	 * In phase close, the outcome being closed: the counters count the
+	 * task only once the close is accepted, published together with
+	 * the state that follows (a bee that dies in phase close leaves
+	 * the master to find out whether the close landed).
+	 */
+	int32_t			outcome;
+	int32_t			pad3;
+	struct fbee_counters	c;		/* rss_kb not kept here */
 	/* written by the master, on its own cache line */
 	uint32_t		cmdseq __attribute__((__aligned__(64)));
-};
-
-struct fbee_counters {
-	uint64_t		tasks[FBEE_NOUTCOMES];
-	uint64_t		lost;
-	uint64_t		db_errors;
-	uint64_t		http_errors;
-	uint64_t		db_wait_ms;	/* waiting for the database */
-	uint64_t		colonies_wait_ms; /* for ColonyOS */
-	int64_t			rss_kb;
-	struct metrics_hist	hist;
-	struct metrics_hist	w2c;		/* webhook -> commit, us */
-	uint64_t		intake[INTAKE_R_MAX];	/* intake processes */
+	uint32_t		paused;		/* the pool is paused */
 };
 
 struct fbee_msg {
@@ -167,6 +187,9 @@ int	 fbee_decode(const msgpack_object *, struct fbee_msg *, char *,
 int	 fbee_send(int, const struct fbee_msg *, char *, size_t);
 /* Counters arithmetic: dst += src. */
 void	 fbee_counters_add(struct fbee_counters *,
+	    const struct fbee_counters *);
+/* dst = the newer of two snapshots of one bee's counters, field by field. */
+void	 fbee_counters_max(struct fbee_counters *,
 	    const struct fbee_counters *);
 uint64_t fbee_counters_total(const struct fbee_counters *);
 /* Bee side of the status page: begin and end one update. */

@@ -29,6 +29,8 @@ enum {
 	OPT_PRUNE,
 	OPT_BEE,
 	OPT_REGISTER,
+	OPT_SETTLE,
+	OPT_PROCESS,
 	OPT_GENERATION,
 	OPT_CHANNEL_FD,
 	OPT_STATUS_FD,
@@ -140,6 +142,8 @@ main(int argc, char *argv[])
 		{ "prune",	no_argument,		NULL, OPT_PRUNE },
 		{ "bee",	required_argument,	NULL, OPT_BEE },
 		{ "register",	required_argument,	NULL, OPT_REGISTER },
+		{ "settle",	required_argument,	NULL, OPT_SETTLE },
+		{ "process",	required_argument,	NULL, OPT_PROCESS },
 		{ "generation",	required_argument,	NULL, OPT_GENERATION },
 		{ "channel-fd",	required_argument,	NULL, OPT_CHANNEL_FD },
 		{ "status-fd",	required_argument,	NULL, OPT_STATUS_FD },
@@ -153,9 +157,11 @@ main(int argc, char *argv[])
 	struct fb_config	 cfg;
 	const char		*cfgpath = FB_DEFAULT_CONFIG;
 	const char		*applyfile = NULL, *sighdr = NULL;
+	const char		*processid = NULL;
 	char			 cause[FB_CAUSE_MAX];
 	int			 ch, test = 0, migrate = 0, prune = 0;
 	int			 dry_run = 0, debug = 0, bee = 0, reg = 0, rc;
+	int			 settle = 0;
 	unsigned int		 slot = 0, generation = 0, chanfd = 3;
 	int			 statusfd = -1, cfgfd = -1, intake = 0;
 	int			 lfds[LISTEN_MAXFDS];
@@ -207,6 +213,13 @@ main(int argc, char *argv[])
 			reg = 1;
 			slot = parse_uint(optarg, "--register");
 			break;
+		case OPT_SETTLE:
+			settle = 1;
+			slot = parse_uint(optarg, "--settle");
+			break;
+		case OPT_PROCESS:
+			processid = optarg;
+			break;
 		case OPT_GENERATION:
 			generation = parse_uint(optarg, "--generation");
 			break;
@@ -242,12 +255,16 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage(stderr, FB_EX_USAGE);
 	if (test + migrate + prune + (applyfile != NULL) + bee + reg +
-	    intake > 1)
+	    intake + settle > 1)
+		usage(stderr, FB_EX_USAGE);
+	if (settle != (processid != NULL) || (processid != NULL &&
+	    (strlen(processid) != CRYPTO_ID_HEXLEN ||
+	    strspn(processid, "0123456789abcdef") != CRYPTO_ID_HEXLEN)))
 		usage(stderr, FB_EX_USAGE);
 	if ((dry_run || sighdr != NULL) && applyfile == NULL)
 		usage(stderr, FB_EX_USAGE);
 	/* Internal: a snapshot fd only for the children the master starts. */
-	if ((cfgfd >= 0 && !bee && !reg && !prune && !intake) ||
+	if ((cfgfd >= 0 && !bee && !reg && !prune && !intake && !settle) ||
 	    (nlfds > 0 && !intake))
 		usage(stderr, FB_EX_USAGE);
 
@@ -259,7 +276,8 @@ main(int argc, char *argv[])
 		proc_title("prune");
 
 	signal(SIGPIPE, SIG_IGN);
-	(void)log_init(bee ? "bee" : intake ? "intake" : reg ? "registrar" : (test || migrate ||
+	(void)log_init(bee ? "bee" : intake ? "intake" : reg ? "registrar" :
+	    settle ? "settle" : (test || migrate ||
 	    prune || applyfile != NULL) ? "financebeed" : "master",
 	    debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "stderr", cause,
 	    sizeof(cause));
@@ -289,7 +307,7 @@ main(int argc, char *argv[])
 	 * a child the master starts (--register, --prune) reads that.
 	 */
 	if ((cfgfd >= 0 ? config_load_fd(cfgpath, cfgfd, &cfg, cause,
-	    sizeof(cause)) : test || migrate || prune || reg ||
+	    sizeof(cause)) : test || migrate || prune || reg || settle ||
 	    applyfile != NULL ? config_load(cfgpath, &cfg, cause,
 	    sizeof(cause)) : config_load_snapshot(cfgpath, &cfg, &cfgfd, cause,
 	    sizeof(cause))) == -1) {
@@ -298,7 +316,7 @@ main(int argc, char *argv[])
 	}
 	if (cfg.dumpable)
 		financebeed_dumpable(1);
-	if (reg || prune) {
+	if (reg || prune || settle) {
 		if (cfgfd >= 0)
 			close(cfgfd);
 		cfgfd = -1;
@@ -319,6 +337,11 @@ main(int argc, char *argv[])
 		rc = log_init(NULL, cfg.log_level, cfg.log_target, cause,
 		    sizeof(cause)) == -1 ? FB_EX_CONFIG :
 		    registrar_main(&cfg, slot);
+	} else if (settle) {
+		log_procname("settle[%u]", slot);
+		rc = log_init(NULL, cfg.log_level, cfg.log_target, cause,
+		    sizeof(cause)) == -1 ? FB_EX_CONFIG :
+		    settle_main(&cfg, slot, processid);
 	} else if (migrate)
 		rc = oneshot_migrate(&cfg);
 	else if (applyfile != NULL)

@@ -428,6 +428,9 @@ int	 oneshot_prune(const struct fb_config *);
 
 /* registrar.c: financebeed --register SLOT (a child of the master). */
 int	 registrar_main(const struct fb_config *, unsigned int slot);
+/* settle.c: financebeed --settle SLOT --process ID (a child of the master). */
+int	 settle_main(const struct fb_config *, unsigned int slot,
+	    const char *processid);
 
 /* financebeed.c: PR_SET_DUMPABLE (and RLIMIT_CORE 0 when off). */
 void	 financebeed_dumpable(int);

@@ -31,11 +31,12 @@
  *   78	configuration: the slot is marked failed and not respawned
  *	(until a successful reload);
  *   else	a crash: respawned after a backoff.
- * The backoff is exponential from respawn_min to respawn_max, jittered, and
- * starts again from respawn_min once a bee has served healthy_after.  When
- * crash_limit deaths (75 or crash) fall within crash_window the pool is in a
- * crash loop: no slot respawns faster than respawn_max until a whole
- * window passes without a death.
+ * The backoff (per slot) is exponential from respawn_min to respawn_max,
+ * jittered, and starts again from respawn_min when a bee dies after serving
+ * healthy_after.  The crash-loop guard is the pool's: when crash_limit
+ * deaths (75 or crash, any slots) fall within crash_window, the death that
+ * reaches the limit puts the pool in a crash loop: no slot respawns faster
+ * than respawn_max until a whole window passes without a death.
  *
  * Invariant: a bee holds at most one process, and only while it is
  * "working".  Nothing the master does closes or strands a process: a drain
@@ -140,19 +141,17 @@ master_identity(struct slot *s, char *cause, size_t causelen)
  * snapshot as fd 5 when there is one (like a bee, it does not re-read the
  * files).
  */
-static pid_t
-master_helper(const char *mode, const char *arg, char *cause,
-    size_t causelen)
+pid_t
+master_helper(const char *const *args, char *cause, size_t causelen)
 {
-	char	*argv[8];
+	char	*argv[12];
 	int	 n = 0;
 
 	argv[n++] = (char *)"financebeed";
 	argv[n++] = (char *)"-c";
 	argv[n++] = master.cfgpath;
-	argv[n++] = (char *)mode;
-	if (arg != NULL)
-		argv[n++] = (char *)arg;
+	while (*args != NULL && n < 9)
+		argv[n++] = (char *)*args++;
 	if (master.cfgfd >= 0) {
 		argv[n++] = (char *)"--config-fd";
 		argv[n++] = (char *)"5";
@@ -172,6 +171,7 @@ static int
 master_register_start(struct slot *s)
 {
 	char		 slotarg[16], cause[FB_CAUSE_MAX];
+	const char	*args[3] = { "--register", slotarg, NULL };
 	pid_t		 pid;
 
 	if (s->reg_pid > 0)
@@ -184,8 +184,7 @@ master_register_start(struct slot *s)
 		return 0;
 	master.owner_down = 0;
 	snprintf(slotarg, sizeof(slotarg), "%u", s->id);
-	if ((pid = master_helper("--register", slotarg, cause,
-	    sizeof(cause))) == -1) {
+	if ((pid = master_helper(args, cause, sizeof(cause))) == -1) {
 		log_warnx("slot %u: registrar: %s", s->id, cause);
 		return 0;
 	}
@@ -205,7 +204,7 @@ master_register_start(struct slot *s)
  * being unreachable, so the slot's bee starts and the registration is
  * tried again after supervision.respawn_max.
  */
-static int64_t
+int64_t
 master_register_deadline(void)
 {
 	return 2 * ((int64_t)master.cfg->http_connect_timeout_ms +
@@ -286,6 +285,15 @@ master_send(struct slot *s, int type)
 		__atomic_add_fetch(&s->shm->cmdseq, 1, __ATOMIC_RELEASE);
 }
 
+/* The colony served the slot's bee: its executor is registered. */
+static void
+master_accepted(struct slot *s)
+{
+	s->registered = 1;
+	s->auth_refused = 0;
+	s->rereg = 0;
+}
+
 /* What the bee reports, from its page or (before it has one) a message. */
 static void
 master_bee_state(struct slot *s, int state, int phase, const char *processid,
@@ -305,9 +313,13 @@ master_bee_state(struct slot *s, int state, int phase, const char *processid,
 		s->since = since;
 	s->beestate = state;
 	s->phase = phase;
-	/* A replacement counts once it serves, not when it starts. */
+	/*
+	 * A replacement counts once it serves, not when it starts; while the
+	 * pool is paused, once it is ready to (set up, paused).
+	 */
 	if (s->replacing && s->generation == master.generation &&
-	    (state == FBEE_ST_POLLING || state == FBEE_ST_WORKING)) {
+	    (state == FBEE_ST_POLLING || state == FBEE_ST_WORKING ||
+	    state == FBEE_ST_PAUSED)) {
 		s->replacing = 0;
 		reload_roll_next();
 	}
@@ -347,13 +359,17 @@ master_shm_peek(struct slot *s, char *cause, size_t causelen)
 		return -1;
 	}
 	s->shm_seen = 1;
+	/* Exact at every task's end: the page is written with the state. */
+	fbee_counters_max(&s->live, &snap.c);
+	s->outcome = snap.outcome;
 	if (snap.last_beat > s->last_beat)
 		s->last_beat = snap.last_beat;
-	/* The colony answered an assign: it accepts this executor. */
-	if (snap.polls > 0 || snap.state == FBEE_ST_WORKING) {
-		s->registered = 1;
-		s->auth_refused = 0;
-	}
+	/*
+	 * The colony answered an assign: it accepts this executor; unless
+	 * the bee has since said in its bye that it was refused.
+	 */
+	if (!s->bye && (snap.polls > 0 || snap.state == FBEE_ST_WORKING))
+		master_accepted(s);
 	master_bee_state(s, snap.state, snap.phase, snap.processid, snap.event,
 	    snap.task_start, master_now_wall() - (double)(now - snap.since) / 1000);
 	/* A dependency outage: shown by status, never counted as a crash. */
@@ -436,17 +452,18 @@ master_message(struct slot *s, const struct fbee_msg *msg)
 		/* Polling again, or working: the colony accepted this bee. */
 		if (msg->state == FBEE_ST_WORKING ||
 		    (msg->state == FBEE_ST_POLLING &&
-		    s->beestate == FBEE_ST_POLLING)) {
-			s->registered = 1;
-			s->auth_refused = 0;
-		}
+		    s->beestate == FBEE_ST_POLLING))
+			master_accepted(s);
 		master_bee_state(s, msg->state, msg->phase, msg->processid,
 		    msg->event, clock_now_ms() - msg->age_ms, master_now_wall());
 		break;
 	case FBEE_COUNTERS:
-		s->live = msg->c;
+		/* The page may be ahead of this message; never go back. */
+		fbee_counters_max(&s->live, &msg->c);
+		s->live.rss_kb = msg->c.rss_kb;
 		break;
 	case FBEE_BYE:
+		s->bye = 1;
 		s->auth_refused = msg->auth;
 		if (msg->reason[0] != '\0')
 			snprintf(s->cause, sizeof(s->cause), "%s",
@@ -539,6 +556,7 @@ master_slot_reset_bee(struct slot *s)
 	s->event[0] = '\0';
 	s->drain_sent = 0;
 	s->killed = 0;
+	s->bye = 0;
 	s->shm_seen = 0;
 	s->last_beat = 0;
 	memset(&s->live, 0, sizeof(s->live));
@@ -601,8 +619,10 @@ master_spawn(struct slot *s)
 		argv[12] = argv[14];
 		argv[13] = NULL;
 	}
-	if ((shm = proc_shm_create(&shmfd, cause, sizeof(cause))) == NULL ||
-	    (pid = proc_spawn_fds(argv, &fd, shmfd, master.cfgfd,
+	/* Paused, the bee starts paused, before any message can reach it. */
+	if ((shm = proc_shm_create(&shmfd, cause, sizeof(cause))) != NULL)
+		shm->paused = master.paused;
+	if (shm == NULL || (pid = proc_spawn_fds(argv, &fd, shmfd, master.cfgfd,
 	    s->intake ? master.lfds : NULL, s->intake ? master.nlfds : 0,
 	    cause, sizeof(cause))) == -1) {
 		if (shm != NULL) {
@@ -632,10 +652,9 @@ master_spawn(struct slot *s)
 	    master_read_cb, s);
 	if (s->ev_read == NULL || event_add(s->ev_read, NULL) == -1)
 		fatalx("event_add");
-	log_info("slot %u: started %s pid %ld, generation %u", s->id,
-	    s->intake ? "intake" : "bee", (long)pid, master.generation);
-	if (master.paused)
-		master_send(s, FBEE_PAUSE);
+	log_info("slot %u: started %s pid %ld, generation %u%s", s->id,
+	    s->intake ? "intake" : "bee", (long)pid, master.generation,
+	    master.paused && !s->intake ? ", paused" : "");
 }
 
 static void
@@ -716,6 +735,9 @@ master_reaped(struct slot *s, int status)
 		log_warnx("slot %u: bee %s%s%s", s->id, s->last_exit,
 		    s->cause[0] != '\0' ? ": " : "", s->cause);
 	if (code != 0 && s->beestate == FBEE_ST_WORKING &&
+	    s->processid[0] != '\0' && s->phase == FBEE_PH_CLOSE)
+		settle_add(s);	/* counted if the close landed */
+	else if (code != 0 && s->beestate == FBEE_ST_WORKING &&
 	    s->processid[0] != '\0')
 		log_warnx("slot %u: process %s event %s was in hand; ColonyOS "
 		    "hands it out again when its lease expires", s->id,
@@ -761,6 +783,31 @@ master_reaped(struct slot *s, int status)
 		return;
 	}
 
+	/*
+	 * The colony refused the executor although it served this slot
+	 * before: the server forgot it (stale-executor cleanup, a server
+	 * rebuilt from an empty database).  With the owner's key that is
+	 * repaired, not suffered: register it again and restart the bee at
+	 * once, without counting a death.  Once per acceptance: refused
+	 * again before serving, the slot backs off like any other death.
+	 */
+	if (code == FB_EX_TEMPFAIL && s->auth_refused && !s->rereg &&
+	    master.cfg->owner_key != NULL && master.cfg->owner_key[0] != '\0') {
+		log_info("slot %u: the colony no longer knows executor %s; "
+		    "registering it again", s->id, s->executor);
+		s->rereg = 1;
+		s->registered = 0;
+		s->reg_tried = 0;
+		s->restarts++;
+		master.restarts++;
+		s->replacing = 0;
+		s->state = SLOT_STOPPED;
+		master_spawn(s);
+		if (master.rolling)
+			reload_roll_next();
+		return;
+	}
+
 	/* 75, a signal, anything else: back off. */
 	master_death();
 	s->restarts++;
@@ -782,7 +829,9 @@ master_reaped(struct slot *s, int status)
 			master.throttled_until = master_now_wall() + (double)delay / 1000;
 	}
 	s->replacing = 0;
-	log_info("slot %u: respawn in %.2fs", s->id, (double)delay / 1000);
+	log_info("slot %u: respawn in %.2fs (backoff %.2fs%s)", s->id,
+	    (double)delay / 1000, (double)s->backoff_ms / 1000,
+	    master.crash_loop ? ", crash loop" : "");
 	master_schedule(s, delay);
 	if (master.rolling)
 		reload_roll_next();
@@ -808,6 +857,10 @@ master_sigchld(void)
 			else
 				log_warnx("prune: %s", buf);
 			master.prune_pid = 0;
+			master_check_done();
+			continue;
+		}
+		if (settle_reaped(pid, status)) {
 			master_check_done();
 			continue;
 		}
@@ -837,7 +890,8 @@ master_sigchld(void)
 static void
 master_check_done(void)
 {
-	size_t	i;
+	unsigned int	running;
+	size_t		i;
 
 	if (master.state != MASTER_STOPPING)
 		return;
@@ -845,7 +899,8 @@ master_check_done(void)
 		if (master.slots[i].state == SLOT_RUNNING || master.slots[i].reg_pid > 0)
 			return;
 	}
-	if (master.prune_pid > 0)
+	(void)settle_pending(&running);
+	if (master.prune_pid > 0 || running > 0)
 		return;
 	log_info("all bees stopped");
 	event_base_loopexit(master.base, NULL);
@@ -867,6 +922,7 @@ master_stop_timer_cb(evutil_socket_t fd, short ev, void *arg)
 	}
 	if (master.prune_pid > 0)
 		kill(master.prune_pid, SIGKILL);
+	settle_stop();
 }
 
 void
@@ -905,6 +961,7 @@ master_stop(int fast)
 	}
 	if (master.prune_pid > 0)
 		kill(master.prune_pid, SIGTERM);
+	settle_stop();
 	if (master.ev_stop == NULL)
 		master.ev_stop = evtimer_new(master.base, master_stop_timer_cb, NULL);
 	tv = ms_tv(fast ? MASTER_FAST_KILL_MS : master.cfg->shutdown_timeout_ms);
@@ -991,14 +1048,21 @@ master_scale(char op, unsigned long n, char *cause, size_t causelen)
 void
 master_pause(int pause)
 {
-	size_t	i;
+	struct slot	*s;
+	size_t		 i;
 
 	if (master.paused == (pause != 0))
 		return;
 	master.paused = pause != 0;
 	log_info("%s assigning", pause ? "pausing" : "resuming");
-	for (i = 1; i <= MASTER_MAX_SLOTS; i++)
-		master_send(&master.slots[i], pause ? FBEE_PAUSE : FBEE_RESUME);
+	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
+		s = &master.slots[i];
+		/* The page first: a bee not yet looking reads it there. */
+		if (s->shm != NULL)
+			__atomic_store_n(&s->shm->paused, master.paused,
+			    __ATOMIC_RELEASE);
+		master_send(s, pause ? FBEE_PAUSE : FBEE_RESUME);
+	}
 }
 
 /* --- timers --------------------------------------------------------------- */
@@ -1074,6 +1138,7 @@ master_tick_cb(evutil_socket_t fd, short ev, void *arg)
 		master_watchdog(&master.slots[i], now);
 		master_register_watchdog(&master.slots[i], now);
 	}
+	settle_tick(now);
 
 	if (master.crash_loop) {
 		for (i = 0; i < MASTER_DEATHS && i < master.ndeaths; i++) {
@@ -1157,16 +1222,16 @@ master_watchdog_cb(evutil_socket_t fd, short ev, void *arg)
 static void
 master_prune_cb(evutil_socket_t fd, short ev, void *arg)
 {
-	char	 cause[FB_CAUSE_MAX];
-	pid_t	 pid;
+	static const char	*args[2] = { "--prune", NULL };
+	char			 cause[FB_CAUSE_MAX];
+	pid_t			 pid;
 
 	(void)fd;
 	(void)ev;
 	(void)arg;
 	if (master.state != MASTER_RUNNING || master.prune_pid > 0)
 		return;
-	if ((pid = master_helper("--prune", NULL, cause,
-	    sizeof(cause))) == -1) {
+	if ((pid = master_helper(args, cause, sizeof(cause))) == -1) {
 		log_warnx("prune: %s", cause);
 		return;
 	}

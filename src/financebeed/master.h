@@ -73,10 +73,13 @@ struct slot {
 	char			 event[256];
 	int64_t			 task_start;	/* monotonic ms */
 	int64_t			 last_heard;
+	int			 outcome;	/* being closed (page) */
 	int			 auth_refused;
 	int			 dep;		/* enum fbee_dep: it waits for */
 	double			 dep_since;	/* wall clock */
 	char			 dep_cause[256];
+	int			 bye;		/* its last word came */
+	int			 rereg;		/* refused, registered again */
 	struct fbee_counters	 live;
 	struct fbee_counters	 retired;	/* its dead bees' */
 
@@ -141,6 +144,8 @@ extern struct master	 master;
 
 /* master.c */
 int	 master_identity(struct slot *, char *, size_t);
+pid_t	 master_helper(const char *const *, char *, size_t);
+int64_t	 master_register_deadline(void);
 int	 master_shm_peek(struct slot *, char *, size_t);
 void	 master_spawn(struct slot *);
 void	 master_drain_slot(struct slot *);
@@ -152,6 +157,13 @@ void	 master_intake_reload(int);
 
 /* reload.c */
 void	 reload_roll_next(void);
+
+/* settle.c */
+void	 settle_add(const struct slot *);
+void	 settle_tick(int64_t);
+int	 settle_reaped(pid_t, int);
+void	 settle_stop(void);
+unsigned int settle_pending(unsigned int *);
 
 /* report.c */
 void	 report_rate_sample(int64_t now);

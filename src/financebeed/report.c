@@ -276,7 +276,7 @@ report_status(void)
 		state = "paused";
 	else
 		state = "running";
-	p = json_pack("{s:o,s:f,s:o,s:o,s:I,s:I,s:I,s:o,s:f,s:f}",
+	p = json_pack("{s:o,s:f,s:o,s:o,s:I,s:I,s:I,s:o,s:f,s:f,s:I}",
 	    "tasks", report_tasks_json(&pool),
 	    "throughput_1m", report_throughput(),
 	    "latency_ms", report_latency_json(&pool.hist),
@@ -287,7 +287,8 @@ report_status(void)
 	    "waiting", waiting,
 	    "db_wait_s", report_round((double)pool.db_wait_ms / 1000, 3),
 	    "colonies_wait_s", report_round((double)pool.colonies_wait_ms /
-	    1000, 3));
+	    1000, 3),
+	    "unsettled", (json_int_t)settle_pending(NULL));
 	o = json_pack("{s:i,s:s,s:I,s:s,s:I,s:I,s:f,s:I,s:I,s:b,s:o,s:o,"
 	    "s:o}",
 	    "version", 1,
@@ -474,8 +475,9 @@ report_metrics_text(void)
 	}
 	mbuf_printf(&b, "# HELP financebee_up Whether the supervisor is "
 	    "running.\n# TYPE financebee_up gauge\nfinancebee_up 1\n");
-	mbuf_printf(&b, "# HELP financebee_tasks_total Tasks finished, by "
-	    "outcome.\n# TYPE financebee_tasks_total counter\n");
+	mbuf_printf(&b, "# HELP financebee_tasks_total Processes closed, by "
+	    "outcome (transient: left unclosed to be retried).\n"
+	    "# TYPE financebee_tasks_total counter\n");
 	for (i = 0; i < FBEE_NOUTCOMES; i++)
 		mbuf_printf(&b, "financebee_tasks_total{outcome=\"%s\"} %"
 		    PRIu64 "\n", report_outcomes[i], pool.tasks[i]);

@@ -1,0 +1,154 @@
+#!/bin/sh
+# fbeectl status counts exactly what ColonyOS and the database hold:
+#  - right after the last close, without waiting for any poll to return;
+#  - after a kill -9 storm: a dead bee's counters come from its status
+#    page, folded into the pool's totals once, and a task whose close was
+#    in flight when its bee died is counted if and only if the close
+#    landed (the master asks ColonyOS: financebeed --settle).
+. "$(dirname "$0")/lib/fbtest.sh"
+. "$(dirname "$0")/lib/fbtest-daemon.sh"
+
+FBD_BEES=4
+fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
+# Long polls: a bee back in its poll must still have published its tasks.
+sed -i -e 's|poll_timeout = 1;|poll_timeout = 30;|' \
+    -e 's|crash_limit = 4;|crash_limit = 1000;|' \
+    -e "s|interval = 0.5;|interval = 3;|" "$FBD_CONF"
+plan 31
+
+
+# closed_tasks: tasks closed by the pool, by its status (all outcomes but
+# transient, which are left unclosed).
+closed_tasks() {
+	fbd_status | jq '.pool.tasks | .applied + .duplicate + .ignored +
+	    .stale + .parked + .failed'
+}
+closed_is() { [ "$(closed_tasks)" = "$1" ]; }
+mc_closed() { mc stats --colony "$FB_COLONY" | jq '.successful + .failed'; }
+metrics_total() {
+	"$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" metrics |
+	    awk '/^financebee_tasks_total\{/ && !/transient/ { n += $2 } END { print n }'
+}
+
+fbd_start
+ok $? "financebeed started"
+fbd_wait_bees 4
+ok $? "4 bees running"
+
+# --- without kills: exact right after the last close ---------------------------
+fbd_submit_generated 40 771
+n=$FBD_SUBMITTED
+fbd_wait_closed 60
+ok $? "$n processes closed ($FBD_WAIT)"
+until_ok 1 closed_is "$n"
+ok $? "status shows all $n within a second of the last close (got $(closed_tasks))"
+is "$(metrics_total)" "$n" "metrics too"
+
+# --- a bee killed while its close is in flight, the close landing ----------------
+# Its task blocks in the database; ColonyOS is stopped; the task goes on to
+# its close, which waits for the server; the bee is killed; the server
+# resumes and serves the close it had received.
+lock_granted() {
+	[ "$(psql_q -c "SELECT count(*) FROM pg_locks l JOIN pg_class c
+	    ON c.oid = l.relation WHERE c.relname = 'processed_webhooks'
+	    AND l.mode = 'AccessExclusiveLock' AND l.granted")" = 1 ]
+}
+phase_pid() {	# phase_pid PHASE: the pid of a bee in that phase
+	fbd_status | jq -r "[.bees[] | select(.task.phase == \"$1\") |
+	    .pid][0] // empty"
+}
+in_phase() { [ -n "$(phase_pid "$1")" ]; }
+psql_q -c "BEGIN; LOCK TABLE processed_webhooks IN ACCESS EXCLUSIVE MODE;
+    SELECT pg_sleep(60); COMMIT;" >/dev/null 2>&1 &
+fb_track_pid $!
+until_ok 10 lock_granted
+fbd_submit_generated 1 773
+n1=$FBD_SUBMITTED
+until_ok 10 in_phase apply
+ok $? "a bee works on a task blocked in the database"
+kill -STOP "$MC_PID"
+psql_q -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+    WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()" >/dev/null
+until_ok 10 in_phase close
+ok $? "its close waits for the stopped server"
+p=$(phase_pid close)
+kill -KILL "$p"
+kill -CONT "$MC_PID"
+wait_log "process [0-9a-f]+ event [^ ]+: its close was in flight" 10
+ok $? "the master asks ColonyOS whether the close landed"
+wait_log "process [0-9a-f]+: the close landed; counted" 10
+ok $? "it did: the task is counted"
+fbd_wait_closed 60
+ok $? "every process closed ($FBD_WAIT)"
+until_ok 5 closed_is "$(mc_closed)"
+ok $? "status counts it once, as ColonyOS ($(closed_tasks) = $(mc_closed))"
+is "$(fbd_status | jq .pool.unsettled)" 0 "nothing left to settle"
+
+# --- a kill -9 storm -------------------------------------------------------------
+# Each event takes 20 ms more in the database, so that the storm lands
+# while tasks flow.
+psql_q -c "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS
+    \$\$ BEGIN PERFORM pg_sleep(0.02); RETURN NEW; END \$\$;
+    CREATE TRIGGER slow BEFORE INSERT ON processed_webhooks
+    FOR EACH ROW EXECUTE FUNCTION slow()" >/dev/null
+fbd_submit_generated 500 772
+kills=0 closing=0 busy=0
+busy() { [ "$(mc stats --colony "$FB_COLONY" | jq '.waiting + .running')" != 0 ]; }
+while [ "$kills" -lt 40 ]; do
+	busy && busy=$((busy + 1))
+	# Bees in the close phase first: the case to count right.
+	p=$(phase_pid close)
+	if [ -n "$p" ] && [ "$p" != 0 ]; then
+		closing=$((closing + 1))
+	else
+		p=$(fbd_bee_pids | shuf -n 1)
+	fi
+	[ -n "$p" ] && kill -KILL "$p" 2>/dev/null && kills=$((kills + 1))
+	sleep 0.$(shuf -i 05-20 -n 1)
+done
+note "killed $kills bees, $closing seen closing; $(grep -c 'close was in flight' "$FBD_LOG") closes in flight in all"
+[ "$busy" -ge 15 ]
+ok $? "at least 15 of the $kills kills while tasks were waiting or running ($busy)"
+fbd_wait_closed 180
+ok $? "every process closed ($FBD_WAIT)"
+fbd_check_exactly_once
+total=$(mc_closed)
+is "$total" "$FBD_SUBMITTED" "ColonyOS closed every process"
+until_ok 10 closed_is "$total"
+ok $? "status counts $total tasks closed, as ColonyOS (got $(closed_tasks))"
+db=$(psql_q -c "SELECT count(*) FROM processed_webhooks")
+ok_n=$(sort -u "$FBD_DIR/closed.ev" | grep -vc '^-$')
+is "$db" "$ok_n" "the database holds one row per event closed successful"
+is "$(metrics_total)" "$total" "metrics agree"
+r=$(fbd_status | jq .pool.restarts)
+[ "$r" -ge "$kills" ]
+ok $? "every kill was a restart ($r >= $kills)"
+"$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" executors --json >"$FBD_DIR/executors.json"
+kill -TERM "$FBD_PID"
+fbd_wait_gone 30
+is "$FBD_RC" 0 "graceful stop exits 0"
+
+# --- financebeed --settle, by hand ---------------------------------------------------
+settle() {	# settle SLOT PROCESSID: its exit status
+	"$FB_BUILDDIR/financebeed" -c "$FBD_CONF" --settle "$1" --process "$2" \
+	    >>"$FBD_DIR/settle.log" 2>&1
+	echo $?
+}
+mc dump --colony "$FB_COLONY" --full >"$FBD_DIR/d1.jsonl"
+proc=$(jq -r 'select(.state == 2) | .processid' "$FBD_DIR/d1.jsonl" | head -1)
+exid=$(jq -r "select(.processid == \"$proc\") | .assignedexecutorid" "$FBD_DIR/d1.jsonl")
+mine=$(jq -r ".[] | select(.id == \"$exid\") | .slot" "$FBD_DIR/executors.json")
+other=$((mine % 4 + 1))
+is "$(settle "$mine" "$proc")" 0 "--settle: closed by the slot's executor: 0"
+is "$(settle "$other" "$proc")" 1 "--settle: closed by another executor: 1"
+is "$(settle 1 "$(printf '%064d' 7)")" 1 "--settle: an unknown process: 1"
+# The daemon is gone: a new process waits.
+_fbd_submit "$FB_FIXTURES/stripe-events/stripe-ruby-mock__coupon.created__1.json"
+is "$(settle 1 "$(cat "$FBD_DIR/last.ids")")" 1 "--settle: a waiting process: 1"
+sed 's|url = ".*";|url = "http://127.0.0.1:1/api";|' "$FBD_CONF" >"$FBD_DIR/down.conf"
+chmod 600 "$FBD_DIR/down.conf"
+"$FB_BUILDDIR/financebeed" -c "$FBD_DIR/down.conf" --settle 1 --process "$proc" \
+    >>"$FBD_DIR/settle.log" 2>&1
+is "$?" 75 "--settle: ColonyOS unreachable: 75"
+
+check_no_sanitizer_reports "$FBD_LOG" "$FBD_DIR/settle.log"
