@@ -174,6 +174,7 @@ static const struct config_key config_keys[] = {
 	    metrics_interval_ms),
 	K_STR("metrics.listen", 0, "", metrics_listen),
 	K_SECS("metrics.stats_interval", 0, "0", 0, 86400, stats_interval_ms),
+	K_SECS("metrics.queue_interval", 0, "10", 0, 86400, queue_interval_ms),
 };
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
 

@@ -24,6 +24,7 @@ enum {
 	OPT_PRUNE,
 	OPT_BEE,
 	OPT_REGISTER,
+	OPT_QUEUE_DEPTH,
 	OPT_GENERATION,
 	OPT_CHANNEL_FD,
 	OPT_STATUS_FD,
@@ -73,6 +74,7 @@ main(int argc, char *argv[])
 		{ "prune",	no_argument,		NULL, OPT_PRUNE },
 		{ "bee",	required_argument,	NULL, OPT_BEE },
 		{ "register",	required_argument,	NULL, OPT_REGISTER },
+		{ "queue-depth", no_argument,		NULL, OPT_QUEUE_DEPTH },
 		{ "generation",	required_argument,	NULL, OPT_GENERATION },
 		{ "channel-fd",	required_argument,	NULL, OPT_CHANNEL_FD },
 		{ "status-fd",	required_argument,	NULL, OPT_STATUS_FD },
@@ -87,6 +89,7 @@ main(int argc, char *argv[])
 	char			 cause[FB_CAUSE_MAX];
 	int			 ch, test = 0, migrate = 0, prune = 0;
 	int			 dry_run = 0, debug = 0, bee = 0, reg = 0, rc;
+	int			 qd = 0;
 	unsigned int		 slot = 0, generation = 0, chanfd = 3;
 	int			 statusfd = -1, cfgfd = -1;
 
@@ -124,6 +127,9 @@ main(int argc, char *argv[])
 			reg = 1;
 			slot = parse_uint(optarg, "--register");
 			break;
+		case OPT_QUEUE_DEPTH:
+			qd = 1;
+			break;
 		case OPT_GENERATION:
 			generation = parse_uint(optarg, "--generation");
 			break;
@@ -148,16 +154,16 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage(stderr, FB_EX_USAGE);
-	if (test + migrate + prune + (applyfile != NULL) + bee + reg > 1)
+	if (test + migrate + prune + (applyfile != NULL) + bee + reg + qd > 1)
 		usage(stderr, FB_EX_USAGE);
 	if ((dry_run || sighdr != NULL) && applyfile == NULL)
 		usage(stderr, FB_EX_USAGE);
 	/* Internal: a snapshot fd only for the children the master starts. */
-	if (cfgfd >= 0 && !bee && !reg && !prune)
+	if (cfgfd >= 0 && !bee && !reg && !prune && !qd)
 		usage(stderr, FB_EX_USAGE);
 
 	signal(SIGPIPE, SIG_IGN);
-	(void)log_init(bee ? "bee" : reg ? "registrar" : (test || migrate ||
+	(void)log_init(bee ? "bee" : reg ? "registrar" : qd ? "queue" : (test || migrate ||
 	    prune || applyfile != NULL) ? "financebeed" : "master",
 	    debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "stderr", cause,
 	    sizeof(cause));
@@ -176,14 +182,14 @@ main(int argc, char *argv[])
 	 * a child the master starts (--register, --prune) reads that.
 	 */
 	if ((cfgfd >= 0 ? config_load_fd(cfgpath, cfgfd, &cfg, cause,
-	    sizeof(cause)) : test || migrate || prune || reg ||
+	    sizeof(cause)) : test || migrate || prune || reg || qd ||
 	    applyfile != NULL ? config_load(cfgpath, &cfg, cause,
 	    sizeof(cause)) : config_load_snapshot(cfgpath, &cfg, &cfgfd, cause,
 	    sizeof(cause))) == -1) {
 		fprintf(stderr, "financebeed: %s\n", cause);
 		return FB_EX_CONFIG;
 	}
-	if (reg || prune) {
+	if (reg || prune || qd) {
 		if (cfgfd >= 0)
 			close(cfgfd);
 		cfgfd = -1;
@@ -198,6 +204,11 @@ main(int argc, char *argv[])
 		rc = log_init(NULL, cfg.log_level, cfg.log_target, cause,
 		    sizeof(cause)) == -1 ? FB_EX_CONFIG :
 		    registrar_main(&cfg, slot);
+	} else if (qd) {
+		log_procname("queue");
+		rc = log_init(NULL, cfg.log_level, cfg.log_target, cause,
+		    sizeof(cause)) == -1 ? FB_EX_CONFIG :
+		    queue_main(&cfg, (int)chanfd);
 	} else if (migrate)
 		rc = oneshot_migrate(&cfg);
 	else if (applyfile != NULL)

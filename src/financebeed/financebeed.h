@@ -265,6 +265,7 @@ struct fb_config {
 	long		 metrics_interval_ms;
 	char		*metrics_listen;	/* "" = no HTTP exporter */
 	long		 stats_interval_ms;	/* 0 = no stats line */
+	long		 queue_interval_ms;	/* 0 = no queue depth */
 };
 /* -1 with "file:line: key: message" in cause. Never prints a secret. */
 int	 config_load(const char *path, struct fb_config *, char *, size_t);
@@ -317,6 +318,9 @@ int	 oneshot_prune(const struct fb_config *);
 
 /* registrar.c: financebeed --register SLOT (a child of the master). */
 int	 registrar_main(const struct fb_config *, unsigned int slot);
+
+/* queue.c: financebeed --queue-depth (a child of the master). */
+int	 queue_main(const struct fb_config *, int chanfd);
 
 /* master.c: the supervisor.  Returns the daemon's exit status. */
 int	 master_main(const char *cfgpath, struct fb_config *, int cfgfd,

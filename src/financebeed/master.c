@@ -754,6 +754,10 @@ master_sigchld(void)
 	size_t	i;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (queue_reaped(pid, status)) {
+			master_check_done();
+			continue;
+		}
 		if (pid == master.prune_pid) {
 			proc_status_str(status, buf, sizeof(buf));
 			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
@@ -802,7 +806,7 @@ master_check_done(void)
 		if (master.slots[i].state == SLOT_RUNNING || master.slots[i].reg_pid > 0)
 			return;
 	}
-	if (master.prune_pid > 0)
+	if (master.prune_pid > 0 || queue_busy())
 		return;
 	log_info("all bees stopped");
 	event_base_loopexit(master.base, NULL);
@@ -861,6 +865,7 @@ master_stop(int fast)
 	}
 	if (master.prune_pid > 0)
 		kill(master.prune_pid, SIGTERM);
+	queue_stop();
 	if (master.ev_stop == NULL)
 		master.ev_stop = evtimer_new(master.base, master_stop_timer_cb, NULL);
 	tv = ms_tv(fast ? MASTER_FAST_KILL_MS : master.cfg->shutdown_timeout_ms);
@@ -1024,6 +1029,7 @@ master_tick_cb(evutil_socket_t fd, short ev, void *arg)
 		master_watchdog(&master.slots[i], now);
 		master_register_watchdog(&master.slots[i], now);
 	}
+	queue_watchdog(now);
 
 	if (master.crash_loop) {
 		for (i = 0; i < MASTER_DEATHS && i < master.ndeaths; i++) {
@@ -1058,6 +1064,15 @@ master_prune_cb(evutil_socket_t fd, short ev, void *arg)
 	}
 	log_debug("prune started, pid %ld", (long)pid);
 	master.prune_pid = pid;
+}
+
+static void
+master_queue_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	queue_start();
 }
 
 static void
@@ -1219,6 +1234,15 @@ master_main(const char *cfgpath, struct fb_config *cfg, int cfgfd,
 			fatalx("event_add");
 	}
 
+	if (cfg->queue_interval_ms > 0) {
+		master.ev_queue = event_new(master.base, -1, EV_PERSIST,
+		    master_queue_cb, NULL);
+		tv = ms_tv(cfg->queue_interval_ms);
+		if (master.ev_queue == NULL ||
+		    event_add(master.ev_queue, &tv) == -1)
+			fatalx("event_add");
+	}
+
 	log_info("starting %u bees, generation %u, config %s", cfg->bees,
 	    master.generation, master.cfgpath);
 	master_set_target(cfg->bees);
@@ -1229,6 +1253,8 @@ master_main(const char *cfgpath, struct fb_config *cfg, int cfgfd,
 	promhttp_close();
 	if (master.ev_stats != NULL)
 		event_free(master.ev_stats);
+	if (master.ev_queue != NULL)
+		event_free(master.ev_queue);
 	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
 		master_channel_close(&master.slots[i]);
 		master_shm_free(&master.slots[i]);

@@ -105,6 +105,7 @@ struct master {
 	struct event		*ev_stop;
 	struct event		*ev_prune;
 	struct event		*ev_stats;
+	struct event		*ev_queue;
 	pid_t			 prune_pid;
 
 	int64_t			 deaths[MASTER_DEATHS];
@@ -136,6 +137,15 @@ double	 master_now_wall(void);
 
 /* reload.c */
 void	 reload_roll_next(void);
+
+/* queue.c: the queue-depth child, master side */
+void	 queue_start(void);
+void	 queue_watchdog(int64_t now);
+void	 queue_stop(void);
+int	 queue_busy(void);
+int	 queue_reaped(pid_t, int status);
+json_t	*queue_json(void);
+int	 queue_get(int64_t *waiting, int64_t *running);
 
 /* report.c */
 void	 report_rate_sample(int64_t now);

@@ -217,6 +217,7 @@ report_status(void)
 		    json_integer(FB_SCHEMA_VERSION));
 		json_object_set_new(o, "colonies_url",
 		    json_string(master.cfg->colonies_url));
+		json_object_set_new(o, "queue", queue_json());
 	}
 	return o;
 }
@@ -302,6 +303,7 @@ report_metrics_text(void)
 	static const char *const extra[4] = { "backoff", "failed", "stopped",
 	    "registering" };
 	uint64_t		 cum = 0;
+	int64_t			 qw, qr;
 	size_t			 i, j;
 	char			 cause[FB_CAUSE_MAX];
 
@@ -389,6 +391,16 @@ report_metrics_text(void)
 	    "of the master.\n# TYPE financebee_master_rss_bytes gauge\n"
 	    "financebee_master_rss_bytes %ld\n", metrics_rss_kb(getpid()) *
 	    1024);
+	/* Absent until measured: no gauge stands for "unknown". */
+	if (queue_get(&qw, &qr) == 0)
+		mbuf_printf(&b, "# HELP financebee_queue_waiting Processes "
+		    "waiting at the ColonyOS server (last measured).\n"
+		    "# TYPE financebee_queue_waiting gauge\n"
+		    "financebee_queue_waiting %" PRId64 "\n"
+		    "# HELP financebee_queue_running Processes running at the "
+		    "ColonyOS server (last measured).\n"
+		    "# TYPE financebee_queue_running gauge\n"
+		    "financebee_queue_running %" PRId64 "\n", qw, qr);
 	if (b.oom) {
 		free(b.p);
 		return NULL;
@@ -408,7 +420,8 @@ report_stats_line(char *buf, size_t len)
 	unsigned int		 running = 0;
 	long			 beekb = 0;
 	size_t			 i;
-	char			 cause[FB_CAUSE_MAX];
+	char			 cause[FB_CAUSE_MAX], qbuf[48];
+	int64_t			 qw, qr;
 
 	pool = master.retired;
 	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
@@ -420,14 +433,19 @@ report_stats_line(char *buf, size_t len)
 			beekb += (long)s->live.rss_kb;
 		}
 	}
+	if (queue_get(&qw, &qr) == 0)
+		snprintf(qbuf, sizeof(qbuf), "%" PRId64 " waiting %" PRId64
+		    " running", qw, qr);
+	else
+		snprintf(qbuf, sizeof(qbuf), "unknown");
 	snprintf(buf, len, "stats: %.2f tasks/s, p95 %.3f ms, tasks %" PRIu64
 	    " (applied %" PRIu64 ", failed %" PRIu64 ", transient %" PRIu64
 	    "), errors db %" PRIu64 " http %" PRIu64 ", bees %u/%u, "
-	    "rss master %ld kB, bees %ld kB",
+	    "queue %s, rss master %ld kB, bees %ld kB",
 	    report_throughput(),
 	    (double)metrics_hist_quantile(&pool.hist, 0.95) / 1e3,
 	    fbee_counters_total(&pool), pool.tasks[OUTCOME_APPLIED],
 	    pool.tasks[OUTCOME_FAILED], pool.tasks[OUTCOME_TRANSIENT],
-	    pool.db_errors, pool.http_errors, running, master.target,
+	    pool.db_errors, pool.http_errors, running, master.target, qbuf,
 	    metrics_rss_kb(getpid()), beekb);
 }
