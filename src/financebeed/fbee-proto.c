@@ -36,6 +36,77 @@ fbee_phase_str(int ph)
 	return fbee_phases[ph];
 }
 
+static const char *const fbee_fails[FBEE_NFAIL] = {
+	"guardian", "signature", "livemode", "unsupported", "database"
+};
+
+static const char *const fbee_transients[FBEE_NTRANSIENT] = {
+	"database", "colonies", "other"
+};
+
+/*
+ * The types stripe.c handles, and the ones Stripe sends most that it
+ * ignores: a bounded table, so that a sender cannot grow the metrics.
+ */
+static const char *const fbee_event_types[FBEE_NTYPES] = {
+	"checkout.session.completed",
+	"checkout.session.async_payment_succeeded",
+	"checkout.session.async_payment_failed",
+	"customer.subscription.created",
+	"customer.subscription.updated",
+	"customer.subscription.deleted",
+	"customer.subscription.paused",
+	"customer.subscription.resumed",
+	"customer.subscription.pending_update_applied",
+	"customer.subscription.pending_update_expired",
+	"customer.subscription.trial_will_end",
+	"invoice.paid",
+	"invoice.payment_succeeded",
+	"invoice.payment_failed",
+	"invoice.payment_action_required",
+	"invoice.upcoming",
+	"invoice.created",
+	"invoice.finalized",
+	"charge.refunded",
+	"charge.dispute.created",
+	"charge.dispute.updated",
+	"charge.dispute.closed",
+	"customer.created",
+	"customer.updated",
+	"customer.deleted",
+	"payment_intent.succeeded",
+	"other"
+};
+
+const char *
+fbee_fail_str(int i)
+{
+	return i >= 0 && i < FBEE_NFAIL ? fbee_fails[i] : "unknown";
+}
+
+const char *
+fbee_transient_str(int i)
+{
+	return i >= 0 && i < FBEE_NTRANSIENT ? fbee_transients[i] : "unknown";
+}
+
+const char *
+fbee_event_type_str(int i)
+{
+	return i >= 0 && i < FBEE_NTYPES ? fbee_event_types[i] : "unknown";
+}
+
+int
+fbee_event_type(const char *type)
+{
+	int	i;
+
+	for (i = 0; type != NULL && i < FBEE_NTYPES - 1; i++)
+		if (strcmp(type, fbee_event_types[i]) == 0)
+			return i;
+	return FBEE_NTYPES - 1;
+}
+
 const char *
 fbee_type_str(int t)
 {
@@ -120,7 +191,7 @@ fbee_pack(msgpack_sbuffer *sb, const struct fbee_msg *m)
 		msgpack_pack_map(&pk, 7);
 		break;
 	case FBEE_COUNTERS:
-		msgpack_pack_map(&pk, 10);
+		msgpack_pack_map(&pk, 14);
 		break;
 	case FBEE_BYE:
 		msgpack_pack_map(&pk, 5);
@@ -161,6 +232,10 @@ fbee_pack(msgpack_sbuffer *sb, const struct fbee_msg *m)
 		pk_u64s(&pk, "hist", m->c.hist.buckets, METRICS_NBUCKETS);
 		pk_u64(&pk, "hcount", m->c.hist.count);
 		pk_u64(&pk, "hsum", m->c.hist.sum_us);
+		pk_u64s(&pk, "fcause", m->c.failed, FBEE_NFAIL);
+		pk_u64s(&pk, "tcause", m->c.transient, FBEE_NTRANSIENT);
+		pk_u64s(&pk, "ign", m->c.ignored, FBEE_NTYPES);
+		pk_u64s(&pk, "dup", m->c.duplicate, FBEE_NTYPES);
 		break;
 	case FBEE_BYE:
 		pk_i64(&pk, "code", m->code);
@@ -336,6 +411,14 @@ fbee_decode_field(const msgpack_object *k, const msgpack_object *v,
 			return dec_u64(v, &m->c.hist.count);
 		if (key_is(k, "hsum"))
 			return dec_u64(v, &m->c.hist.sum_us);
+		if (key_is(k, "fcause"))
+			return dec_u64s(v, m->c.failed, FBEE_NFAIL);
+		if (key_is(k, "tcause"))
+			return dec_u64s(v, m->c.transient, FBEE_NTRANSIENT);
+		if (key_is(k, "ign"))
+			return dec_u64s(v, m->c.ignored, FBEE_NTYPES);
+		if (key_is(k, "dup"))
+			return dec_u64s(v, m->c.duplicate, FBEE_NTYPES);
 		break;
 	case FBEE_BYE:
 		if (key_is(k, "code")) {
@@ -443,6 +526,14 @@ fbee_counters_add(struct fbee_counters *dst, const struct fbee_counters *src)
 	dst->db_errors += src->db_errors;
 	dst->http_errors += src->http_errors;
 	metrics_hist_merge(&dst->hist, &src->hist);
+	for (i = 0; i < FBEE_NFAIL; i++)
+		dst->failed[i] += src->failed[i];
+	for (i = 0; i < FBEE_NTRANSIENT; i++)
+		dst->transient[i] += src->transient[i];
+	for (i = 0; i < FBEE_NTYPES; i++) {
+		dst->ignored[i] += src->ignored[i];
+		dst->duplicate[i] += src->duplicate[i];
+	}
 }
 
 uint64_t

@@ -172,6 +172,8 @@ uint64_t	 store_round_trips(const struct store *);
 struct task_result {
 	enum store_outcome	 outcome;
 	char			 event_id[256];
+	char			 type[129];	/* the event type, or "" */
+	int			 rejected;	/* by the guardian */
 	char			 reason[FB_CAUSE_MAX];
 	json_t			*detail;	/* what changed: dry runs only */
 	unsigned int		 attempts;	/* store_apply calls made */

@@ -75,6 +75,21 @@ report_tasks_json(const struct fbee_counters *c)
 	return o;
 }
 
+/* {name: count} of n counters; with sparse, only those not 0. */
+static json_t *
+report_by_json(const uint64_t *v, size_t n, const char *(*name)(int),
+    int sparse)
+{
+	json_t	*o = json_object();
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (!sparse || v[i] != 0)
+			json_object_set_new(o, name((int)i),
+			    json_integer((json_int_t)v[i]));
+	return o;
+}
+
 static json_t *
 report_latency_json(const struct metrics_hist *h)
 {
@@ -193,6 +208,16 @@ report_status(void)
 	    "db_errors", (json_int_t)pool.db_errors,
 	    "http_errors", (json_int_t)pool.http_errors,
 	    "restarts", (json_int_t)master.restarts);
+	if (p != NULL) {
+		json_object_set_new(p, "failed_by_cause", report_by_json(
+		    pool.failed, FBEE_NFAIL, fbee_fail_str, 0));
+		json_object_set_new(p, "transient_by_cause", report_by_json(
+		    pool.transient, FBEE_NTRANSIENT, fbee_transient_str, 0));
+		json_object_set_new(p, "ignored_by_type", report_by_json(
+		    pool.ignored, FBEE_NTYPES, fbee_event_type_str, 1));
+		json_object_set_new(p, "duplicate_by_type", report_by_json(
+		    pool.duplicate, FBEE_NTYPES, fbee_event_type_str, 1));
+	}
 	o = json_pack("{s:i,s:s,s:I,s:s,s:I,s:I,s:f,s:I,s:I,s:b,s:o,s:o,"
 	    "s:o}",
 	    "version", 1,
@@ -379,6 +404,28 @@ report_metrics_text(void)
 	mbuf_printf(&b, "# HELP financebee_http_errors_total Failed ColonyOS "
 	    "calls.\n# TYPE financebee_http_errors_total counter\n"
 	    "financebee_http_errors_total %" PRIu64 "\n", pool.http_errors);
+	mbuf_printf(&b, "# HELP financebee_failures_total Tasks failed for "
+	    "good, by cause.\n# TYPE financebee_failures_total counter\n");
+	for (i = 0; i < FBEE_NFAIL; i++)
+		mbuf_printf(&b, "financebee_failures_total{cause=\"%s\"} %"
+		    PRIu64 "\n", fbee_fail_str((int)i), pool.failed[i]);
+	mbuf_printf(&b, "# HELP financebee_retries_total Transient failures, "
+	    "tried again, by cause.\n"
+	    "# TYPE financebee_retries_total counter\n");
+	for (i = 0; i < FBEE_NTRANSIENT; i++)
+		mbuf_printf(&b, "financebee_retries_total{cause=\"%s\"} %"
+		    PRIu64 "\n", fbee_transient_str((int)i),
+		    pool.transient[i]);
+	mbuf_printf(&b, "# HELP financebee_events_total Events ignored or "
+	    "already applied, by Stripe event type.\n"
+	    "# TYPE financebee_events_total counter\n");
+	for (i = 0; i < FBEE_NTYPES; i++)
+		mbuf_printf(&b, "financebee_events_total{outcome=\"ignored\","
+		    "type=\"%s\"} %" PRIu64 "\n"
+		    "financebee_events_total{outcome=\"duplicate\","
+		    "type=\"%s\"} %" PRIu64 "\n",
+		    fbee_event_type_str((int)i), pool.ignored[i],
+		    fbee_event_type_str((int)i), pool.duplicate[i]);
 	mbuf_printf(&b, "# HELP financebee_bee_rss_bytes Resident memory of "
 	    "each bee.\n# TYPE financebee_bee_rss_bytes gauge\n");
 	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {

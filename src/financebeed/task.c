@@ -118,7 +118,13 @@ task_run(const struct fb_config *cfg, struct store *store,
 		memcpy(r->event_id, id + 1, n - 2);
 		r->event_id[n - 2] = '\0';
 	}
+	if ((id = change_value(c, "type", &n)) != NULL && n >= 2 &&
+	    n - 2 < sizeof(r->type)) {
+		memcpy(r->type, id + 1, n - 2);
+		r->type[n - 2] = '\0';
+	}
 	if (rv == -1) {
+		r->rejected = 1;
 		r->outcome = OUTCOME_FAILED;
 		snprintf(r->reason, sizeof(r->reason), "%s", cause);
 		return;
