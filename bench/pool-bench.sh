@@ -2,9 +2,11 @@
 # bench/pool-bench.sh [EVENTS] [BEES...]: financebeed end to end against
 # minicolonies and a throwaway PostgreSQL, for 1, 2, 4 and 8 bees (or the
 # counts given).  For each: throughput, p50/p99 task latency (the master's
-# histogram), RSS of each bee and of the master, bee CPU per task (from
-# /proc/PID/schedstat, in ns), and, measured in the same run at the same
-# concurrency,
+# histogram), RSS of each bee and of the master, their Private (Private_Clean
+# + Private_Dirty) and Pss from /proc/PID/smaps_rollup (what a process
+# costs: RSS counts shared library pages in every process), bee CPU per
+# task (from /proc/PID/schedstat, in ns), and, measured in the same run at
+# the same concurrency,
 #   A = minicolonies no-op assign+close cycles/s (bench/colonies-bench,
 #       on processes carrying an event of the pool's median size),
 #   B = PostgreSQL throughput of the same statements (pgbench applying
@@ -42,6 +44,11 @@ cpu_ns() {	# cpu_ns PID...: CPU time of them all, in ns (schedstat)
 	echo "$t"
 }
 now() { date +%s.%N; }
+smaps() {	# smaps PID priv|pss: kB from /proc/PID/smaps_rollup
+	awk -v w="$2" '/^Private_(Clean|Dirty):/ { p += $2 }
+	    /^Pss:/ { s = $2 } END { print (w == "pss" ? s : p) }' \
+	    "/proc/$1/smaps_rollup" 2>/dev/null
+}
 
 echo "# financebeed pool benchmark: $events events per run, $(nproc) CPUs," \
     "load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -93,6 +100,15 @@ for n in $counts; do
 	mrss=$(awk '/^VmRSS/ { print $2 }' "/proc/$FBD_PID/status")
 	priv=$(for p in $pids; do awk '/^RssAnon/ { print $2 }' \
 	    "/proc/$p/status"; done | sort -n | sed -n '1p;$p' | paste -sd-)
+	# Private (Private_Clean + Private_Dirty) and PSS, from smaps_rollup:
+	# what a process costs, where RSS counts shared library pages again
+	# in every process.  Bees: min-max over the pool.
+	bpriv=$(for p in $pids; do smaps "$p" priv; done | sort -n |
+	    sed -n '1p;$p' | paste -sd-)
+	bpss=$(for p in $pids; do smaps "$p" pss; done | sort -n |
+	    sed -n '1p;$p' | paste -sd-)
+	mpriv=$(smaps "$FBD_PID" priv)
+	mpss=$(smaps "$FBD_PID" pss)
 	restarts=$(printf '%s' "$st" | jq '.pool.restarts')
 	kill -TERM "$FBD_PID"
 	fbd_wait_gone 30
@@ -141,6 +157,8 @@ for n in $counts; do
 	echo "#   $FBD_SUBMITTED submitted, $tasks counted by the master," \
 	    "restarts $restarts, master CPU $(( (m1 - m0) / 1000000 )) ms," \
 	    "bee private (anonymous) RSS $priv kB"
+	echo "#   smaps_rollup: bee Private $bpriv kB, Pss $bpss kB;" \
+	    "master Private $mpriv kB, Pss $mpss kB"
 done
 echo "# tasks/s: submitted / wall time from resume to the last commit;"
 echo "# bee_rss_kb: min-max VmRSS of the bees (mostly shared library pages);"

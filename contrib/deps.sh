@@ -4,8 +4,8 @@
 set -eu
 PKGS="build-essential autoconf automake pkg-config libevent-dev
 libpq-dev libmsgpack-dev libconfig-dev libjansson-dev libsecp256k1-dev
-libssl-dev nettle-dev openssl postgresql-15 mandoc jq curl perl procps util-linux
-prometheus"
+libssl-dev libcurl4-openssl-dev nettle-dev openssl postgresql-15 mandoc jq
+curl perl procps util-linux prometheus"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||

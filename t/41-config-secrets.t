@@ -119,9 +119,35 @@ chmod 600 "$T/conninfo"
 run 644 "database: { conninfo_file = \"$T/conninfo\"; };"
 accepted "conninfo file mode 600"
 
+# The TLS client key of the ColonyOS transport is a secret file too; the
+# certificate, CA file and CA path must exist; the proxy's password is an
+# inline secret.
+TLSKEY="-----BEGIN PRIVATE KEY-----tlss3cr3tkey"
+secret tls.key 640 "$TLSKEY"
+secret tls.crt 644 "not checked here"
+run 600 "colonies: { tls_cert_file = \"$T/tls.crt\"; tls_key_file = \"$T/tls.key\"; };"
+refused "TLS key file mode 640" \
+    "colonies.tls_key_file: $T/tls.key: is readable by group or others; chmod 600 it"
+chmod 600 "$T/tls.key"
+run 644 "colonies: { tls_cert_file = \"$T/tls.crt\"; tls_key_file = \"$T/tls.key\"; };"
+accepted "TLS key file mode 600"
+run 644 "colonies: { tls_key_file = \"$T/tls.key\"; };"
+refused "TLS key without a certificate" "colonies.tls_key_file: needs colonies.tls_cert_file"
+run 644 "colonies: { ca_file = \"$T/nope.pem\"; };"
+refused "missing CA file" "colonies.ca_file: $T/nope.pem: No such file or directory"
+run 644 "colonies: { ca_path = \"$T/tls.crt\"; };"
+refused "CA path not a directory" "colonies.ca_path: $T/tls.crt: not a directory"
+run 644 "colonies: { ca_path = \"$T\"; ca_file = \"$T/tls.crt\"; };"
+accepted "CA file and CA path"
+run 644 "colonies: { proxy = \"http://u:pr0xys3cr3t@127.0.0.1:3128\"; };"
+refused "proxy password in a config file mode 644" \
+    "colonies.proxy: holds an inline secret"
+run 600 "colonies: { proxy = \"http://u:pr0xys3cr3t@127.0.0.1:3128\"; };"
+accepted "proxy password in a config file mode 600"
+
 # Every message so far, the refusals included: no secret value.
 for s in "$SEED" "$KEY1" "$KEY2" "$OWNER" "$WHSEC" "$WHSEC_INLINE" "$PGPASS" \
-    "$PGPASS_URI" s3cr3t; do
+    "$PGPASS_URI" tlss3cr3tkey pr0xys3cr3t s3cr3t; do
 	if grep -q -- "$s" "$ALL"; then
 		ok 1 "no secret in any output: found one"
 	else

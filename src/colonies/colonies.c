@@ -1,26 +1,34 @@
 /*
- * colonies.c: the ColonyOS RPC client.  One HTTP handle (http.c) per
- * client, reused for every call, so a process keeps one persistent
+ * colonies.c: the ColonyOS RPC client.  One HTTP handle (http.c, one
+ * libcurl easy handle) per client, reused for every call, so a process keeps one persistent
  * connection to the server.  Every request is a signed envelope (see
  * shared/colonies-protocol.md); every reply is decoded strictly, and no
  * reply, however broken, can crash the caller.
  */
 #include <ctype.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "colonies.h"
 
-/* A reply larger than this is refused (the server has no limit). */
-#define COLONIES_MAX_REPLY	(256UL * 1024 * 1024)
+/*
+ * The reply size limit (the server has none) follows from the largest
+ * event: see colonies_max_reply().  The process around the event (ids,
+ * times, kwargs, errors, the executor's fields) gets this much room.
+ */
+#define COLONIES_DEFAULT_PAYLOAD	(1024 * 1024)
+#define COLONIES_PROCESS_ROOM		(64 * 1024)
 
 struct colonies {
 	struct http		*http;
 	struct crypto_key	 key;
 	long			 connect_ms;
 	long			 request_ms;
+	size_t			 max_reply;
+	enum http_fail		 fail;		/* of the last COL_TRANSPORT */
 
 	/* The assign envelope never changes for a (colony, timeout). */
 	char			*assign_body;
@@ -107,26 +115,59 @@ colonies_set_abort(struct colonies *c, int (*fn)(void *), void *arg)
 	http_set_abort(c->http, fn, arg);
 }
 
+size_t
+colonies_max_reply(size_t max_payload)
+{
+	size_t	n;
+
+	if (max_payload == 0)
+		max_payload = COLONIES_DEFAULT_PAYLOAD;
+	if (max_payload > (SIZE_MAX - COLONIES_PROCESS_ROOM) / 8)
+		return SIZE_MAX / 2;
+	/* Escaped event and the process, then base64 (4 per 3), rounded up. */
+	n = 6 * max_payload + COLONIES_PROCESS_ROOM;
+	return (n + 2) / 3 * 4 + 1024;
+}
+
 /* NULL on a bad URL (logged) or no memory. */
 struct colonies *
 colonies_open(const char *url, const struct crypto_key *key,
     long connect_timeout_ms, long request_timeout_ms)
 {
+	struct http_opts	o;
+
+	memset(&o, 0, sizeof o);
+	o.connect_ms = connect_timeout_ms;
+	return colonies_open_opts(url, key, &o, request_timeout_ms, 0);
+}
+
+struct colonies *
+colonies_open_opts(const char *url, const struct crypto_key *key,
+    const struct http_opts *opts, long request_timeout_ms, size_t max_reply)
+{
 	struct colonies		*c;
+	struct http_opts	 o = *opts;
 	char			 cause[256];
 
 	if ((c = calloc(1, sizeof *c)) == NULL)
 		return NULL;
 	c->key = *key;
-	c->connect_ms = connect_timeout_ms > 0 ? connect_timeout_ms : 5000;
+	c->connect_ms = o.connect_ms > 0 ? o.connect_ms : 5000;
 	c->request_ms = request_timeout_ms > 0 ? request_timeout_ms : 30000;
-	if ((c->http = http_open(url, c->connect_ms, cause, sizeof cause)) ==
-	    NULL) {
+	c->max_reply = max_reply > 0 ? max_reply : colonies_max_reply(0);
+	o.connect_ms = c->connect_ms;
+	if ((c->http = http_open_opts(url, &o, cause, sizeof cause)) == NULL) {
 		log_warnx("colonies: %s", cause);
 		colonies_free(c);
 		return NULL;
 	}
 	return c;
+}
+
+enum http_fail
+colonies_transport_fail(const struct colonies *c)
+{
+	return c->fail;
 }
 
 void
@@ -152,10 +193,11 @@ colonies_post(struct colonies *c, const char *body, size_t len,
 	c->buf = "";
 	c->buflen = 0;
 	*status = 0;
-	if (http_post(c->http, body, len, timeout_ms, COLONIES_MAX_REPLY, &st,
+	if (http_post(c->http, body, len, timeout_ms, c->max_reply, &st,
 	    &c->buf, &c->buflen, err, sizeof err) == -1) {
 		c->buf = "";
 		c->buflen = 0;
+		c->fail = http_last_fail(c->http);
 		snprintf(cause, causelen, "colonies: %s", err);
 		return COL_TRANSPORT;
 	}

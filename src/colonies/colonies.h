@@ -1,6 +1,6 @@
 /*
  * colonies.h: the ColonyOS client library: identities and signatures
- * (crypto.c), the HTTP transport (http.c, net.c) and the RPCs with their
+ * (crypto.c), the HTTP transport (http.c, on libcurl) and the RPCs with their
  * strict reply decoding (colonies.c).  Depends only on common.h.
  */
 #ifndef FB_COLONIES_H
@@ -48,29 +48,48 @@ unsigned char *crypto_base64_decode(const char *, size_t, size_t *);
 int	 crypto_random(void *, size_t);	/* getrandom(2); 0 or -1 */
 
 /*
- * net.c: getaddrinfo() for host:port, giving up at deadline (clock_now_ms()
- * time; budget_ms is what the cause names) or when abort_cb(abort_arg) !=
- * 0 (polled ~1/s): 0 and *res for freeaddrinfo(), or -1 and a cause
- * ("resolve HOST: no answer within N ms", "request aborted", the
- * resolver's error).
+ * http.c: the HTTP transport (libcurl) for the RPC: one easy handle, one
+ * kept connection, one request at a time.
  */
-struct addrinfo;
-int	 net_resolve(const char *host, const char *port, int64_t deadline,
-	    long budget_ms, int (*abort_cb)(void *), void *abort_arg,
-	    struct addrinfo **res, char *cause, size_t causelen);
-
-/* http.c: a blocking HTTP/1.1 client (http and https) for the RPC. */
 struct http;
+struct http_opts {
+	long		 connect_ms;	/* lookup + connect + TLS; <= 0: 5000 */
+	const char	*proxy;		/* NULL/"": the environment's */
+	const char	*ca_file;	/* NULL/"": SSL_CERT_FILE or the system's */
+	const char	*ca_path;	/* NULL/"": SSL_CERT_DIR or the system's */
+	const char	*cert_file;	/* client certificate (PEM), optional */
+	const char	*key_file;	/* its key, if not in cert_file */
+};
+/* What ended a failed request, for causes and metrics. */
+enum http_fail {
+	HTTP_FAIL_NONE = 0,
+	HTTP_FAIL_RESOLVE,		/* the name does not resolve */
+	HTTP_FAIL_RESOLVE_TIMEOUT,	/* no answer within the connect timeout */
+	HTTP_FAIL_CONNECT,		/* refused, unreachable */
+	HTTP_FAIL_CONNECT_TIMEOUT,	/* no connection within the timeout */
+	HTTP_FAIL_TLS,			/* handshake, certificate */
+	HTTP_FAIL_TIMEOUT,		/* the request's total deadline */
+	HTTP_FAIL_CLOSED,		/* closed or reset before the reply's end */
+	HTTP_FAIL_TOOBIG,		/* body or headers over their limit */
+	HTTP_FAIL_PROTO,		/* a malformed reply */
+	HTTP_FAIL_ABORT,		/* the abort callback */
+	HTTP_FAIL_OTHER			/* out of memory, proxy, ... */
+};
+#define HTTP_FAIL_COUNT	(HTTP_FAIL_OTHER + 1)
+const char	*http_fail_str(enum http_fail);
 /* http://host[:port][/path] or https://...; connects on first use. */
 struct http	*http_open(const char *url, long connect_ms, char *, size_t);
+struct http	*http_open_opts(const char *url, const struct http_opts *,
+		    char *, size_t);
 void		 http_free(struct http *);
-/* fn(arg) != 0 (polled ~1/s and on EINTR) ends the request in flight. */
+/* fn(arg) != 0 (polled at least once a second) ends the request in flight. */
 void		 http_set_abort(struct http *, int (*)(void *), void *);
 /*
  * One request on the kept connection: 0 with *status and the reply body
  * (NUL-terminated, owned by the handle until the next call), or -1 and a
- * one-line cause.  A body over max bytes is an error; timeout_ms bounds
- * the whole request.
+ * one-line cause (its kind: http_last_fail()).  A body over max bytes is
+ * an error; timeout_ms bounds the whole request (connect, send, reply).
+ * After any error the next request opens a new connection.
  */
 int		 http_post(struct http *, const char *body, size_t len,
 		    long timeout_ms, size_t max, int *status,
@@ -78,6 +97,8 @@ int		 http_post(struct http *, const char *body, size_t len,
 int		 http_get(struct http *, const char *target, long timeout_ms,
 		    size_t max, int *status, const char **reply,
 		    size_t *replylen, char *, size_t);
+enum http_fail	 http_last_fail(const struct http *);
+size_t		 http_buffer_size(const struct http *);	/* for the tests */
 
 /* colonies.c: the ColonyOS RPC client. */
 enum col_err {
@@ -142,6 +163,22 @@ const char	*colonies_assign_envelope(struct colonies *, const char *colony,
 		    int timeout, size_t *len);
 struct colonies	*colonies_open(const char *url, const struct crypto_key *,
 		    long connect_timeout_ms, long request_timeout_ms);
+/*
+ * With transport options (proxy, CA, client certificate) and the largest
+ * reply accepted (0: colonies_max_reply(0)).
+ */
+struct colonies	*colonies_open_opts(const char *url, const struct crypto_key *,
+		    const struct http_opts *, long request_timeout_ms,
+		    size_t max_reply);
+/*
+ * The largest reply that can carry a process whose event (args[0]) is at
+ * most max_payload bytes (0: 1 MiB): the event escaped in JSON (at worst
+ * 6 bytes per byte, as Go escapes <, >, & and control characters), the
+ * process around it, base64 in the envelope.
+ */
+size_t		 colonies_max_reply(size_t max_payload);
+/* The kind of the last COL_TRANSPORT failure (metrics by cause). */
+enum http_fail	 colonies_transport_fail(const struct colonies *);
 void		 colonies_free(struct colonies *);
 /* abort(arg) != 0 (polled ~1/s) ends the call in flight: COL_TRANSPORT. */
 void		 colonies_set_abort(struct colonies *, int (*)(void *), void *);

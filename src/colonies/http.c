@@ -1,85 +1,142 @@
 /*
- * http.c: a minimal blocking HTTP/1.1 client for the ColonyOS RPC: one
- * request at a time on one kept-alive connection, http or https
- * (OpenSSL).  It replaced libcurl, whose dependency chain cost ~1.4 MB of
- * resident pages in every process (measured beside libpq, which maps much
- * of the same chain) and whose event loop cost several poll()s per
- * request.
+ * http.c: the HTTP transport of the ColonyOS RPC, on libcurl: one easy
+ * handle per client, reused for every request, so a process keeps one
+ * persistent connection to the server (or its proxy).
  *
- * The common path on a kept connection is one send() of headers and body
- * and blocking recv()s, no poll: the socket has SO_RCVTIMEO/SO_SNDTIMEO
- * set to a slice (HTTP_SLICE_MS, less when the deadline is nearer), and
- * every expiry of a slice checks the request deadline and the abort
- * callback.
+ * libcurl gives what a hand-written client lacked on real networks:
+ * happy eyeballs on dual-stack hosts, a threaded resolver bounded by the
+ * connect timeout, proxies from the environment (http_proxy, HTTPS_PROXY,
+ * NO_PROXY) or the configuration, CA file and path settings, client
+ * certificates.  What this file adds is the defence against a hostile or
+ * broken server: one total deadline per request (CURLOPT_TIMEOUT_MS:
+ * connect, send and the whole reply), a cap on the reply body (refused at
+ * its Content-Length, else stopped by the write callback at the cap), on
+ * the headers and on the number of interim (1xx) replies; a TLS reply cut
+ * short is an error, even one delimited by the connection's end; after any failure the connection is dropped, the
+ * next request opens a new one; a buffer grown by one large reply is
+ * given back.
  */
 #include <sys/types.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/uio.h>
-
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <arpa/inet.h>
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <openssl/err.h>
+#include <curl/curl.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "colonies.h"
 
-#define HTTP_SLICE_MS		1000		/* abort/deadline checks */
-#define HTTP_MAX_HEADERS	(64 * 1024)	/* status line + headers */
-#define HTTP_MAX_LINE		4096		/* chunk size line */
-#define HTTP_INBUF		16384
-#define HTTP_KEEP_BODY		(4 * 1024 * 1024)
+#define HTTP_MAX_HEADERS	(64 * 1024)	/* status lines + headers */
+#define HTTP_MAX_INTERIM	8		/* 1xx replies before the real one */
+#define HTTP_KEEP_BODY		(256 * 1024)	/* reply buffer kept between calls */
+#define HTTP_MIN_BODY		4096
 
 struct http {
-	char		*host;		/* without brackets */
-	char		*port;
-	char		*path;
-	char		*hostport;	/* for causes and the Host header */
-	int		 tls;
-	long		 connect_ms;
+	CURL			*curl;
+	struct curl_slist	*post_hdrs;
+	struct curl_slist	*get_hdrs;
+	char			*url;		/* as given */
+	char			*base;		/* scheme://host[:port], for GET */
+	char			*host;		/* without brackets, for causes */
+	char			*hostport;	/* for causes */
+	char			*target;	/* URL of a GET */
+	int			 tls;
+	int			 url_is_post;	/* CURLOPT_URL is url */
+	long			 connect_ms;
 
-	int		 fd;
-	SSL		*ssl;
-	int		 reused;	/* a reply was read on this connection */
-	long		 slice_ms;	/* SO_RCVTIMEO/SO_SNDTIMEO now set */
+	int			(*abort_cb)(void *);
+	void			*abort_arg;
 
-	int		(*abort_cb)(void *);
-	void		*abort_arg;
-
-	char		*req;		/* request head (+ body for TLS) */
-	size_t		 reqsize;
-	char		*in;		/* received, not yet consumed */
-	size_t		 inoff;
-	size_t		 inlen;
-	size_t		 insize;
-	char		*body;		/* reply body, NUL-terminated */
-	size_t		 bodylen;
-	size_t		 bodysize;
+	char			*body;		/* reply body, NUL-terminated */
+	size_t			 bodylen;
+	size_t			 bodysize;
 
 	/* Per request. */
-	int64_t		 deadline;	/* monotonic ms */
-	long		 timeout_ms;
-	size_t		 got;		/* bytes of reply received */
-	int		 dead;		/* EOF/reset before any reply byte */
+	size_t			 max;
+	long			 timeout_ms;
+	size_t			 hdrbytes;
+	int			 ninterim;
+	int			 toobig;	/* body over max */
+	int			 hdrtoobig;	/* headers over HTTP_MAX_HEADERS */
+	int			 interim;	/* too many 1xx replies */
+	int			 isinterim;	/* headers of a 1xx reply */
+	int			 hdrdone;	/* the final reply's headers ended */
+	int			 hasclen;
+	int			 chunked;
+	int			 close_notify;	/* TLS: the peer said it is done */
+	uint64_t		 clen;
+	const char		*badframe;	/* what the header check refused */
+	int			 aborted;
+	int			 nomem;
+	enum http_fail		 fail;
+	char			 errbuf[CURL_ERROR_SIZE];
 };
 
-static SSL_CTX	*http_ssl_ctx;
+static int	http_inited;
+
+const char *
+http_fail_str(enum http_fail f)
+{
+	switch (f) {
+	case HTTP_FAIL_NONE:
+		return "none";
+	case HTTP_FAIL_RESOLVE:
+		return "resolve";
+	case HTTP_FAIL_RESOLVE_TIMEOUT:
+		return "resolve timeout";
+	case HTTP_FAIL_CONNECT:
+		return "connect";
+	case HTTP_FAIL_CONNECT_TIMEOUT:
+		return "connect timeout";
+	case HTTP_FAIL_TLS:
+		return "tls";
+	case HTTP_FAIL_TIMEOUT:
+		return "timeout";
+	case HTTP_FAIL_CLOSED:
+		return "closed";
+	case HTTP_FAIL_TOOBIG:
+		return "too large";
+	case HTTP_FAIL_PROTO:
+		return "malformed";
+	case HTTP_FAIL_ABORT:
+		return "aborted";
+	case HTTP_FAIL_OTHER:
+		return "other";
+	}
+	return "unknown";
+}
+
+/*
+ * The Debian libcurl must have the threaded resolver (a lookup bounded by
+ * the connect timeout, abandoned when it runs out): 0, or -1 and a cause.
+ */
+static int
+http_init(char *cause, size_t causelen)
+{
+	curl_version_info_data	*v;
+
+	if (http_inited)
+		return 0;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(cause, causelen, "curl_global_init failed");
+		return -1;
+	}
+	v = curl_version_info(CURLVERSION_NOW);
+	if (!(v->features & CURL_VERSION_ASYNCHDNS) ||
+	    !(v->features & CURL_VERSION_SSL)) {
+		snprintf(cause, causelen, "libcurl %s lacks the asynchronous "
+		    "resolver or TLS", v->version);
+		return -1;
+	}
+	http_inited = 1;
+	return 0;
+}
 
 static int
 http_host_char(int c, int v6)
@@ -89,34 +146,38 @@ http_host_char(int c, int v6)
 	return v6 && (c == ':' || c == '%');
 }
 
-/* http://host[:port][/path] and https://...; NULL and a cause if not. */
-struct http *
-http_open(const char *url, long connect_ms, char *cause, size_t causelen)
+/*
+ * Check http://host[:port][/path] or https://... as the old client did
+ * (no user:password@, query or fragment: the URL names one server and
+ * one path), and keep the parts causes name.
+ */
+static int
+http_parse_url(struct http *h, const char *url, char *cause, size_t causelen)
 {
-	struct http	*h;
-	const char	*p, *hs, *he, *ps = NULL, *pe = NULL, *path;
+	const char	*p, *hs, *he, *path;
 	unsigned long	 port = 0;
-	int		 tls, v6 = 0;
-	size_t		 i;
+	int		 v6 = 0;
+	size_t		 i, schemelen;
 
 	if (strncasecmp(url, "http://", 7) == 0) {
-		tls = 0;
-		p = url + 7;
+		h->tls = 0;
+		schemelen = 7;
 	} else if (strncasecmp(url, "https://", 8) == 0) {
-		tls = 1;
-		p = url + 8;
+		h->tls = 1;
+		schemelen = 8;
 	} else {
 		snprintf(cause, causelen, "URL must start with http:// or "
 		    "https://");
-		return NULL;
+		return -1;
 	}
+	p = url + schemelen;
 	if (*p == '[') {
 		v6 = 1;
 		hs = ++p;
 		if ((he = strchr(p, ']')) == NULL) {
 			snprintf(cause, causelen, "URL: missing ] after IPv6 "
 			    "address");
-			return NULL;
+			return -1;
 		}
 		p = he + 1;
 	} else {
@@ -127,87 +188,378 @@ http_open(const char *url, long connect_ms, char *cause, size_t causelen)
 	}
 	if (he == hs) {
 		snprintf(cause, causelen, "URL: no host name");
-		return NULL;
+		return -1;
 	}
 	for (i = 0; hs + i < he; i++) {
 		if (!http_host_char((unsigned char)hs[i], v6)) {
 			snprintf(cause, causelen, "URL: bad character in host "
 			    "name (no user:password@ or query here)");
-			return NULL;
+			return -1;
 		}
 	}
 	if (v6 && memchr(hs, ':', (size_t)(he - hs)) == NULL) {
 		snprintf(cause, causelen, "URL: bad IPv6 address");
-		return NULL;
+		return -1;
 	}
 	if (*p == ':') {
-		ps = ++p;
+		const char	*ps = ++p;
+
 		while (*p >= '0' && *p <= '9' && port <= 65535)
 			port = port * 10 + (unsigned long)(*p++ - '0');
-		pe = p;
-		if (pe == ps || port == 0 || port > 65535 || (*p != '\0' &&
+		if (p == ps || port == 0 || port > 65535 || (*p != '\0' &&
 		    *p != '/')) {
 			snprintf(cause, causelen, "URL: bad port");
-			return NULL;
+			return -1;
 		}
 	}
 	if (*p != '\0' && *p != '/') {
 		snprintf(cause, causelen, "URL: bad character after host name");
-		return NULL;
+		return -1;
 	}
-	path = *p == '\0' ? "/" : p;
-	/* The path goes verbatim into the request line. */
-	for (p = path; *p != '\0'; p++) {
+	path = p;
+	for (; *p != '\0'; p++) {
 		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
 		    *p == '#') {
 			snprintf(cause, causelen, "URL: bad character in path");
-			return NULL;
+			return -1;
 		}
 	}
-
-	if ((h = calloc(1, sizeof *h)) == NULL)
-		goto nomem;
-	h->fd = -1;
-	h->tls = tls;
-	h->connect_ms = connect_ms > 0 ? connect_ms : 5000;
 	if (port == 0)
-		port = tls ? 443 : 80;
+		port = h->tls ? 443 : 80;
 	h->host = strndup(hs, (size_t)(he - hs));
-	h->path = strdup(path);
-	if (asprintf(&h->port, "%lu", port) == -1)
-		h->port = NULL;
-	/* The Host header names the port only when it is not the default. */
-	if (asprintf(&h->hostport, "%s%.*s%s%s%s", v6 ? "[" : "",
-	    (int)(he - hs), hs, v6 ? "]" : "", ps != NULL && port !=
-	    (tls ? 443UL : 80UL) ? ":" : "", ps != NULL && port != (tls ?
-	    443UL : 80UL) ? h->port : "") == -1)
+	h->base = strndup(url, (size_t)(path - url));
+	if (asprintf(&h->hostport, "%s%.*s%s:%lu", v6 ? "[" : "",
+	    (int)(he - hs), hs, v6 ? "]" : "", port) == -1)
 		h->hostport = NULL;
-	if (h->host == NULL || h->path == NULL || h->port == NULL ||
-	    h->hostport == NULL) {
-		http_free(h);
-		goto nomem;
+	/* curl sends "/" for an empty path; say it in the URL anyway. */
+	if (asprintf(&h->url, "%s%s", url, *path == '\0' ? "/" : "") == -1)
+		h->url = NULL;
+	if (h->host == NULL || h->base == NULL || h->hostport == NULL ||
+	    h->url == NULL) {
+		snprintf(cause, causelen, "out of memory");
+		return -1;
 	}
-	return h;
-
-nomem:
-	snprintf(cause, causelen, "out of memory");
-	return NULL;
+	return 0;
 }
 
-static void
-http_disconnect(struct http *h)
+/* Room for need bytes: exactly (a known length), else doubling to the cap. */
+static int
+http_grow(struct http *h, size_t need, int exact)
 {
-	if (h->ssl != NULL) {
-		/* No close_notify: the peer may be gone, and it costs a write. */
-		SSL_free(h->ssl);
-		h->ssl = NULL;
+	size_t	 want;
+	char	*p;
+
+	if (need <= h->bodysize)
+		return 0;
+	want = h->bodysize > HTTP_MIN_BODY ? h->bodysize : HTTP_MIN_BODY;
+	while (want < need)
+		want = want > SIZE_MAX / 2 ? need : want * 2;
+	if (exact || (want > h->max + 1 && need <= h->max + 1))
+		want = exact ? need : h->max + 1;
+	if ((p = realloc(h->body, want)) == NULL)
+		return -1;
+	h->body = p;
+	h->bodysize = want;
+	return 0;
+}
+
+/* The reply body, up to h->max bytes: more ends the transfer. */
+static size_t
+http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct http	*h = arg;
+	curl_off_t	 clen;
+	size_t		 n = size * nmemb;
+
+	if (n > h->max - h->bodylen) {
+		h->toobig = 1;
+		return 0;
 	}
-	if (h->fd != -1) {
-		close(h->fd);
-		h->fd = -1;
+	if (h->bodylen + n + 1 > h->bodysize) {
+		/* Known length: one allocation of the right size. */
+		if (h->bodylen == 0 && curl_easy_getinfo(h->curl,
+		    CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen) == CURLE_OK &&
+		    clen > 0 && (uint64_t)clen <= h->max && (size_t)clen >= n &&
+		    http_grow(h, (size_t)clen + 1, 1) == -1) {
+			h->nomem = 1;
+			return 0;
+		}
+		if (http_grow(h, h->bodylen + n + 1, 0) == -1) {
+			h->nomem = 1;
+			return 0;
+		}
 	}
-	h->reused = 0;
-	h->inoff = h->inlen = 0;
+	memcpy(h->body + h->bodylen, data, n);
+	h->bodylen += n;
+	h->body[h->bodylen] = '\0';
+	return n;
+}
+
+/* Content-Length: digits only, and every copy the same. */
+static int
+http_hdr_clen(struct http *h, const char *v, size_t len)
+{
+	uint64_t	n = 0;
+	size_t		i;
+
+	if (len == 0)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (!isdigit((unsigned char)v[i]) || n > (UINT64_MAX - 9) / 10)
+			return -1;
+		n = n * 10 + (uint64_t)(v[i] - '0');
+	}
+	if (h->hasclen && n != h->clen)
+		return -1;
+	h->hasclen = 1;
+	h->clen = n;
+	return 0;
+}
+
+/*
+ * Status lines and headers of every reply, interim ones included: a
+ * budget for their size and for the number of 1xx replies, so neither
+ * endless headers nor endless "100 Continue" keep a request alive; and
+ * the framing checks libcurl leaves out: one Content-Length value,
+ * "chunked" as the only transfer coding, headers that end.
+ */
+static size_t
+http_header_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct http	*h = arg;
+	size_t		 n = size * nmemb, len = n, nlen;
+	const char	*v, *sp;
+
+	h->hdrbytes += n;
+	if (h->hdrbytes > HTTP_MAX_HEADERS) {
+		h->hdrtoobig = 1;
+		return 0;
+	}
+	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+		len--;
+	if (len >= 12 && strncmp(data, "HTTP/", 5) == 0) {
+		/* A status line: a new reply, interim or final. */
+		h->hasclen = h->chunked = 0;
+		if ((sp = memchr(data, ' ', len)) == NULL ||
+		    (size_t)(sp - data) + 1 >= len) {
+			h->badframe = "bad status line";
+			return 0;
+		}
+		h->isinterim = sp[1] == '1';
+		if (h->isinterim && ++h->ninterim > HTTP_MAX_INTERIM) {
+			h->interim = 1;
+			return 0;
+		}
+		return n;
+	}
+	if (len == 0) {
+		if (!h->isinterim)
+			h->hdrdone = 1;
+		return n;
+	}
+	if ((v = memchr(data, ':', len)) == NULL)
+		return n;	/* libcurl refuses it */
+	nlen = (size_t)(v - data);
+	for (v++; v < data + len && (*v == ' ' || *v == '\t'); v++)
+		continue;
+	len -= (size_t)(v - data);
+	while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+		len--;
+	if (nlen == 14 && strncasecmp(data, "Content-Length", 14) == 0 &&
+	    http_hdr_clen(h, v, len) == -1) {
+		h->badframe = "bad Content-Length";
+		return 0;
+	}
+	if (nlen == 17 && strncasecmp(data, "Transfer-Encoding", 17) == 0) {
+		if (!(len == 7 && strncasecmp(v, "chunked", 7) == 0)) {
+			h->badframe = "unsupported transfer encoding";
+			return 0;
+		}
+		h->chunked = 1;
+	}
+	return n;
+}
+
+static int
+http_xferinfo_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct http	*h = arg;
+
+	if (h->abort_cb != NULL && h->abort_cb(h->abort_arg)) {
+		h->aborted = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * A reply whose body ends with the connection is complete only if TLS
+ * says so with close_notify: libcurl 7.88 takes any EOF for the end, so
+ * a truncated reply would pass.  OpenSSL's info callback sees the alert;
+ * our ex_data on each SSL_CTX (libcurl makes one per connection) names
+ * the handle.
+ */
+static int	http_ssl_idx = -1;
+
+static void
+http_ssl_info_cb(const SSL *ssl, int where, int ret)
+{
+	struct http	*h;
+
+	if ((where & SSL_CB_READ_ALERT) != SSL_CB_READ_ALERT ||
+	    (ret & 0xff) != SSL_AD_CLOSE_NOTIFY)
+		return;
+	if ((h = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), http_ssl_idx)) !=
+	    NULL)
+		h->close_notify = 1;
+}
+
+static CURLcode
+http_sslctx_cb(CURL *curl, void *sslctx, void *arg)
+{
+	if (http_ssl_idx == -1 && (http_ssl_idx = SSL_CTX_get_ex_new_index(0,
+	    NULL, NULL, NULL, NULL)) == -1)
+		return CURLE_OUT_OF_MEMORY;
+	if (SSL_CTX_set_ex_data(sslctx, http_ssl_idx, arg) != 1)
+		return CURLE_OUT_OF_MEMORY;
+	SSL_CTX_set_info_callback(sslctx, http_ssl_info_cb);
+	return CURLE_OK;
+}
+
+static int
+http_setopts(struct http *h, const struct http_opts *o, char *cause,
+    size_t causelen)
+{
+	CURL		*c = h->curl;
+	CURLcode	 rc = CURLE_OK;
+	const char	*env;
+
+#define SET(opt, val) do {						\
+	if (rc == CURLE_OK)						\
+		rc = curl_easy_setopt(c, opt, val);			\
+} while (0)
+	SET(CURLOPT_NOSIGNAL, 1L);
+	/*
+	 * A lookup that runs out of time is left to its thread (it frees
+	 * itself when the resolver answers); without this libcurl joins
+	 * it, and the request lasts as long as the resolver's own timeout.
+	 */
+	SET(CURLOPT_QUICK_EXIT, 1L);
+	SET(CURLOPT_TCP_NODELAY, 1L);
+	SET(CURLOPT_TCP_KEEPALIVE, 1L);
+	SET(CURLOPT_MAXCONNECTS, 1L);	/* a new connection retires the old */
+	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_FOLLOWLOCATION, 0L);
+	SET(CURLOPT_ERRORBUFFER, h->errbuf);
+	SET(CURLOPT_USERAGENT, "financebee/" PACKAGE_VERSION);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, h->connect_ms);
+	SET(CURLOPT_WRITEFUNCTION, http_write_cb);
+	SET(CURLOPT_WRITEDATA, h);
+	SET(CURLOPT_HEADERFUNCTION, http_header_cb);
+	SET(CURLOPT_HEADERDATA, h);
+	SET(CURLOPT_XFERINFOFUNCTION, http_xferinfo_cb);
+	SET(CURLOPT_XFERINFODATA, h);
+	SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+	SET(CURLOPT_URL, h->url);
+	/*
+	 * The proxy: the setting, else the environment's as libcurl reads
+	 * it (http_proxy for http, https_proxy or HTTPS_PROXY for https,
+	 * then all_proxy or ALL_PROXY; no_proxy or NO_PROXY), read here once:
+	 * left to libcurl, every request would copy and scan the
+	 * environment again for a URL that never changes.
+	 */
+	if (o != NULL && o->proxy != NULL && o->proxy[0] != '\0')
+		SET(CURLOPT_PROXY, o->proxy);
+	else {
+		if (h->tls) {
+			if ((env = getenv("https_proxy")) == NULL || *env == '\0')
+				env = getenv("HTTPS_PROXY");
+		} else
+			env = getenv("http_proxy");
+		if (env == NULL || *env == '\0')
+			if ((env = getenv("all_proxy")) == NULL || *env == '\0')
+				env = getenv("ALL_PROXY");
+		SET(CURLOPT_PROXY, env != NULL ? env : "");
+	}
+	if ((env = getenv("no_proxy")) == NULL || *env == '\0')
+		env = getenv("NO_PROXY");
+	if (env != NULL && *env != '\0')
+		SET(CURLOPT_NOPROXY, env);
+	if (h->tls) {
+		SET(CURLOPT_SSL_CTX_FUNCTION, http_sslctx_cb);
+		SET(CURLOPT_SSL_CTX_DATA, h);
+		/*
+		 * CA: the setting, else OpenSSL's SSL_CERT_FILE/SSL_CERT_DIR
+		 * (which libcurl does not read), else the system's bundle.
+		 */
+		if (o != NULL && o->ca_file != NULL && o->ca_file[0] != '\0')
+			SET(CURLOPT_CAINFO, o->ca_file);
+		else if ((env = getenv("SSL_CERT_FILE")) != NULL &&
+		    *env != '\0')
+			SET(CURLOPT_CAINFO, env);
+		if (o != NULL && o->ca_path != NULL && o->ca_path[0] != '\0')
+			SET(CURLOPT_CAPATH, o->ca_path);
+		else if ((env = getenv("SSL_CERT_DIR")) != NULL &&
+		    *env != '\0')
+			SET(CURLOPT_CAPATH, env);
+		if (o != NULL && o->cert_file != NULL &&
+		    o->cert_file[0] != '\0')
+			SET(CURLOPT_SSLCERT, o->cert_file);
+		if (o != NULL && o->key_file != NULL && o->key_file[0] != '\0')
+			SET(CURLOPT_SSLKEY, o->key_file);
+	}
+#undef SET
+	if (rc != CURLE_OK) {
+		snprintf(cause, causelen, "libcurl: %s", curl_easy_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+struct http *
+http_open(const char *url, long connect_ms, char *cause, size_t causelen)
+{
+	struct http_opts	o;
+
+	memset(&o, 0, sizeof o);
+	o.connect_ms = connect_ms;
+	return http_open_opts(url, &o, cause, causelen);
+}
+
+/* http://host[:port][/path] or https://...; NULL and a cause if not. */
+struct http *
+http_open_opts(const char *url, const struct http_opts *o, char *cause,
+    size_t causelen)
+{
+	struct http	*h;
+
+	if ((h = calloc(1, sizeof *h)) == NULL) {
+		snprintf(cause, causelen, "out of memory");
+		return NULL;
+	}
+	h->connect_ms = o != NULL && o->connect_ms > 0 ? o->connect_ms : 5000;
+	if (http_parse_url(h, url, cause, causelen) == -1 ||
+	    http_init(cause, causelen) == -1)
+		goto fail;
+	if ((h->curl = curl_easy_init()) == NULL ||
+	    (h->post_hdrs = curl_slist_append(NULL,
+	    "Content-Type: application/json")) == NULL ||
+	    curl_slist_append(h->post_hdrs, "Expect:") == NULL ||
+	    curl_slist_append(h->post_hdrs, "Accept:") == NULL ||
+	    (h->get_hdrs = curl_slist_append(NULL, "Accept:")) == NULL) {
+		snprintf(cause, causelen, "out of memory");
+		goto fail;
+	}
+	if (http_setopts(h, o, cause, causelen) == -1)
+		goto fail;
+	h->url_is_post = 1;
+	return h;
+
+fail:
+	http_free(h);
+	return NULL;
 }
 
 void
@@ -215,910 +567,347 @@ http_free(struct http *h)
 {
 	if (h == NULL)
 		return;
-	http_disconnect(h);
+	if (h->curl != NULL)
+		curl_easy_cleanup(h->curl);
+	curl_slist_free_all(h->post_hdrs);
+	curl_slist_free_all(h->get_hdrs);
+	free(h->url);
+	free(h->base);
 	free(h->host);
-	free(h->port);
-	free(h->path);
 	free(h->hostport);
-	free(h->req);
-	free(h->in);
+	free(h->target);
 	free(h->body);
 	free(h);
 }
 
 /*
- * fn(arg) != 0 ends the request in flight; it is called about once a
- * second while a request waits, and when a signal interrupts a wait.
+ * fn(arg) != 0 ends the request in flight; libcurl asks (its progress
+ * callback) at least once a second while a request waits.
  */
 void
 http_set_abort(struct http *h, int (*fn)(void *), void *arg)
 {
 	h->abort_cb = fn;
 	h->abort_arg = arg;
+	(void)curl_easy_setopt(h->curl, CURLOPT_NOPROGRESS, fn != NULL ? 0L :
+	    1L);
 }
 
-/*
- * Before each blocking wait: -1 (cause set) when the request is over,
- * else the socket timeouts are at most the time left.
- */
-static int
-http_wait_check(struct http *h, char *cause, size_t causelen)
+enum http_fail
+http_last_fail(const struct http *h)
 {
-	struct timeval	tv;
-	int64_t		left;
-	long		want;
+	return h->fail;
+}
 
-	if (h->abort_cb != NULL && h->abort_cb(h->abort_arg)) {
+size_t
+http_buffer_size(const struct http *h)
+{
+	return h->bodysize;
+}
+
+/* curl's message, or its code's text; never empty. */
+static const char *
+http_errtext(struct http *h, CURLcode rc)
+{
+	size_t	len = strlen(h->errbuf);
+
+	while (len > 0 && (h->errbuf[len - 1] == '\n' ||
+	    h->errbuf[len - 1] == '\r'))
+		h->errbuf[--len] = '\0';
+	return len > 0 ? h->errbuf : curl_easy_strerror(rc);
+}
+
+/* One line, one cause, one kind for a failed transfer. */
+static void
+http_fail_cause(struct http *h, CURLcode rc, char *cause, size_t causelen)
+{
+	const char	*e = http_errtext(h, rc), *p;
+	long		 oserr = 0, limit;
+
+	if (h->aborted || rc == CURLE_ABORTED_BY_CALLBACK) {
+		h->fail = HTTP_FAIL_ABORT;
 		snprintf(cause, causelen, "request aborted");
-		return -1;
+		return;
 	}
-	left = h->deadline - clock_now_ms();
-	if (left <= 0) {
-		snprintf(cause, causelen, "timed out after %ld ms",
-		    h->timeout_ms);
-		return -1;
-	}
-	want = left < HTTP_SLICE_MS ? (long)left : HTTP_SLICE_MS;
-	if (want != h->slice_ms) {
-		tv.tv_sec = want / 1000;
-		tv.tv_usec = (want % 1000) * 1000;
-		if (setsockopt(h->fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
-		    sizeof tv) == -1 || setsockopt(h->fd, SOL_SOCKET,
-		    SO_SNDTIMEO, &tv, sizeof tv) == -1) {
-			snprintf(cause, causelen, "setsockopt: %s",
-			    strerror(errno));
-			return -1;
-		}
-		h->slice_ms = want;
-	}
-	return 0;
-}
-
-/* The first OpenSSL error, or what errno says. */
-static void
-http_ssl_cause(const char *what, char *cause, size_t causelen)
-{
-	unsigned long	 e = ERR_get_error();
-	const char	*r;
-
-	if (e != 0 && (r = ERR_reason_error_string(e)) != NULL)
-		snprintf(cause, causelen, "TLS: %s: %s", what, r);
-	else if (errno != 0)
-		snprintf(cause, causelen, "TLS: %s: %s", what,
-		    strerror(errno));
-	else
-		snprintf(cause, causelen, "TLS: %s failed", what);
-	ERR_clear_error();
-}
-
-static int
-http_ssl_init(char *cause, size_t causelen)
-{
-	SSL_CTX	*ctx;
-
-	if (http_ssl_ctx != NULL)
-		return 0;
-	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
-		http_ssl_cause("cannot create a context", cause, causelen);
-		return -1;
-	}
-	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
-		SSL_CTX_free(ctx);
-		http_ssl_cause("cannot require TLS 1.2", cause, causelen);
-		return -1;
-	}
-	/* The system store, or SSL_CERT_FILE / SSL_CERT_DIR when set. */
-	if (SSL_CTX_set_default_verify_paths(ctx) != 1)
-		ERR_clear_error();
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	SSL_CTX_set_mode(ctx, SSL_MODE_AUTO_RETRY);
-#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
-	/*
-	 * A server may close without close_notify; replies are framed by
-	 * Content-Length or chunks, so a truncated one is still detected.
-	 */
-	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-#endif
-	http_ssl_ctx = ctx;
-	return 0;
-}
-
-static int
-http_ssl_connect(struct http *h, char *cause, size_t causelen)
-{
-	struct in6_addr	 a6;
-	struct in_addr	 a4;
-	long		 vr;
-	int		 r, isip;
-
-	if (http_ssl_init(cause, causelen) == -1)
-		return -1;
-	ERR_clear_error();
-	if ((h->ssl = SSL_new(http_ssl_ctx)) == NULL ||
-	    SSL_set_fd(h->ssl, h->fd) != 1) {
-		http_ssl_cause("cannot create a session", cause, causelen);
-		return -1;
-	}
-	isip = inet_pton(AF_INET, h->host, &a4) == 1 ||
-	    inet_pton(AF_INET6, h->host, &a6) == 1;
-	/* SNI only for names; the certificate must match name or address. */
-	if ((!isip && SSL_set_tlsext_host_name(h->ssl, h->host) != 1) ||
-	    (isip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(h->ssl),
-	    h->host) != 1 : SSL_set1_host(h->ssl, h->host) != 1)) {
-		http_ssl_cause("cannot set the host name", cause, causelen);
-		return -1;
-	}
-	for (;;) {
-		errno = 0;
-		if ((r = SSL_connect(h->ssl)) == 1)
-			return 0;
-		switch (SSL_get_error(h->ssl, r)) {
-		case SSL_ERROR_WANT_READ:
-		case SSL_ERROR_WANT_WRITE:
-			break;
-		case SSL_ERROR_SYSCALL:
-			if (errno == EINTR || errno == EAGAIN) {
-				ERR_clear_error();
-				break;
-			}
-			/* FALLTHROUGH */
-		default:
-			goto fail;
-		}
-		if (http_wait_check(h, cause, causelen) == -1) {
-			if (strncmp(cause, "timed out", 9) == 0)
-				snprintf(cause, causelen, "TLS: handshake "
-				    "timed out");
-			return -1;
-		}
-	}
-fail:
-	if ((vr = SSL_get_verify_result(h->ssl)) != X509_V_OK) {
-		snprintf(cause, causelen, "TLS: certificate verify failed: %s",
-		    X509_verify_cert_error_string(vr));
-		ERR_clear_error();
-	} else
-		http_ssl_cause("handshake with the server", cause, causelen);
-	return -1;
-}
-
-static void
-http_addr_str(const struct sockaddr *sa, socklen_t salen, char *buf,
-    size_t len)
-{
-	char	host[NI_MAXHOST], serv[NI_MAXSERV];
-
-	if (getnameinfo(sa, salen, host, sizeof host, serv, sizeof serv,
-	    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-		snprintf(buf, len, "?");
-	else if (sa->sa_family == AF_INET6)
-		snprintf(buf, len, "[%s]:%s", host, serv);
-	else
-		snprintf(buf, len, "%s:%s", host, serv);
-}
-
-/* One address: non-blocking connect, polled with the connect timeout. */
-static int
-http_connect_one(struct http *h, struct addrinfo *ai, int64_t deadline,
-    char *cause, size_t causelen)
-{
-	struct pollfd	pfd;
-	char		addr[NI_MAXHOST + NI_MAXSERV + 4];
-	socklen_t	elen;
-	int64_t		left;
-	int		fd, err, one = 1, flags, r;
-
-	http_addr_str(ai->ai_addr, ai->ai_addrlen, addr, sizeof addr);
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, ai->ai_protocol);
-	if (fd == -1) {
-		snprintf(cause, causelen, "connect to %s: %s", addr,
-		    strerror(errno));
-		return -1;
-	}
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
-		if (errno != EINPROGRESS) {
-			err = errno;
-			goto fail;
-		}
-		for (;;) {
-			if (h->abort_cb != NULL && h->abort_cb(h->abort_arg)) {
-				close(fd);
-				snprintf(cause, causelen, "request aborted");
-				return -1;
-			}
-			if ((left = deadline - clock_now_ms()) <= 0) {
-				close(fd);
-				snprintf(cause, causelen, "connect to %s: timed "
-				    "out after %ld ms", addr, h->connect_ms);
-				return -1;
-			}
-			pfd.fd = fd;
-			pfd.events = POLLOUT;
-			r = poll(&pfd, 1, left < HTTP_SLICE_MS ? (int)left :
-			    HTTP_SLICE_MS);
-			if (r == -1 && errno != EINTR) {
-				err = errno;
-				goto fail;
-			}
-			if (r > 0)
-				break;
-		}
-		elen = sizeof err;
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == -1)
-			err = errno;
-		if (err != 0)
-			goto fail;
-	}
-	/* Blocking from now on: waits are bounded by SO_RCVTIMEO/SNDTIMEO. */
-	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
-	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1 ||
-	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) == -1) {
-		err = errno;
-		goto fail;
-	}
-	h->fd = fd;
-	h->slice_ms = 0;	/* no timeout set yet */
-	return 0;
-
-fail:
-	close(fd);
-	snprintf(cause, causelen, "connect to %s: %s", addr, strerror(err));
-	return -1;
-}
-
-/* Names are looked up within the connect deadline (net.c). */
-static int
-http_resolve(struct http *h, int64_t deadline, struct addrinfo **res,
-    char *cause, size_t causelen)
-{
-	return net_resolve(h->host, h->port, deadline, h->connect_ms,
-	    h->abort_cb, h->abort_arg, res, cause, causelen);
-}
-
-static int
-http_connect(struct http *h, char *cause, size_t causelen)
-{
-	struct addrinfo	*res, *ai;
-	int64_t		 deadline;
-	int		 r;
-
-	deadline = clock_now_ms() + h->connect_ms;
-	if (deadline > h->deadline)
-		deadline = h->deadline;
-	if (http_resolve(h, deadline, &res, cause, causelen) == -1)
-		return -1;
-	r = -1;
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if ((r = http_connect_one(h, ai, deadline, cause,
-		    causelen)) == 0)
-			break;
-		if (strcmp(cause, "request aborted") == 0)
-			break;
-	}
-	freeaddrinfo(res);
-	if (r == -1)
-		return -1;
-	if (h->tls) {
-		/* The handshake counts against the connect timeout too. */
-		deadline = h->deadline;
-		if (h->deadline > clock_now_ms() + h->connect_ms)
-			h->deadline = clock_now_ms() + h->connect_ms;
-		r = http_ssl_connect(h, cause, causelen);
-		h->deadline = deadline;
-		if (r == -1) {
-			http_disconnect(h);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* Is this error a connection the peer closed or reset? */
-static int
-http_gone(int err)
-{
-	return err == EPIPE || err == ECONNRESET || err == ECONNABORTED ||
-	    err == ENOTCONN;
-}
-
-/* Send all of iov; -1 with a cause (h->dead set if the peer is gone). */
-static int
-http_send(struct http *h, struct iovec *iov, int iovcnt, char *cause,
-    size_t causelen)
-{
-	struct msghdr	 msg;
-	ssize_t		 n;
-	int		 r, i;
-
-	if (h->ssl != NULL) {
-		for (i = 0; i < iovcnt; i++) {
-			while (iov[i].iov_len > 0) {
-				ERR_clear_error();
-				errno = 0;
-				r = SSL_write(h->ssl, iov[i].iov_base,
-				    iov[i].iov_len > INT32_MAX ? INT32_MAX :
-				    (int)iov[i].iov_len);
-				if (r > 0) {
-					iov[i].iov_base = (char *)
-					    iov[i].iov_base + r;
-					iov[i].iov_len -= (size_t)r;
-					continue;
-				}
-				switch (SSL_get_error(h->ssl, r)) {
-				case SSL_ERROR_WANT_READ:
-				case SSL_ERROR_WANT_WRITE:
-					break;
-				case SSL_ERROR_SYSCALL:
-					if (errno == EINTR || errno == EAGAIN)
-						break;
-					/* FALLTHROUGH */
-				default:
-					h->dead = errno == 0 || http_gone(errno);
-					http_ssl_cause("send", cause, causelen);
-					return -1;
-				}
-				if (http_wait_check(h, cause, causelen) == -1)
-					return -1;
-			}
-		}
-		return 0;
-	}
-	memset(&msg, 0, sizeof msg);
-	while (iovcnt > 0) {
-		msg.msg_iov = iov;
-		msg.msg_iovlen = (size_t)iovcnt;
-		if ((n = sendmsg(h->fd, &msg, MSG_NOSIGNAL)) == -1) {
-			if (errno == EINTR || errno == EAGAIN ||
-			    errno == EWOULDBLOCK) {
-				if (http_wait_check(h, cause, causelen) == -1)
-					return -1;
-				continue;
-			}
-			h->dead = http_gone(errno);
-			snprintf(cause, causelen, "send: %s", strerror(errno));
-			return -1;
-		}
-		while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
-			n -= (ssize_t)iov->iov_len;
-			iov++;
-			iovcnt--;
-		}
-		if (iovcnt > 0) {
-			iov->iov_base = (char *)iov->iov_base + n;
-			iov->iov_len -= (size_t)n;
-		}
-	}
-	return 0;
-}
-
-/*
- * Receive up to len bytes into buf: >0, 0 at EOF, -1 with a cause.  An
- * EOF or reset before any byte of the reply sets h->dead.
- */
-static ssize_t
-http_recv(struct http *h, char *buf, size_t len, char *cause,
-    size_t causelen)
-{
-	ssize_t	n;
-	int	r;
-
-	if (len > INT32_MAX)
-		len = INT32_MAX;
-	for (;;) {
-		if (h->ssl != NULL) {
-			ERR_clear_error();
-			errno = 0;
-			if ((r = SSL_read(h->ssl, buf, (int)len)) > 0) {
-				h->got += (size_t)r;
-				return r;
-			}
-			switch (SSL_get_error(h->ssl, r)) {
-			case SSL_ERROR_ZERO_RETURN:
-				h->dead = h->got == 0;
-				return 0;
-			case SSL_ERROR_WANT_READ:
-			case SSL_ERROR_WANT_WRITE:
-				break;
-			case SSL_ERROR_SYSCALL:
-				if (errno == EINTR || errno == EAGAIN)
-					break;
-				if (errno == 0) {
-					h->dead = h->got == 0;
-					return 0;
-				}
-				/* FALLTHROUGH */
-			default:
-				h->dead = h->got == 0 && http_gone(errno);
-				http_ssl_cause("receive", cause, causelen);
-				return -1;
-			}
-		} else {
-			if ((n = recv(h->fd, buf, len, 0)) > 0) {
-				h->got += (size_t)n;
-				return n;
-			}
-			if (n == 0) {
-				h->dead = h->got == 0;
-				return 0;
-			}
-			if (errno != EINTR && errno != EAGAIN &&
-			    errno != EWOULDBLOCK) {
-				h->dead = h->got == 0 && http_gone(errno);
-				snprintf(cause, causelen, "receive: %s",
-				    strerror(errno));
-				return -1;
-			}
-		}
-		if (http_wait_check(h, cause, causelen) == -1)
-			return -1;
-	}
-}
-
-static int
-http_grow(char **buf, size_t *size, size_t need)
-{
-	size_t	 want;
-	char	*p;
-
-	if (need <= *size)
-		return 0;
-	want = *size ? *size : HTTP_INBUF;
-	while (want < need)
-		want *= 2;
-	if ((p = realloc(*buf, want)) == NULL)
-		return -1;
-	*buf = p;
-	*size = want;
-	return 0;
-}
-
-/* More bytes into h->in; 0 at EOF (cause set), -1 on error. */
-static int
-http_fill(struct http *h, char *cause, size_t causelen)
-{
-	ssize_t	n;
-
-	if (h->inoff > 0) {
-		memmove(h->in, h->in + h->inoff, h->inlen);
-		h->inoff = 0;
-	}
-	if (h->inlen == h->insize && http_grow(&h->in, &h->insize,
-	    h->insize + 1) == -1) {
-		snprintf(cause, causelen, "out of memory");
-		return -1;
-	}
-	n = http_recv(h, h->in + h->inlen, h->insize - h->inlen, cause,
-	    causelen);
-	if (n == 0)
-		snprintf(cause, causelen, "%s", h->got == 0 ? "server closed "
-		    "the connection without a reply" : "reply: connection "
-		    "closed before the end of the reply");
-	if (n <= 0)
-		return (int)n;
-	h->inlen += (size_t)n;
-	return 1;
-}
-
-/*
- * The next line of h->in (CRLF or LF ended, without it), reading as
- * needed, at most max bytes; NULL with a cause.
- */
-static char *
-http_line(struct http *h, size_t max, const char *what, char *cause,
-    size_t causelen)
-{
-	char	*s, *nl;
-	size_t	 len;
-	int	 r;
-
-	for (;;) {
-		s = h->in + h->inoff;
-		if ((nl = memchr(s, '\n', h->inlen)) != NULL)
-			break;
-		if (h->inlen >= max) {
-			snprintf(cause, causelen, "reply: %s longer than %zu "
-			    "bytes", what, max);
-			return NULL;
-		}
-		if ((r = http_fill(h, cause, causelen)) <= 0)
-			return NULL;
-	}
-	len = (size_t)(nl - s);
-	h->inoff += len + 1;
-	h->inlen -= len + 1;
-	if (len > 0 && s[len - 1] == '\r')
-		len--;
-	s[len] = '\0';
-	return s;
-}
-
-/* Room for len more body bytes (and the NUL), within max. */
-static int
-http_body_reserve(struct http *h, size_t len, size_t max, char *cause,
-    size_t causelen)
-{
-	if (len > max - h->bodylen) {
+	if (h->toobig || rc == CURLE_FILESIZE_EXCEEDED) {
+		h->fail = HTTP_FAIL_TOOBIG;
 		snprintf(cause, causelen, "reply: body larger than %zu bytes",
-		    max);
-		return -1;
+		    h->max);
+		return;
 	}
-	if (http_grow(&h->body, &h->bodysize, h->bodylen + len + 1) == -1) {
+	if (h->hdrtoobig) {
+		h->fail = HTTP_FAIL_TOOBIG;
+		snprintf(cause, causelen, "reply: headers larger than %d bytes",
+		    HTTP_MAX_HEADERS);
+		return;
+	}
+	if (h->interim) {
+		h->fail = HTTP_FAIL_PROTO;
+		snprintf(cause, causelen, "reply: more than %d interim (1xx) "
+		    "replies", HTTP_MAX_INTERIM);
+		return;
+	}
+	if (h->badframe != NULL) {
+		if (h->fail == HTTP_FAIL_NONE)
+			h->fail = HTTP_FAIL_PROTO;
+		snprintf(cause, causelen, "reply: %s", h->badframe);
+		return;
+	}
+	if (h->nomem) {
+		h->fail = HTTP_FAIL_OTHER;
 		snprintf(cause, causelen, "out of memory");
-		return -1;
+		return;
 	}
-	return 0;
-}
-
-static int
-http_body_add(struct http *h, const char *data, size_t len, size_t max,
-    char *cause, size_t causelen)
-{
-	if (http_body_reserve(h, len, max, cause, causelen) == -1)
-		return -1;
-	memcpy(h->body + h->bodylen, data, len);
-	h->bodylen += len;
-	h->body[h->bodylen] = '\0';
-	return 0;
-}
-
-/* Exactly len body bytes: what h->in holds, then straight into h->body. */
-static int
-http_body_read(struct http *h, size_t len, size_t max, char *cause,
-    size_t causelen)
-{
-	size_t	n;
-	ssize_t	r;
-
-	n = h->inlen < len ? h->inlen : len;
-	if (http_body_add(h, h->in + h->inoff, n, max, cause, causelen) == -1)
-		return -1;
-	h->inoff += n;
-	h->inlen -= n;
-	len -= n;
-	if (len == 0)
-		return 0;
-	if (http_body_reserve(h, len, max, cause, causelen) == -1)
-		return -1;
-	while (len > 0) {
-		r = http_recv(h, h->body + h->bodylen, len, cause, causelen);
-		if (r == 0)
-			snprintf(cause, causelen, "reply: connection closed "
-			    "before the end of the body");
-		if (r <= 0)
-			return -1;
-		h->bodylen += (size_t)r;
-		len -= (size_t)r;
-	}
-	h->body[h->bodylen] = '\0';
-	return 0;
-}
-
-static int
-http_chunked(struct http *h, size_t max, char *cause, size_t causelen)
-{
-	char		*line, *p;
-	uint64_t	 size;
-	size_t		 trailers = 0;
-	int		 d;
-
-	for (;;) {
-		if ((line = http_line(h, HTTP_MAX_LINE, "chunk size line",
-		    cause, causelen)) == NULL)
-			return -1;
-		size = 0;
-		for (p = line; isxdigit((unsigned char)*p); p++) {
-			d = isdigit((unsigned char)*p) ? *p - '0' :
-			    tolower((unsigned char)*p) - 'a' + 10;
-			if (size > (UINT64_MAX >> 4)) {
-				snprintf(cause, causelen, "reply: bad chunk "
-				    "size");
-				return -1;
-			}
-			size = size << 4 | (uint64_t)d;
+	(void)curl_easy_getinfo(h->curl, CURLINFO_OS_ERRNO, &oserr);
+	limit = h->connect_ms < h->timeout_ms ? h->connect_ms : h->timeout_ms;
+	switch (rc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		if (strncmp(e, "Resolving timed out", 19) == 0) {
+			h->fail = HTTP_FAIL_RESOLVE_TIMEOUT;
+			snprintf(cause, causelen, "resolve %s: no answer within "
+			    "%ld ms", h->host, limit);
+		} else if (strncmp(e, "Connection timed out", 20) == 0 ||
+		    strncmp(e, "Failed to connect", 17) == 0) {
+			h->fail = HTTP_FAIL_CONNECT_TIMEOUT;
+			snprintf(cause, causelen, "connect to %s: timed out "
+			    "after %ld ms", h->hostport, limit);
+		} else {
+			h->fail = HTTP_FAIL_TIMEOUT;
+			snprintf(cause, causelen, "timed out after %ld ms",
+			    h->timeout_ms);
 		}
-		/* Then only whitespace and extensions (ignored). */
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (p == line || (*p != '\0' && *p != ';')) {
-			snprintf(cause, causelen, "reply: bad chunk size");
-			return -1;
+		return;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		h->fail = HTTP_FAIL_RESOLVE;
+		snprintf(cause, causelen, "resolve %s: %s", h->host, e);
+		return;
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		h->fail = HTTP_FAIL_RESOLVE;
+		snprintf(cause, causelen, "proxy: %s", e);
+		return;
+	case CURLE_COULDNT_CONNECT:
+		h->fail = HTTP_FAIL_CONNECT;
+		if (oserr != 0 && strstr(e, "proxy") == NULL)
+			snprintf(cause, causelen, "connect to %s: %s",
+			    h->hostport, strerror((int)oserr));
+		else
+			snprintf(cause, causelen, "connect: %s", e);
+		return;
+	case CURLE_PEER_FAILED_VERIFICATION:
+		h->fail = HTTP_FAIL_TLS;
+		if ((p = strstr(e, "certificate problem: ")) != NULL)
+			e = p + 21;
+		else if (strncmp(e, "SSL: ", 5) == 0)
+			e += 5;
+		snprintf(cause, causelen, "TLS: certificate verify failed: %s%s",
+		    strstr(e, "match") != NULL ? "hostname mismatch: " : "", e);
+		return;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_ENGINE_INITFAILED:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_USE_SSL_FAILED:
+		h->fail = HTTP_FAIL_TLS;
+		snprintf(cause, causelen, "TLS: %s", e);
+		return;
+	case CURLE_GOT_NOTHING:
+		h->fail = HTTP_FAIL_CLOSED;
+		snprintf(cause, causelen, "server closed the connection "
+		    "without a reply");
+		return;
+	case CURLE_PARTIAL_FILE:
+		h->fail = HTTP_FAIL_CLOSED;
+		snprintf(cause, causelen, "reply: connection closed before the "
+		    "end of the body (%s)", e);
+		return;
+	case CURLE_RECV_ERROR:
+		if (strstr(e, "unexpected eof") != NULL ||
+		    strstr(e, "unexpected EOF") != NULL) {
+			h->fail = HTTP_FAIL_CLOSED;
+			snprintf(cause, causelen, "reply: TLS connection closed "
+			    "before the end of the reply (no close_notify)");
+			return;
 		}
-		if (size == 0)
-			break;
-		if (size > max - h->bodylen) {
-			snprintf(cause, causelen, "reply: body larger than %zu "
-			    "bytes", max);
-			return -1;
+		if (strstr(e, "chunk") != NULL) {
+			h->fail = HTTP_FAIL_PROTO;
+			snprintf(cause, causelen, "reply: bad chunked body: %s",
+			    e);
+			return;
 		}
-		if (http_body_read(h, (size_t)size, max, cause, causelen) == -1)
-			return -1;
-		if ((line = http_line(h, HTTP_MAX_LINE, "chunk end", cause,
-		    causelen)) == NULL)
-			return -1;
-		if (*line != '\0') {
-			snprintf(cause, causelen, "reply: chunk longer than its "
-			    "size");
-			return -1;
+		h->fail = HTTP_FAIL_CLOSED;
+		snprintf(cause, causelen, "receive: %s", e);
+		return;
+	case CURLE_SEND_ERROR:
+		h->fail = HTTP_FAIL_CLOSED;
+		snprintf(cause, causelen, "send: %s", e);
+		return;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		h->fail = HTTP_FAIL_PROTO;
+		snprintf(cause, causelen, "reply: bad status line (%s)", e);
+		return;
+	case CURLE_WEIRD_SERVER_REPLY:
+		h->fail = HTTP_FAIL_PROTO;
+		if (strstr(e, "response code") != NULL ||
+		    strstr(e, "status") != NULL)
+			snprintf(cause, causelen, "reply: bad status line (%s)",
+			    e);
+		else if (strstr(e, "colon") != NULL)
+			snprintf(cause, causelen, "reply: bad header line (%s)",
+			    e);
+		else if (strstr(e, "Content-Length") != NULL)
+			snprintf(cause, causelen, "reply: bad Content-Length "
+			    "(%s)", e);
+		else
+			snprintf(cause, causelen, "reply: malformed: %s", e);
+		return;
+	case CURLE_HTTP2:
+	case CURLE_BAD_CONTENT_ENCODING:
+	case CURLE_RANGE_ERROR:
+		h->fail = HTTP_FAIL_PROTO;
+		snprintf(cause, causelen, "reply: malformed: %s", e);
+		return;
+	case CURLE_OUT_OF_MEMORY:
+		/* Before the headers end: libcurl's limit on one line. */
+		if (!h->hdrdone) {
+			h->fail = HTTP_FAIL_TOOBIG;
+			snprintf(cause, causelen, "reply: a header line longer "
+			    "than libcurl's limit (%d bytes)",
+			    CURL_MAX_HTTP_HEADER);
+		} else {
+			h->fail = HTTP_FAIL_OTHER;
+			snprintf(cause, causelen, "out of memory");
 		}
+		return;
+	default:
+		h->fail = HTTP_FAIL_OTHER;
+		snprintf(cause, causelen, "%s", e);
+		return;
 	}
-	/* Trailers, ignored, up to an empty line. */
-	for (;;) {
-		if ((line = http_line(h, HTTP_MAX_HEADERS, "trailer", cause,
-		    causelen)) == NULL)
-			return -1;
-		if (*line == '\0')
-			return 0;
-		trailers += strlen(line) + 2;
-		if (trailers > HTTP_MAX_HEADERS) {
-			snprintf(cause, causelen, "reply: trailers larger than "
-			    "%d bytes", HTTP_MAX_HEADERS);
-			return -1;
-		}
-	}
-}
-
-/* Does the comma-separated header value v hold token tok? */
-static int
-http_has_token(const char *v, const char *tok)
-{
-	size_t	n = strlen(tok), len;
-
-	while (*v != '\0') {
-		while (*v == ' ' || *v == '\t' || *v == ',')
-			v++;
-		len = strcspn(v, ",");
-		while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
-			len--;
-		if (len == n && strncasecmp(v, tok, n) == 0)
-			return 1;
-		v += strcspn(v, ",");
-	}
-	return 0;
-}
-
-/* The last transfer coding is chunked (others are not supported). */
-static int
-http_te(const char *v, int *chunked, char *cause, size_t causelen)
-{
-	const char	*last = v, *p;
-	size_t		 len;
-
-	for (p = v; *p != '\0'; p++)
-		if (*p == ',')
-			last = p + 1;
-	while (*last == ' ' || *last == '\t')
-		last++;
-	len = strlen(last);
-	while (len > 0 && (last[len - 1] == ' ' || last[len - 1] == '\t'))
-		len--;
-	if (len != 7 || strncasecmp(last, "chunked", 7) != 0 || last != v) {
-		snprintf(cause, causelen, "reply: unsupported transfer "
-		    "encoding");
-		return -1;
-	}
-	*chunked = 1;
-	return 0;
 }
 
 /*
- * Read one reply (1xx skipped).  *keep says whether the connection can
- * serve another request.
+ * After a failure the connection is never used again, whatever libcurl
+ * thinks of it (it keeps a connection whose reply it parsed but we
+ * refused): a copy of the handle with the same options and no
+ * connection replaces it.  Only a failure pays for this.
  */
-static int
-http_read_reply(struct http *h, size_t max, int *status, int *keep,
-    char *cause, size_t causelen)
+static void
+http_reset(struct http *h)
 {
-	char		*line, *v, *p;
-	uint64_t	 clen = 0;
-	size_t		 hlen;
-	int		 minor, code, chunked, haslen, isclose, iskeep, r;
+	CURL	*c;
 
-	for (;;) {
-		if ((line = http_line(h, HTTP_MAX_HEADERS, "status line",
-		    cause, causelen)) == NULL)
-			return -1;
-		hlen = strlen(line) + 2;
-		if (strncmp(line, "HTTP/1.", 7) != 0 || (line[7] != '0' &&
-		    line[7] != '1') || line[8] != ' ' ||
-		    !isdigit((unsigned char)line[9]) ||
-		    !isdigit((unsigned char)line[10]) ||
-		    !isdigit((unsigned char)line[11]) ||
-		    (line[12] != ' ' && line[12] != '\0') || line[9] == '0') {
-			snprintf(cause, causelen, "reply: bad status line");
-			return -1;
-		}
-		minor = line[7] - '0';
-		code = (line[9] - '0') * 100 + (line[10] - '0') * 10 +
-		    (line[11] - '0');
-		chunked = haslen = isclose = iskeep = 0;
-		for (;;) {
-			if ((line = http_line(h, HTTP_MAX_HEADERS, "header",
-			    cause, causelen)) == NULL)
-				return -1;
-			hlen += strlen(line) + 2;
-			if (hlen > HTTP_MAX_HEADERS) {
-				snprintf(cause, causelen, "reply: headers "
-				    "larger than %d bytes", HTTP_MAX_HEADERS);
-				return -1;
-			}
-			if (*line == '\0')
-				break;
-			if ((v = strchr(line, ':')) == NULL || v == line ||
-			    strcspn(line, " \t") < (size_t)(v - line)) {
-				snprintf(cause, causelen, "reply: bad header "
-				    "line");
-				return -1;
-			}
-			*v++ = '\0';
-			while (*v == ' ' || *v == '\t')
-				v++;
-			p = v + strlen(v);
-			while (p > v && (p[-1] == ' ' || p[-1] == '\t'))
-				*--p = '\0';
-			if (strcasecmp(line, "Content-Length") == 0) {
-				uint64_t	n = 0;
-
-				for (p = v; isdigit((unsigned char)*p); p++) {
-					if (n > (UINT64_MAX - 9) / 10)
-						break;
-					n = n * 10 + (uint64_t)(*p - '0');
-				}
-				if (p == v || *p != '\0' || (haslen &&
-				    n != clen)) {
-					snprintf(cause, causelen, "reply: bad "
-					    "Content-Length");
-					return -1;
-				}
-				clen = n;
-				haslen = 1;
-			} else if (strcasecmp(line,
-			    "Transfer-Encoding") == 0) {
-				if (http_te(v, &chunked, cause, causelen) == -1)
-					return -1;
-			} else if (strcasecmp(line, "Connection") == 0) {
-				isclose |= http_has_token(v, "close");
-				iskeep |= http_has_token(v, "keep-alive");
-			}
-		}
-		if (code == 101) {
-			snprintf(cause, causelen, "reply: unexpected 101 "
-			    "Switching Protocols");
-			return -1;
-		}
-		if (code >= 200)
-			break;
-		/* 1xx: an interim reply, the real one follows. */
+	if ((c = curl_easy_duphandle(h->curl)) == NULL) {
+		/* No memory: at least no reuse of this one. */
+		(void)curl_easy_setopt(h->curl, CURLOPT_FRESH_CONNECT, 1L);
+		return;
 	}
-	*status = code;
-	*keep = !isclose && (minor == 1 || iskeep);
-	if (code == 204 || code == 304)
-		return 0;
-	if (chunked)
-		return http_chunked(h, max, cause, causelen);
-	if (haslen) {
-		if (clen > max) {
-			snprintf(cause, causelen, "reply: body larger than %zu "
-			    "bytes", max);
-			return -1;
-		}
-		return http_body_read(h, (size_t)clen, max, cause, causelen);
-	}
-	/* Neither: the body ends at EOF, and so does the connection. */
-	*keep = 0;
-	for (;;) {
-		if (http_body_add(h, h->in + h->inoff, h->inlen, max, cause,
-		    causelen) == -1)
-			return -1;
-		h->inoff = h->inlen = 0;
-		if ((r = http_fill(h, cause, causelen)) <= 0)
-			return r;
-	}
+	curl_easy_cleanup(h->curl);
+	h->curl = c;
+	(void)curl_easy_setopt(h->curl, CURLOPT_FRESH_CONNECT, 0L);
 }
 
 static int
-http_request(struct http *h, const char *method, const char *target,
-    const char *body, size_t len, long timeout_ms, size_t max, int *status,
+http_request(struct http *h, int post, const char *target, const char *body,
+    size_t len, long timeout_ms, size_t max, int *status,
     const char **reply, size_t *replylen, char *cause, size_t causelen)
 {
-	struct iovec	 iov[2];
-	char		 clen[48];
-	int		 n, keep, tries, wasreused, r;
+	CURLcode	 rc;
+	long		 code = 0, vers = 0;
+	size_t		 n;
 
 	*status = 0;
 	if (reply != NULL)
 		*reply = NULL;
 	if (replylen != NULL)
 		*replylen = 0;
-	/* Do not keep a huge buffer around after one huge reply. */
+	/* Give back what one large reply took (and the heap it left). */
 	if (h->bodysize > HTTP_KEEP_BODY) {
 		free(h->body);
 		h->body = NULL;
 		h->bodysize = 0;
+		(void)malloc_trim(0);
 	}
-	if (http_grow(&h->body, &h->bodysize, 1) == -1 ||
-	    http_grow(&h->in, &h->insize, HTTP_INBUF) == -1 ||
-	    http_grow(&h->req, &h->reqsize, 512) == -1) {
+	h->max = max < SIZE_MAX - 1 ? max : SIZE_MAX - 2;
+	h->timeout_ms = timeout_ms > 0 ? timeout_ms : 30000;
+	h->bodylen = 0;
+	h->hdrbytes = 0;
+	h->ninterim = 0;
+	h->toobig = h->hdrtoobig = h->interim = h->aborted = h->nomem = 0;
+	h->isinterim = h->hdrdone = h->hasclen = h->chunked = 0;
+	h->close_notify = 0;
+	h->badframe = NULL;
+	h->fail = HTTP_FAIL_NONE;
+	h->errbuf[0] = '\0';
+	if (http_grow(h, 1, 0) == -1) {
+		h->fail = HTTP_FAIL_OTHER;
 		snprintf(cause, causelen, "out of memory");
 		return -1;
 	}
-	if (body != NULL)
-		snprintf(clen, sizeof clen, "Content-Length: %zu\r\n", len);
-	else
-		clen[0] = '\0';
-	h->timeout_ms = timeout_ms > 0 ? timeout_ms : 30000;
-	h->deadline = clock_now_ms() + h->timeout_ms;
+	h->body[0] = '\0';
 
-	for (;;) {
-		n = snprintf(h->req, h->reqsize, "%s %s HTTP/1.1\r\n"
-		    "Host: %s\r\nUser-Agent: financebee/%s\r\n%s%s\r\n",
-		    method, target != NULL ? target : h->path, h->hostport,
-		    PACKAGE_VERSION, body != NULL ? "Content-Type: "
-		    "application/json\r\n" : "", clen);
-		if (n < 0) {
-			snprintf(cause, causelen, "cannot format the request");
-			return -1;
-		}
-		if ((size_t)n < h->reqsize)
-			break;
-		if (http_grow(&h->req, &h->reqsize, (size_t)n + 1) == -1) {
+	if (post) {
+		if (!h->url_is_post)
+			(void)curl_easy_setopt(h->curl, CURLOPT_URL, h->url);
+		h->url_is_post = 1;
+		(void)curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body);
+		(void)curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)len);
+		(void)curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER,
+		    h->post_hdrs);
+	} else {
+		n = strlen(h->base) + strlen(target) + 1;
+		free(h->target);
+		if ((h->target = malloc(n)) == NULL) {
+			h->fail = HTTP_FAIL_OTHER;
 			snprintf(cause, causelen, "out of memory");
 			return -1;
 		}
+		snprintf(h->target, n, "%s%s", h->base, target);
+		(void)curl_easy_setopt(h->curl, CURLOPT_URL, h->target);
+		h->url_is_post = 0;
+		(void)curl_easy_setopt(h->curl, CURLOPT_HTTPGET, 1L);
+		(void)curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER,
+		    h->get_hdrs);
 	}
-	/* TLS: one record for a small request, not two. */
-	if (h->tls && len > 0 && (size_t)n < 16384 &&
-	    len <= 16384 - (size_t)n) {
-		if (http_grow(&h->req, &h->reqsize, (size_t)n + len) == -1) {
-			snprintf(cause, causelen, "out of memory");
-			return -1;
-		}
-		memcpy(h->req + n, body, len);
-		n += (int)len;
-		len = 0;
-	}
+	(void)curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+	(void)curl_easy_setopt(h->curl, CURLOPT_MAXFILESIZE_LARGE,
+	    (curl_off_t)(h->max > INT64_MAX ? INT64_MAX : h->max));
 
-	/*
-	 * A reused connection the server closed while idle (its keep-alive
-	 * timeout) shows as EOF or a reset before any byte of the reply:
-	 * then reconnect and send once more, as libcurl did.  This can
-	 * repeat a request the server got but did not answer, which the
-	 * ColonyOS calls tolerate (an assign is a long-poll, a repeated close
-	 * is refused as not assigned and handled as lost).  Never resend
-	 * after a byte of the reply was read.
-	 */
-	for (tries = 0;; tries++) {
-		wasreused = h->fd != -1 && h->reused;
-		h->got = 0;
-		h->dead = 0;
+	rc = curl_easy_perform(h->curl);
+	if (rc == CURLE_OK) {
+		(void)curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &code);
+		(void)curl_easy_getinfo(h->curl, CURLINFO_HTTP_VERSION, &vers);
+		if (!h->hdrdone) {
+			h->badframe = "connection closed in the headers";
+			rc = CURLE_WEIRD_SERVER_REPLY;
+		} else if (code < 200 || code > 999 ||
+		    (vers != CURL_HTTP_VERSION_1_0 &&
+		    vers != CURL_HTTP_VERSION_1_1)) {
+			h->badframe = "bad status line";
+			rc = CURLE_WEIRD_SERVER_REPLY;
+		} else if (h->tls && !h->hasclen && !h->chunked &&
+		    code != 204 && code != 304 && !h->close_notify) {
+			h->badframe = "TLS connection closed before the end of "
+			    "the reply (no close_notify)";
+			h->fail = HTTP_FAIL_CLOSED;
+			rc = CURLE_RECV_ERROR;
+		}
+	}
+	if (rc != CURLE_OK) {
+		http_fail_cause(h, rc, cause, causelen);
+		http_reset(h);
 		h->bodylen = 0;
 		h->body[0] = '\0';
-		if (h->fd == -1 && http_connect(h, cause, causelen) == -1)
-			return -1;
-		if (http_wait_check(h, cause, causelen) == -1) {
-			http_disconnect(h);
-			return -1;
-		}
-		iov[0].iov_base = h->req;
-		iov[0].iov_len = (size_t)n;
-		iov[1].iov_base = (void *)(uintptr_t)body;
-		iov[1].iov_len = len;
-		r = http_send(h, iov, len > 0 ? 2 : 1, cause, causelen);
-		if (r == 0)
-			r = http_read_reply(h, max, status, &keep, cause,
-			    causelen);
-		if (r == 0)
-			break;
-		http_disconnect(h);
-		if (!(h->dead && wasreused && tries == 0))
-			return -1;
+		return -1;
 	}
-	/* Bytes after the reply: the peer is out of step, do not reuse. */
-	if (keep && h->inlen == 0)
-		h->reused = 1;
-	else
-		http_disconnect(h);
+	*status = (int)code;
 	if (reply != NULL)
 		*reply = h->body;
 	if (replylen != NULL)
@@ -1129,15 +918,16 @@ http_request(struct http *h, const char *method, const char *target,
 /*
  * POST body (JSON) to the URL's path and read the reply: 0 and the
  * status, with the body in a buffer the handle owns until the next
- * call, or -1 and a one-line cause.  A reply body over max bytes is an
- * error.  timeout_ms bounds the whole request, connect included.
+ * call, or -1 and a one-line cause (http_last_fail() says its kind).  A
+ * reply body over max bytes is an error.  timeout_ms bounds the whole
+ * request, connect included.
  */
 int
 http_post(struct http *h, const char *body, size_t len, long timeout_ms,
     size_t max, int *status, const char **reply, size_t *replylen,
     char *cause, size_t causelen)
 {
-	return http_request(h, "POST", NULL, body != NULL ? body : "", len,
+	return http_request(h, 1, NULL, body != NULL ? body : "", len,
 	    timeout_ms, max, status, reply, replylen, cause, causelen);
 }
 
@@ -1159,6 +949,6 @@ http_get(struct http *h, const char *target, long timeout_ms, size_t max,
 		snprintf(cause, causelen, "path must start with /");
 		return -1;
 	}
-	return http_request(h, "GET", target, NULL, 0, timeout_ms, max,
-	    status, reply, replylen, cause, causelen);
+	return http_request(h, 0, target, NULL, 0, timeout_ms, max, status,
+	    reply, replylen, cause, causelen);
 }

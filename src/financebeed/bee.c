@@ -639,6 +639,7 @@ bee_setup(struct bee *b, const char *cfgpath, int cfgfd)
 {
 	struct crypto_key	key;
 	struct fbee_msg		m;
+	struct http_opts	ho;
 	char			cause[FB_CAUSE_MAX];
 
 	/* What the master loaded last, not what the file holds now. */
@@ -685,8 +686,9 @@ bee_setup(struct bee *b, const char *cfgpath, int cfgfd)
 		    cause);
 		return FB_EX_CONFIG;
 	}
-	b->col = colonies_open(b->cfg.colonies_url, &key,
-	    b->cfg.http_connect_timeout_ms, b->cfg.http_timeout_ms);
+	config_http_opts(&b->cfg, &ho);
+	b->col = colonies_open_opts(b->cfg.colonies_url, &key, &ho,
+	    b->cfg.http_timeout_ms, colonies_max_reply(b->cfg.max_payload));
 	crypto_key_clear(&key);
 	if (b->col == NULL) {
 		log_warnx("cannot create the ColonyOS client");

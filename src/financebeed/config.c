@@ -109,6 +109,15 @@ static const struct config_key config_keys[] = {
 	K_SECS("colonies.request_timeout", CONFIG_BEE, "15", 0.1, 3600,
 	    http_timeout_ms),
 	K_INT("colonies.lease", CONFIG_BEE, "30", 1, 86400, lease),
+	K_STR("colonies.proxy", CONFIG_BEE, "", colonies_proxy),
+	K_STR("colonies.ca_file", CONFIG_BEE | CONFIG_ABSPATH, "",
+	    colonies_ca_file),
+	K_STR("colonies.ca_path", CONFIG_BEE | CONFIG_ABSPATH, "",
+	    colonies_ca_path),
+	K_STR("colonies.tls_cert_file", CONFIG_BEE | CONFIG_ABSPATH, "",
+	    colonies_tls_cert_file),
+	K_STR("colonies.tls_key_file", CONFIG_BEE | CONFIG_ABSPATH, "",
+	    colonies_tls_key_file),
 
 	K_STR("database.conninfo", CONFIG_BEE, "", conninfo),
 	K_FILE("database.conninfo_file", CONFIG_BEE),
@@ -1285,6 +1294,90 @@ config_load_identity(struct config_ctx *ctx)
 	return 0;
 }
 
+/* A file libcurl reads when it connects: there now, of the right type. */
+static int
+config_check_path(struct config_ctx *ctx, const char *key, int dir)
+{
+	size_t		 ki = config_index(key);
+	const char	*path = *(char **)config_field(ctx->cfg,
+			    &config_keys[ki]);
+	struct stat	 st;
+
+	if (path[0] == '\0')
+		return 0;
+	if (stat(path, &st) == -1) {
+		config_error(ctx, ctx->set[ki], key, "%s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
+		config_error(ctx, ctx->set[ki], key, "%s: not a %s", path,
+		    dir ? "directory" : "regular file");
+		return -1;
+	}
+	if (access(path, dir ? R_OK | X_OK : R_OK) == -1) {
+		config_error(ctx, ctx->set[ki], key, "%s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The ColonyOS transport: proxy, CA file and path, client certificate;
+ * the key is a secret file (no group or other permission bits), read
+ * here only to check it: libcurl reads it when it connects.
+ */
+static int
+config_load_transport(struct config_ctx *ctx)
+{
+	struct fb_config	*cfg = ctx->cfg;
+	size_t			 pi = config_index("colonies.proxy");
+	size_t			 ki = config_index("colonies.tls_key_file");
+	const char		*p;
+	char			*buf;
+
+	for (p = cfg->colonies_proxy; *p != '\0'; p++) {
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
+			config_error(ctx, ctx->set[pi], config_keys[pi].name,
+			    "may not hold spaces or control characters");
+			return -1;
+		}
+	}
+	/* user:password@ in the proxy URL is an inline secret. */
+	if (strchr(cfg->colonies_proxy, '@') != NULL &&
+	    config_check_inline(ctx, ctx->set[pi], config_keys[pi].name) == -1)
+		return -1;
+	if (config_check_path(ctx, "colonies.ca_file", 0) == -1 ||
+	    config_check_path(ctx, "colonies.ca_path", 1) == -1 ||
+	    config_check_path(ctx, "colonies.tls_cert_file", 0) == -1)
+		return -1;
+	if (cfg->colonies_tls_key_file[0] != '\0') {
+		if (cfg->colonies_tls_cert_file[0] == '\0') {
+			config_error(ctx, ctx->set[ki], config_keys[ki].name,
+			    "needs colonies.tls_cert_file");
+			return -1;
+		}
+		if (config_read_secret(ctx, ctx->set[ki], config_keys[ki].name,
+		    cfg->colonies_tls_key_file, &buf, NULL) == -1)
+			return -1;
+		config_free_str(buf);
+	}
+	return 0;
+}
+
+void
+config_http_opts(const struct fb_config *cfg, struct http_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->connect_ms = cfg->http_connect_timeout_ms;
+	o->proxy = cfg->colonies_proxy;
+	o->ca_file = cfg->colonies_ca_file;
+	o->ca_path = cfg->colonies_ca_path;
+	o->cert_file = cfg->colonies_tls_cert_file;
+	o->key_file = cfg->colonies_tls_key_file;
+}
+
 /* a must be below (cmp < 0) or at most (cmp <= 0) b: check, blame a. */
 static int
 config_order(struct config_ctx *ctx, const char *a, const char *b,
@@ -1528,7 +1621,8 @@ config_load_ctx(const char *path, struct fb_config *cfg,
 	if (config_check_rules(&ctx) == -1 ||
 	    config_load_database(&ctx) == -1 ||
 	    config_load_webhook_secrets(&ctx) == -1 ||
-	    config_load_identity(&ctx) == -1)
+	    config_load_identity(&ctx) == -1 ||
+	    config_load_transport(&ctx) == -1)
 		goto out;
 	if (snapfd != NULL && (*snapfd = config_snap_fd(&ctx.snap, cause,
 	    causelen)) == -1)

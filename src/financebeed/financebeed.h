@@ -148,6 +148,18 @@ enum store_outcome {
 	OUTCOME_TRANSIENT	/* retry; never close failed */
 };
 const char *store_outcome_str(enum store_outcome);
+/*
+ * net.c: getaddrinfo() for host:port, giving up at deadline (clock_now_ms()
+ * time; budget_ms is what the cause names) or when abort_cb(abort_arg) !=
+ * 0 (polled ~1/s): 0 and *res for freeaddrinfo(), or -1 and a cause
+ * ("resolve HOST: no answer within N ms", "request aborted", the
+ * resolver's error).  For the database host (libcurl has its own).
+ */
+struct addrinfo;
+int	 net_resolve(const char *host, const char *port, int64_t deadline,
+	    long budget_ms, int (*abort_cb)(void *), void *abort_arg,
+	    struct addrinfo **res, char *cause, size_t causelen);
+
 struct store;
 struct store	*store_open(const struct fb_config *, char *, size_t);
 void		 store_free(struct store *);
@@ -217,6 +229,11 @@ struct fb_config {
 	int		 lease;			/* s: the maxexectime submitters set */
 	long		 http_connect_timeout_ms;
 	long		 http_timeout_ms;	/* non-poll calls */
+	char		*colonies_proxy;	/* "": the environment's */
+	char		*colonies_ca_file;
+	char		*colonies_ca_path;
+	char		*colonies_tls_cert_file;
+	char		*colonies_tls_key_file;	/* a secret file (mode checked) */
 
 	/* database */
 	char		*conninfo;		/* secret: may hold a password */
@@ -285,6 +302,8 @@ void	 config_free(struct fb_config *);
 /* The executor key of a slot (derived from the seed or from the list). */
 int	 config_executor_key(const struct fb_config *, unsigned int slot,
 	    struct crypto_key *, char *, size_t);
+/* The ColonyOS transport options of a configuration (strings borrowed). */
+void	 config_http_opts(const struct fb_config *, struct http_opts *);
 /* Which changes need bees to be replaced on reload. */
 int	 config_bee_settings_differ(const struct fb_config *,
 	    const struct fb_config *);

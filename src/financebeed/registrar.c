@@ -25,6 +25,7 @@ registrar_main(const struct fb_config *cfg, unsigned int slot)
 {
 	struct crypto_key	 owner, key;
 	struct colonies		*c;
+	struct http_opts	 ho;
 	char			 cause[FB_CAUSE_MAX], name[128];
 	enum col_err		 e;
 
@@ -43,8 +44,9 @@ registrar_main(const struct fb_config *cfg, unsigned int slot)
 		crypto_key_clear(&key);
 		return FB_EX_CONFIG;
 	}
-	c = colonies_open(cfg->colonies_url, &owner,
-	    cfg->http_connect_timeout_ms, cfg->http_timeout_ms);
+	config_http_opts(cfg, &ho);
+	c = colonies_open_opts(cfg->colonies_url, &owner, &ho,
+	    cfg->http_timeout_ms, colonies_max_reply(cfg->max_payload));
 	crypto_key_clear(&owner);
 	if (c == NULL) {
 		log_warnx("cannot create the owner's ColonyOS client");

@@ -21,6 +21,10 @@ PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 # Sanitizer builds: make any report fatal and visible.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# The tests talk to loopback servers: a proxy of the environment would
+# take their requests (libcurl reads these at every request).
+unset http_proxy HTTP_PROXY https_proxy HTTPS_PROXY all_proxy ALL_PROXY \
+    no_proxy NO_PROXY
 
 _fb_n=0
 _fb_failed=0

@@ -1,9 +1,10 @@
 /*
  * net.c: name lookups with a deadline.  getaddrinfo() waits as long as the
  * resolver does (timeout x attempts x nameservers: 30 s and more), so the
- * HTTP client and the database connection send names to getaddrinfo_a(),
+ * database connection (store.c) sends its host name to getaddrinfo_a(),
  * whose helper thread is waited for until the caller's deadline.  An
- * address literal takes the plain path, with no thread.
+ * address literal takes the plain path, with no thread.  (The ColonyOS
+ * client has libcurl's threaded resolver, bounded by its connect timeout.)
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -16,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "colonies.h"
+#include "financebeed.h"
 
 #define NET_SLICE_MS	1000	/* abort checks while waiting */
 
