@@ -43,7 +43,7 @@ is "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/other")" 40
 is "$(curl -s -o /dev/null -w '%{http_code}' -X POST --data x "$url")" 405 \
     "POST answers 405"
 
-wait_log 'master.*stats: [0-9.]+ tasks/s, p95 [0-9.]+ ms, tasks [0-9]+ .*bees 2/2, rss master [0-9]+ kB' 10
+wait_log 'master.*stats: [0-9.]+ tasks/s, p95 [0-9.]+ ms, tasks [0-9]+ .*bees 2/2, queue [a-z0-9 ]+, rss master [0-9]+ kB' 10
 ok $? "the stats line is logged"
 
 kill -TERM "$FBD_PID"

@@ -207,6 +207,39 @@ b_shorthist(msgpack_packer *pk)
 	msgpack_pack_uint64(pk, 3);
 }
 
+/* One cause too many: a bee of another build. */
+static void
+b_longcause(msgpack_packer *pk)
+{
+	int	i;
+
+	msgpack_pack_map(pk, 3);
+	key(pk, "v");
+	msgpack_pack_uint64(pk, FBEE_PROTO_VERSION);
+	key(pk, "t");
+	msgpack_pack_uint64(pk, FBEE_COUNTERS);
+	key(pk, "fcause");
+	msgpack_pack_array(pk, FBEE_NFAIL + 1);
+	for (i = 0; i <= FBEE_NFAIL; i++)
+		msgpack_pack_uint64(pk, 1);
+}
+
+static void
+b_negdup(msgpack_packer *pk)
+{
+	int	i;
+
+	msgpack_pack_map(pk, 3);
+	key(pk, "v");
+	msgpack_pack_uint64(pk, FBEE_PROTO_VERSION);
+	key(pk, "t");
+	msgpack_pack_uint64(pk, FBEE_COUNTERS);
+	key(pk, "dup");
+	msgpack_pack_array(pk, FBEE_NTYPES);
+	for (i = 0; i < FBEE_NTYPES; i++)
+		msgpack_pack_int64(pk, i == 3 ? -1 : 1);
+}
+
 static void
 b_intkey(msgpack_packer *pk)
 {
@@ -378,7 +411,7 @@ main(void)
 	int			i, sp[2];
 	long			rss;
 
-	printf("1..62\n");
+	printf("1..67\n");
 
 	memset(&m, 0, sizeof(m));
 	m.type = FBEE_HELLO;
@@ -419,9 +452,38 @@ main(void)
 	m.c.rss_kb = 5000;
 	metrics_hist_add(&m.c.hist, 100);
 	metrics_hist_add(&m.c.hist, UINT64_C(1) << 40);
+	for (i = 0; i < FBEE_NFAIL; i++)
+		m.c.failed[i] = (uint64_t)i * 7 + 1;
+	for (i = 0; i < FBEE_NTRANSIENT; i++)
+		m.c.transient[i] = (uint64_t)i * 11 + 2;
+	for (i = 0; i < FBEE_NTYPES; i++) {
+		m.c.ignored[i] = (uint64_t)i * 13 + 3;
+		m.c.duplicate[i] = UINT64_MAX - (uint64_t)i;
+	}
 	ok(roundtrip(&m, &out, cause, sizeof(cause)) == 0,
 	    "counters round trip");
 	ok(memcmp(&out.c, &m.c, sizeof(m.c)) == 0, "counters survive");
+	ok(out.c.failed[FBEE_FAIL_DATABASE] == FBEE_FAIL_DATABASE * 7 + 1 &&
+	    out.c.transient[FBEE_TRANSIENT_OTHER] ==
+	    FBEE_TRANSIENT_OTHER * 11 + 2 &&
+	    out.c.ignored[FBEE_NTYPES - 1] == (FBEE_NTYPES - 1) * 13 + 3 &&
+	    out.c.duplicate[FBEE_NTYPES - 1] == UINT64_MAX - (FBEE_NTYPES - 1),
+	    "causes and event types survive, last entries included");
+	{
+		struct fbee_counters	sum = m.c;
+
+		fbee_counters_add(&sum, &m.c);
+		ok(sum.failed[2] == 2 * m.c.failed[2] &&
+		    sum.transient[1] == 2 * m.c.transient[1] &&
+		    sum.ignored[5] == 2 * m.c.ignored[5],
+		    "counters_add sums causes and types");
+	}
+	ok(fbee_event_type("invoice.paid") >= 0 &&
+	    strcmp(fbee_event_type_str(fbee_event_type("invoice.paid")),
+	    "invoice.paid") == 0 && fbee_event_type("coupon.created") ==
+	    FBEE_NTYPES - 1 && fbee_event_type(NULL) == FBEE_NTYPES - 1 &&
+	    strcmp(fbee_event_type_str(FBEE_NTYPES - 1), "other") == 0,
+	    "event types: known ones by name, the rest \"other\"");
 
 	memset(&m, 0, sizeof(m));
 	m.type = FBEE_BYE;
@@ -462,6 +524,10 @@ main(void)
 	    "a string with a control character refused");
 	ok(decode_packed(b_shorthist, cause, sizeof(cause)) == -1,
 	    "a histogram of the wrong length refused");
+	ok(decode_packed(b_longcause, cause, sizeof(cause)) == -1,
+	    "a cause array of the wrong length refused");
+	ok(decode_packed(b_negdup, cause, sizeof(cause)) == -1,
+	    "a negative count refused");
 	ok(decode_packed(b_intkey, cause, sizeof(cause)) == -1,
 	    "a non-string key refused");
 	ok(decode_packed(b_unknownkey, cause, sizeof(cause)) == 0,

@@ -568,6 +568,25 @@ ctl_print_intake(json_t *st)
 	}
 }
 
+/* "queue:       5 waiting, 1 running (2.0 s ago)", and the last error. */
+static void
+ctl_print_queue(json_t *q)
+{
+	char	n1[32], n2[32], n3[32];
+
+	if (!json_is_object(q))
+		return;
+	if (json_is_number(json_object_get(q, "waiting")))
+		printf("queue:       %s waiting, %s running (%s s ago)\n",
+		    ctl_num(q, "waiting", 0, n1, sizeof(n1)),
+		    ctl_num(q, "running", 0, n2, sizeof(n2)),
+		    ctl_num(q, "age", 1, n3, sizeof(n3)));
+	else
+		printf("queue:       unknown\n");
+	if (json_is_string(json_object_get(q, "error")))
+		printf("queue error: %s\n", ctl_str(q, "error", "-"));
+}
+
 static void
 ctl_print_status(json_t *st)
 {
@@ -608,6 +627,7 @@ ctl_print_status(json_t *st)
 	    ctl_num(pool, "restarts", 0, n3, sizeof(n3)));
 	ctl_print_waiting(json_object_get(pool, "waiting"));
 	ctl_print_intake(st);
+	ctl_print_queue(json_object_get(st, "queue"));
 
 	bees = json_object_get(st, "bees");
 	if (!json_is_array(bees) || json_array_size(bees) == 0)

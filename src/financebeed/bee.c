@@ -281,6 +281,8 @@ bee_counters(struct bee *b, int force)
 	b->last_counters = now;
 	b->c_dirty = 0;
 	b->c.rss_kb = metrics_rss_kb(getpid());
+	/* Every failed ColonyOS call is retried (assign, close). */
+	b->c.transient[FBEE_TRANSIENT_COLONIES] = b->c.http_errors;
 	memset(&m, 0, sizeof(m));
 	m.type = FBEE_COUNTERS;
 	m.c = b->c;
@@ -680,6 +682,48 @@ bee_close(struct bee *b, const struct task_result *res, int64_t closeby)
 	}
 }
 
+/* The class of a permanent failure, from who refused it and its words. */
+static int
+bee_fail_cause(const struct task_result *res)
+{
+	if (!res->rejected)
+		return FBEE_FAIL_DATABASE;
+	if (strncmp(res->reason, "kwargs[\"" GUARDIAN_KWARG_SIGNATURE "\"]",
+	    sizeof("kwargs[\"" GUARDIAN_KWARG_SIGNATURE "\"]") - 1) == 0)
+		return FBEE_FAIL_SIGNATURE;
+	if (strstr(res->reason, "livemode: is ") != NULL)
+		return FBEE_FAIL_LIVEMODE;
+	if (strstr(res->reason, "not a known") != NULL)
+		return FBEE_FAIL_UNSUPPORTED;
+	return FBEE_FAIL_GUARDIAN;
+}
+
+/* A task's outcome in the counters by cause and by event type. */
+static void
+bee_count(struct bee *b, const struct task_result *res)
+{
+	/* tasks[] counts closes accepted (bee_task()); these, outcomes. */
+	switch (res->outcome) {
+	case OUTCOME_FAILED:
+		b->c.failed[bee_fail_cause(res)]++;
+		break;
+	case OUTCOME_IGNORED:
+		b->c.ignored[fbee_event_type(res->type)]++;
+		break;
+	case OUTCOME_DUPLICATE:
+		b->c.duplicate[fbee_event_type(res->type)]++;
+		break;
+	default:
+		break;
+	}
+	/* Store attempts that ended transient; none made: no memory. */
+	if (res->outcome == OUTCOME_TRANSIENT && res->attempts == 0)
+		b->c.transient[FBEE_TRANSIENT_OTHER]++;
+	else if (res->attempts > 0)
+		b->c.transient[FBEE_TRANSIENT_DATABASE] += res->attempts -
+		    (res->outcome == OUTCOME_TRANSIENT ? 0 : 1);
+}
+
 /* task_run()'s hook: the event passed the guardian, the store is next. */
 static void
 bee_applying(void *arg)
@@ -771,6 +815,7 @@ bee_task(struct bee *b, struct col_process *p)
 	    res.outcome != OUTCOME_FAILED && (now_us = bee_now_us()) >=
 	    received_us)
 		metrics_hist_add(&b->c.w2c, (uint64_t)(now_us - received_us));
+	bee_count(b, &res);
 
 	if (bee_sigquit) {
 		log_info("process %s event %s: %s; abandoned without closing "

@@ -219,6 +219,7 @@ static const struct config_key config_keys[] = {
 	K_SECS("metrics.stats_interval", 0, "0", 0, 86400, stats_interval_ms),
 
 	K_BOOL("debug.dumpable", CONFIG_BEE, "false", dumpable),
+	K_SECS("metrics.queue_interval", 0, "10", 0, 86400, queue_interval_ms),
 };
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
 

@@ -37,6 +37,77 @@ fbee_phase_str(int ph)
 	return fbee_phases[ph];
 }
 
+static const char *const fbee_fails[FBEE_NFAIL] = {
+	"guardian", "signature", "livemode", "unsupported", "database"
+};
+
+static const char *const fbee_transients[FBEE_NTRANSIENT] = {
+	"database", "colonies", "other"
+};
+
+/*
+ * The types stripe.c handles, and the ones Stripe sends most that it
+ * ignores: a bounded table, so that a sender cannot grow the metrics.
+ */
+static const char *const fbee_event_types[FBEE_NTYPES] = {
+	"checkout.session.completed",
+	"checkout.session.async_payment_succeeded",
+	"checkout.session.async_payment_failed",
+	"customer.subscription.created",
+	"customer.subscription.updated",
+	"customer.subscription.deleted",
+	"customer.subscription.paused",
+	"customer.subscription.resumed",
+	"customer.subscription.pending_update_applied",
+	"customer.subscription.pending_update_expired",
+	"customer.subscription.trial_will_end",
+	"invoice.paid",
+	"invoice.payment_succeeded",
+	"invoice.payment_failed",
+	"invoice.payment_action_required",
+	"invoice.upcoming",
+	"invoice.created",
+	"invoice.finalized",
+	"charge.refunded",
+	"charge.dispute.created",
+	"charge.dispute.updated",
+	"charge.dispute.closed",
+	"customer.created",
+	"customer.updated",
+	"customer.deleted",
+	"payment_intent.succeeded",
+	"other"
+};
+
+const char *
+fbee_fail_str(int i)
+{
+	return i >= 0 && i < FBEE_NFAIL ? fbee_fails[i] : "unknown";
+}
+
+const char *
+fbee_transient_str(int i)
+{
+	return i >= 0 && i < FBEE_NTRANSIENT ? fbee_transients[i] : "unknown";
+}
+
+const char *
+fbee_event_type_str(int i)
+{
+	return i >= 0 && i < FBEE_NTYPES ? fbee_event_types[i] : "unknown";
+}
+
+int
+fbee_event_type(const char *type)
+{
+	int	i;
+
+	for (i = 0; type != NULL && i < FBEE_NTYPES - 1; i++)
+		if (strcmp(type, fbee_event_types[i]) == 0)
+			return i;
+	return FBEE_NTYPES - 1;
+}
+
 const char *
 fbee_type_str(int t)
 {
@@ -121,7 +192,7 @@ fbee_pack(msgpack_sbuffer *sb, const struct fbee_msg *m)
 		msgpack_pack_map(&pk, 7);
 		break;
 	case FBEE_COUNTERS:
-		msgpack_pack_map(&pk, 16);	/* v, t + 14 counters */
+		msgpack_pack_map(&pk, 20);	/* v, t + 18 counters */
 		break;
 	case FBEE_BYE:
 		msgpack_pack_map(&pk, 5);
@@ -168,6 +239,10 @@ fbee_pack(msgpack_sbuffer *sb, const struct fbee_msg *m)
 		pk_u64(&pk, "w2ccount", m->c.w2c.count);
 		pk_u64(&pk, "w2csum", m->c.w2c.sum_us);
 		pk_u64s(&pk, "intake", m->c.intake, INTAKE_R_MAX);
+		pk_u64s(&pk, "fcause", m->c.failed, FBEE_NFAIL);
+		pk_u64s(&pk, "tcause", m->c.transient, FBEE_NTRANSIENT);
+		pk_u64s(&pk, "ign", m->c.ignored, FBEE_NTYPES);
+		pk_u64s(&pk, "dup", m->c.duplicate, FBEE_NTYPES);
 		break;
 	case FBEE_BYE:
 		pk_i64(&pk, "code", m->code);
@@ -355,6 +430,14 @@ fbee_decode_field(const msgpack_object *k, const msgpack_object *v,
 			return dec_u64(v, &m->c.w2c.sum_us);
 		if (key_is(k, "intake"))
 			return dec_u64s(v, m->c.intake, INTAKE_R_MAX);
+		if (key_is(k, "fcause"))
+			return dec_u64s(v, m->c.failed, FBEE_NFAIL);
+		if (key_is(k, "tcause"))
+			return dec_u64s(v, m->c.transient, FBEE_NTRANSIENT);
+		if (key_is(k, "ign"))
+			return dec_u64s(v, m->c.ignored, FBEE_NTYPES);
+		if (key_is(k, "dup"))
+			return dec_u64s(v, m->c.duplicate, FBEE_NTYPES);
 		break;
 	case FBEE_BYE:
 		if (key_is(k, "code")) {
@@ -464,6 +547,14 @@ fbee_counters_add(struct fbee_counters *dst, const struct fbee_counters *src)
 	dst->db_wait_ms += src->db_wait_ms;
 	dst->colonies_wait_ms += src->colonies_wait_ms;
 	metrics_hist_merge(&dst->hist, &src->hist);
+	for (i = 0; i < FBEE_NFAIL; i++)
+		dst->failed[i] += src->failed[i];
+	for (i = 0; i < FBEE_NTRANSIENT; i++)
+		dst->transient[i] += src->transient[i];
+	for (i = 0; i < FBEE_NTYPES; i++) {
+		dst->ignored[i] += src->ignored[i];
+		dst->duplicate[i] += src->duplicate[i];
+	}
 	metrics_hist_merge(&dst->w2c, &src->w2c);
 	for (i = 0; i < INTAKE_R_MAX; i++)
 		dst->intake[i] += src->intake[i];
@@ -489,6 +580,22 @@ fbee_counters_max(struct fbee_counters *dst, const struct fbee_counters *src)
 		FBEE_MAX(dst->hist.buckets[i], src->hist.buckets[i]);
 	FBEE_MAX(dst->hist.count, src->hist.count);
 	FBEE_MAX(dst->hist.sum_us, src->hist.sum_us);
+	FBEE_MAX(dst->db_wait_ms, src->db_wait_ms);
+	FBEE_MAX(dst->colonies_wait_ms, src->colonies_wait_ms);
+	for (i = 0; i < METRICS_NBUCKETS; i++)
+		FBEE_MAX(dst->w2c.buckets[i], src->w2c.buckets[i]);
+	FBEE_MAX(dst->w2c.count, src->w2c.count);
+	FBEE_MAX(dst->w2c.sum_us, src->w2c.sum_us);
+	for (i = 0; i < INTAKE_R_MAX; i++)
+		FBEE_MAX(dst->intake[i], src->intake[i]);
+	for (i = 0; i < FBEE_NFAIL; i++)
+		FBEE_MAX(dst->failed[i], src->failed[i]);
+	for (i = 0; i < FBEE_NTRANSIENT; i++)
+		FBEE_MAX(dst->transient[i], src->transient[i]);
+	for (i = 0; i < FBEE_NTYPES; i++) {
+		FBEE_MAX(dst->ignored[i], src->ignored[i]);
+		FBEE_MAX(dst->duplicate[i], src->duplicate[i]);
+	}
 }
 
 uint64_t

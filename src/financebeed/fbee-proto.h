@@ -20,7 +20,11 @@
  *              hcount, hsum (us), w2c [METRICS_NBUCKETS], w2ccount,
  *              w2csum (webhook -> commit of intake events, us), intake
  *              [INTAKE_R_MAX requests by reply: an intake process, whose
- *              hist is then its ColonyOS submits and httperr their errors]
+ *              hist is then its ColonyOS submits and httperr their errors],
+ *              fcause [FBEE_NFAIL failed tasks by enum fbee_fail], tcause
+ *              [FBEE_NTRANSIENT transient failures by enum
+ *              fbee_transient], ign, dup [FBEE_NTYPES ignored and
+ *              duplicate events by fbee_event_type()]
  *   bye        code (exit status about to be returned), auth (bool: the
  *              colony refused the executor), reason
  * master -> bee
@@ -46,7 +50,7 @@
 
 #include "financebeed.h"
 
-#define FBEE_PROTO_VERSION	2	/* 2: 97 histogram buckets */
+#define FBEE_PROTO_VERSION	3	/* 3: causes and event types */
 #define FBEE_MSG_MAX		65536	/* bytes, at most, per message */
 #define FBEE_NOUTCOMES		(OUTCOME_TRANSIENT + 1)
 
@@ -98,6 +102,27 @@ enum fbee_phase {
  * tasks[OUTCOME_TRANSIENT]: tasks left unclosed after a transient
  * failure, for ColonyOS to hand out again.
  */
+/* Why a task failed for good (closed failed). */
+enum fbee_fail {
+	FBEE_FAIL_GUARDIAN = 0,	/* bad input: shape, envelope, object */
+	FBEE_FAIL_SIGNATURE,	/* Stripe-Signature missing or wrong */
+	FBEE_FAIL_LIVEMODE,	/* a live event to a test daemon, or back */
+	FBEE_FAIL_UNSUPPORTED,	/* a value financebee does not know */
+	FBEE_FAIL_DATABASE,	/* the store refused the change */
+	FBEE_NFAIL
+};
+
+/* What failed for a while: a try to be made again. */
+enum fbee_transient {
+	FBEE_TRANSIENT_DATABASE = 0,	/* a store attempt */
+	FBEE_TRANSIENT_COLONIES,	/* a ColonyOS call */
+	FBEE_TRANSIENT_OTHER,		/* no memory */
+	FBEE_NTRANSIENT
+};
+
+/* The Stripe event types counted by name; any other is "other". */
+#define FBEE_NTYPES		27
+
 struct fbee_counters {
 	uint64_t		tasks[FBEE_NOUTCOMES];
 	uint64_t		lost;
@@ -109,6 +134,10 @@ struct fbee_counters {
 	struct metrics_hist	hist;
 	struct metrics_hist	w2c;		/* webhook -> commit, us */
 	uint64_t		intake[INTAKE_R_MAX];	/* intake processes */
+	uint64_t		failed[FBEE_NFAIL];
+	uint64_t		transient[FBEE_NTRANSIENT];
+	uint64_t		ignored[FBEE_NTYPES];
+	uint64_t		duplicate[FBEE_NTYPES];
 };
 
 /*
@@ -178,6 +207,11 @@ struct fbee_msg {
 const char *fbee_state_str(int);
 const char *fbee_phase_str(int);
 const char *fbee_type_str(int);
+const char *fbee_fail_str(int);
+const char *fbee_transient_str(int);
+const char *fbee_event_type_str(int);
+/* The index of a Stripe event type, FBEE_NTYPES - 1 ("other") if unknown. */
+int	 fbee_event_type(const char *);
 /* Pack one message (appended to sbuf). */
 int	 fbee_pack(msgpack_sbuffer *, const struct fbee_msg *);
 /* Decode and validate one unpacked object. 0, or -1 + cause. */

@@ -31,6 +31,7 @@ enum {
 	OPT_REGISTER,
 	OPT_SETTLE,
 	OPT_PROCESS,
+	OPT_QUEUE_DEPTH,
 	OPT_GENERATION,
 	OPT_CHANNEL_FD,
 	OPT_STATUS_FD,
@@ -144,6 +145,7 @@ main(int argc, char *argv[])
 		{ "register",	required_argument,	NULL, OPT_REGISTER },
 		{ "settle",	required_argument,	NULL, OPT_SETTLE },
 		{ "process",	required_argument,	NULL, OPT_PROCESS },
+		{ "queue-depth", no_argument,		NULL, OPT_QUEUE_DEPTH },
 		{ "generation",	required_argument,	NULL, OPT_GENERATION },
 		{ "channel-fd",	required_argument,	NULL, OPT_CHANNEL_FD },
 		{ "status-fd",	required_argument,	NULL, OPT_STATUS_FD },
@@ -162,6 +164,7 @@ main(int argc, char *argv[])
 	int			 ch, test = 0, migrate = 0, prune = 0;
 	int			 dry_run = 0, debug = 0, bee = 0, reg = 0, rc;
 	int			 settle = 0;
+	int			 qd = 0;
 	unsigned int		 slot = 0, generation = 0, chanfd = 3;
 	int			 statusfd = -1, cfgfd = -1, intake = 0;
 	int			 lfds[LISTEN_MAXFDS];
@@ -220,6 +223,9 @@ main(int argc, char *argv[])
 		case OPT_PROCESS:
 			processid = optarg;
 			break;
+		case OPT_QUEUE_DEPTH:
+			qd = 1;
+			break;
 		case OPT_GENERATION:
 			generation = parse_uint(optarg, "--generation");
 			break;
@@ -255,7 +261,7 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage(stderr, FB_EX_USAGE);
 	if (test + migrate + prune + (applyfile != NULL) + bee + reg +
-	    intake + settle > 1)
+	    intake + settle + qd > 1)
 		usage(stderr, FB_EX_USAGE);
 	if (settle != (processid != NULL) || (processid != NULL &&
 	    (strlen(processid) != CRYPTO_ID_HEXLEN ||
@@ -264,8 +270,8 @@ main(int argc, char *argv[])
 	if ((dry_run || sighdr != NULL) && applyfile == NULL)
 		usage(stderr, FB_EX_USAGE);
 	/* Internal: a snapshot fd only for the children the master starts. */
-	if ((cfgfd >= 0 && !bee && !reg && !prune && !intake && !settle) ||
-	    (nlfds > 0 && !intake))
+	if ((cfgfd >= 0 && !bee && !reg && !prune && !intake && !settle &&
+	    !qd) || (nlfds > 0 && !intake))
 		usage(stderr, FB_EX_USAGE);
 
 	financebeed_dumpable(0);
@@ -277,7 +283,7 @@ main(int argc, char *argv[])
 
 	signal(SIGPIPE, SIG_IGN);
 	(void)log_init(bee ? "bee" : intake ? "intake" : reg ? "registrar" :
-	    settle ? "settle" : (test || migrate ||
+	    settle ? "settle" : qd ? "queue" : (test || migrate ||
 	    prune || applyfile != NULL) ? "financebeed" : "master",
 	    debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "stderr", cause,
 	    sizeof(cause));
@@ -307,7 +313,7 @@ main(int argc, char *argv[])
 	 * a child the master starts (--register, --prune) reads that.
 	 */
 	if ((cfgfd >= 0 ? config_load_fd(cfgpath, cfgfd, &cfg, cause,
-	    sizeof(cause)) : test || migrate || prune || reg || settle ||
+	    sizeof(cause)) : test || migrate || prune || reg || settle || qd ||
 	    applyfile != NULL ? config_load(cfgpath, &cfg, cause,
 	    sizeof(cause)) : config_load_snapshot(cfgpath, &cfg, &cfgfd, cause,
 	    sizeof(cause))) == -1) {
@@ -316,7 +322,7 @@ main(int argc, char *argv[])
 	}
 	if (cfg.dumpable)
 		financebeed_dumpable(1);
-	if (reg || prune || settle) {
+	if (reg || prune || settle || qd) {
 		if (cfgfd >= 0)
 			close(cfgfd);
 		cfgfd = -1;
@@ -342,6 +348,11 @@ main(int argc, char *argv[])
 		rc = log_init(NULL, cfg.log_level, cfg.log_target, cause,
 		    sizeof(cause)) == -1 ? FB_EX_CONFIG :
 		    settle_main(&cfg, slot, processid);
+	} else if (qd) {
+		log_procname("queue");
+		rc = log_init(NULL, cfg.log_level, cfg.log_target, cause,
+		    sizeof(cause)) == -1 ? FB_EX_CONFIG :
+		    queue_main(&cfg, (int)chanfd);
 	} else if (migrate)
 		rc = oneshot_migrate(&cfg);
 	else if (applyfile != NULL)

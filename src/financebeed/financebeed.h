@@ -207,6 +207,8 @@ int		 store_ping(struct store *, char *, size_t);
 struct task_result {
 	enum store_outcome	 outcome;
 	char			 event_id[256];
+	char			 type[129];	/* the event type, or "" */
+	int			 rejected;	/* by the guardian */
 	char			 reason[FB_CAUSE_MAX];
 	json_t			*detail;	/* what changed: dry runs only */
 	unsigned int		 attempts;	/* store_apply calls made */
@@ -335,6 +337,7 @@ struct fb_config {
 	int		 dumpable;	/* allow core dumps (and ptrace) */
 
 	int		 secured;	/* secrets moved to secret_alloc() */
+	long		 queue_interval_ms;	/* 0 = no queue depth */
 };
 /* -1 with "file:line: key: message" in cause. Never prints a secret. */
 int	 config_load(const char *path, struct fb_config *, char *, size_t);
@@ -434,6 +437,9 @@ int	 settle_main(const struct fb_config *, unsigned int slot,
 
 /* financebeed.c: PR_SET_DUMPABLE (and RLIMIT_CORE 0 when off). */
 void	 financebeed_dumpable(int);
+
+/* queue.c: financebeed --queue-depth (a child of the master). */
+int	 queue_main(const struct fb_config *, int chanfd);
 
 /* master.c: the supervisor.  Returns the daemon's exit status. */
 int	 master_main(const char *cfgpath, struct fb_config *, int cfgfd,

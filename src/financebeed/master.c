@@ -846,6 +846,10 @@ master_sigchld(void)
 	size_t	i;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (queue_reaped(pid, status)) {
+			master_check_done();
+			continue;
+		}
 		if (pid == master.prune_pid) {
 			proc_status_str(status, buf, sizeof(buf));
 			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
@@ -900,7 +904,7 @@ master_check_done(void)
 			return;
 	}
 	(void)settle_pending(&running);
-	if (master.prune_pid > 0 || running > 0)
+	if (master.prune_pid > 0 || running > 0 || queue_busy())
 		return;
 	log_info("all bees stopped");
 	event_base_loopexit(master.base, NULL);
@@ -962,6 +966,7 @@ master_stop(int fast)
 	if (master.prune_pid > 0)
 		kill(master.prune_pid, SIGTERM);
 	settle_stop();
+	queue_stop();
 	if (master.ev_stop == NULL)
 		master.ev_stop = evtimer_new(master.base, master_stop_timer_cb, NULL);
 	tv = ms_tv(fast ? MASTER_FAST_KILL_MS : master.cfg->shutdown_timeout_ms);
@@ -1139,6 +1144,7 @@ master_tick_cb(evutil_socket_t fd, short ev, void *arg)
 		master_register_watchdog(&master.slots[i], now);
 	}
 	settle_tick(now);
+	queue_watchdog(now);
 
 	if (master.crash_loop) {
 		for (i = 0; i < MASTER_DEATHS && i < master.ndeaths; i++) {
@@ -1237,6 +1243,15 @@ master_prune_cb(evutil_socket_t fd, short ev, void *arg)
 	}
 	log_debug("prune started, pid %ld", (long)pid);
 	master.prune_pid = pid;
+}
+
+static void
+master_queue_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	queue_start();
 }
 
 static void
@@ -1529,6 +1544,15 @@ master_main(const char *cfgpath, struct fb_config *cfg, int cfgfd,
 			fatalx("event_add");
 	}
 
+	if (cfg->queue_interval_ms > 0) {
+		master.ev_queue = event_new(master.base, -1, EV_PERSIST,
+		    master_queue_cb, NULL);
+		tv = ms_tv(cfg->queue_interval_ms);
+		if (master.ev_queue == NULL ||
+		    event_add(master.ev_queue, &tv) == -1)
+			fatalx("event_add");
+	}
+
 	log_info("starting %u bees, generation %u, config %s", cfg->bees,
 	    master.generation, master.cfgpath);
 	master_set_target(cfg->bees);
@@ -1544,6 +1568,8 @@ master_main(const char *cfgpath, struct fb_config *cfg, int cfgfd,
 	promhttp_close();
 	if (master.ev_stats != NULL)
 		event_free(master.ev_stats);
+	if (master.ev_queue != NULL)
+		event_free(master.ev_queue);
 	for (i = 1; i <= MASTER_NSLOTS; i++) {
 		master_channel_close(&master.slots[i]);
 		master_shm_free(&master.slots[i]);

@@ -116,6 +116,7 @@ struct master {
 	struct event		*ev_stop;
 	struct event		*ev_prune;
 	struct event		*ev_stats;
+	struct event		*ev_queue;
 	pid_t			 prune_pid;
 
 	int64_t			 deaths[MASTER_DEATHS];
@@ -164,6 +165,14 @@ void	 settle_tick(int64_t);
 int	 settle_reaped(pid_t, int);
 void	 settle_stop(void);
 unsigned int settle_pending(unsigned int *);
+/* queue.c: the queue-depth child, master side */
+void	 queue_start(void);
+void	 queue_watchdog(int64_t now);
+void	 queue_stop(void);
+int	 queue_busy(void);
+int	 queue_reaped(pid_t, int status);
+json_t	*queue_json(void);
+int	 queue_get(int64_t *waiting, int64_t *running);
 
 /* report.c */
 void	 report_rate_sample(int64_t now);

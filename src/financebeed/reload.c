@@ -103,6 +103,9 @@ reload_now(char *cause, size_t causelen)
 	if (master.cfg->stats_interval_ms != n.stats_interval_ms)
 		log_warnx("reload: metrics.stats_interval changes need a "
 		    "restart");
+	if (master.cfg->queue_interval_ms != n.queue_interval_ms)
+		log_warnx("reload: metrics.queue_interval changes need a "
+		    "restart");
 	if (master.foreground)
 		n.log_level = LOG_LEVEL_DEBUG;
 	else if (strcmp(master.cfg->log_target, n.log_target) != 0 &&

@@ -75,6 +75,21 @@ report_tasks_json(const struct fbee_counters *c)
 	return o;
 }
 
+/* {name: count} of n counters; with sparse, only those not 0. */
+static json_t *
+report_by_json(const uint64_t *v, size_t n, const char *(*name)(int),
+    int sparse)
+{
+	json_t	*o = json_object();
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (!sparse || v[i] != 0)
+			json_object_set_new(o, name((int)i),
+			    json_integer((json_int_t)v[i]));
+	return o;
+}
+
 static json_t *
 report_latency_json(const struct metrics_hist *h)
 {
@@ -289,6 +304,16 @@ report_status(void)
 	    "colonies_wait_s", report_round((double)pool.colonies_wait_ms /
 	    1000, 3),
 	    "unsettled", (json_int_t)settle_pending(NULL));
+	if (p != NULL) {
+		json_object_set_new(p, "failed_by_cause", report_by_json(
+		    pool.failed, FBEE_NFAIL, fbee_fail_str, 0));
+		json_object_set_new(p, "transient_by_cause", report_by_json(
+		    pool.transient, FBEE_NTRANSIENT, fbee_transient_str, 0));
+		json_object_set_new(p, "ignored_by_type", report_by_json(
+		    pool.ignored, FBEE_NTYPES, fbee_event_type_str, 1));
+		json_object_set_new(p, "duplicate_by_type", report_by_json(
+		    pool.duplicate, FBEE_NTYPES, fbee_event_type_str, 1));
+	}
 	o = json_pack("{s:i,s:s,s:I,s:s,s:I,s:I,s:f,s:I,s:I,s:b,s:o,s:o,"
 	    "s:o}",
 	    "version", 1,
@@ -313,6 +338,7 @@ report_status(void)
 		    json_integer(FB_SCHEMA_VERSION));
 		json_object_set_new(o, "colonies_url",
 		    json_string(master.cfg->colonies_url));
+		json_object_set_new(o, "queue", queue_json());
 	}
 	if (o != NULL && (master.nlfds > 0 || master.intake_target > 0))
 		json_object_set_new(o, "intake", report_intake_json());
@@ -446,6 +472,7 @@ report_metrics_text(void)
 	static const char *const extra[4] = { "backoff", "failed", "stopped",
 	    "registering" };
 	uint64_t		 cum = 0;
+	int64_t			 qw, qr;
 	size_t			 i, j;
 	char			 cause[FB_CAUSE_MAX];
 
@@ -538,6 +565,28 @@ report_metrics_text(void)
 	mbuf_printf(&b, "# HELP financebee_http_errors_total Failed ColonyOS "
 	    "calls.\n# TYPE financebee_http_errors_total counter\n"
 	    "financebee_http_errors_total %" PRIu64 "\n", pool.http_errors);
+	mbuf_printf(&b, "# HELP financebee_failures_total Tasks failed for "
+	    "good, by cause.\n# TYPE financebee_failures_total counter\n");
+	for (i = 0; i < FBEE_NFAIL; i++)
+		mbuf_printf(&b, "financebee_failures_total{cause=\"%s\"} %"
+		    PRIu64 "\n", fbee_fail_str((int)i), pool.failed[i]);
+	mbuf_printf(&b, "# HELP financebee_retries_total Transient failures, "
+	    "tried again, by cause.\n"
+	    "# TYPE financebee_retries_total counter\n");
+	for (i = 0; i < FBEE_NTRANSIENT; i++)
+		mbuf_printf(&b, "financebee_retries_total{cause=\"%s\"} %"
+		    PRIu64 "\n", fbee_transient_str((int)i),
+		    pool.transient[i]);
+	mbuf_printf(&b, "# HELP financebee_events_total Events ignored or "
+	    "already applied, by Stripe event type.\n"
+	    "# TYPE financebee_events_total counter\n");
+	for (i = 0; i < FBEE_NTYPES; i++)
+		mbuf_printf(&b, "financebee_events_total{outcome=\"ignored\","
+		    "type=\"%s\"} %" PRIu64 "\n"
+		    "financebee_events_total{outcome=\"duplicate\","
+		    "type=\"%s\"} %" PRIu64 "\n",
+		    fbee_event_type_str((int)i), pool.ignored[i],
+		    fbee_event_type_str((int)i), pool.duplicate[i]);
 	mbuf_printf(&b, "# HELP financebee_bee_rss_bytes Resident memory of "
 	    "each bee.\n# TYPE financebee_bee_rss_bytes gauge\n");
 	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
@@ -551,6 +600,16 @@ report_metrics_text(void)
 	    "of the master.\n# TYPE financebee_master_rss_bytes gauge\n"
 	    "financebee_master_rss_bytes %ld\n", metrics_rss_kb(getpid()) *
 	    1024);
+	/* Absent until measured: no gauge stands for "unknown". */
+	if (queue_get(&qw, &qr) == 0)
+		mbuf_printf(&b, "# HELP financebee_queue_waiting Processes "
+		    "waiting at the ColonyOS server (last measured).\n"
+		    "# TYPE financebee_queue_waiting gauge\n"
+		    "financebee_queue_waiting %" PRId64 "\n"
+		    "# HELP financebee_queue_running Processes running at the "
+		    "ColonyOS server (last measured).\n"
+		    "# TYPE financebee_queue_running gauge\n"
+		    "financebee_queue_running %" PRId64 "\n", qw, qr);
 	if (b.oom) {
 		free(b.p);
 		return NULL;
@@ -570,7 +629,8 @@ report_stats_line(char *buf, size_t len)
 	unsigned int		 running = 0;
 	long			 beekb = 0;
 	size_t			 i;
-	char			 cause[FB_CAUSE_MAX];
+	char			 cause[FB_CAUSE_MAX], qbuf[48];
+	int64_t			 qw, qr;
 
 	pool = master.retired;
 	for (i = 1; i <= MASTER_MAX_SLOTS; i++) {
@@ -582,14 +642,19 @@ report_stats_line(char *buf, size_t len)
 			beekb += (long)s->live.rss_kb;
 		}
 	}
+	if (queue_get(&qw, &qr) == 0)
+		snprintf(qbuf, sizeof(qbuf), "%" PRId64 " waiting %" PRId64
+		    " running", qw, qr);
+	else
+		snprintf(qbuf, sizeof(qbuf), "unknown");
 	snprintf(buf, len, "stats: %.2f tasks/s, p95 %.3f ms, tasks %" PRIu64
 	    " (applied %" PRIu64 ", failed %" PRIu64 ", transient %" PRIu64
 	    "), errors db %" PRIu64 " http %" PRIu64 ", bees %u/%u, "
-	    "rss master %ld kB, bees %ld kB",
+	    "queue %s, rss master %ld kB, bees %ld kB",
 	    report_throughput(),
 	    (double)metrics_hist_quantile(&pool.hist, 0.95) / 1e3,
 	    fbee_counters_total(&pool), pool.tasks[OUTCOME_APPLIED],
 	    pool.tasks[OUTCOME_FAILED], pool.tasks[OUTCOME_TRANSIENT],
-	    pool.db_errors, pool.http_errors, running, master.target,
+	    pool.db_errors, pool.http_errors, running, master.target, qbuf,
 	    metrics_rss_kb(getpid()), beekb);
 }

@@ -122,7 +122,13 @@ task_check(const struct fb_config *cfg, const struct guardian_input *in,
 		memcpy(r->event_id, id + 1, n - 2);
 		r->event_id[n - 2] = '\0';
 	}
+	if ((id = change_value(c, "type", &n)) != NULL && n >= 2 &&
+	    n - 2 < sizeof(r->type)) {
+		memcpy(r->type, id + 1, n - 2);
+		r->type[n - 2] = '\0';
+	}
 	if (rv == -1) {
+		r->rejected = 1;
 		r->outcome = OUTCOME_FAILED;
 		snprintf(r->reason, sizeof(r->reason), "%s", cause);
 		return NULL;
