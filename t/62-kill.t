@@ -7,7 +7,7 @@
 
 FBD_BEES=4
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
-plan 17
+plan 18
 
 fbd_start
 ok $? "financebeed started"
@@ -18,7 +18,15 @@ fbd_submit_generated 80 62
 fbd_submit_fixtures
 kills=0
 working=0
-for i in $(seq 1 20); do
+# One kill that surely lands mid-task: the bees block on a table lock
+# inside their task, and a working one is killed there.
+hold_lock
+wait_working 1
+ok $? "a bee is inside its task (blocked on the lock)"
+p=$(fbd_status | jq -r '[.bees[] | select(.state == "working") | .pid][0]')
+kill -KILL "$p" && kills=1 && working=1
+release_lock
+for i in $(seq 2 20); do
 	# Prefer a bee that holds a task right now.
 	st=$(fbd_status)
 	p=$(printf '%s' "$st" | jq -r '[.bees[] | select(.state == "working")

@@ -289,3 +289,34 @@ wait_log() {
 fbd_status() {
 	"$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" status --json 2>/dev/null
 }
+
+# hold_lock: bees applying an event wait for the lock until release_lock.
+# The lock is held for as long as the test needs it, never for a guessed
+# number of seconds, so a slow machine cannot let a task finish early.
+hold_lock() {
+	psql_q -c "BEGIN; LOCK TABLE processed_webhooks IN ACCESS EXCLUSIVE
+	    MODE; SELECT pg_sleep(120); COMMIT;" >/dev/null 2>&1 &
+	LOCK_PID=$!
+	fb_track_pid "$LOCK_PID"
+	for _ in $(seq 1 100); do
+		[ "$(psql_q -c "SELECT count(*) FROM pg_locks l JOIN pg_class c
+		    ON c.oid = l.relation WHERE c.relname = 'processed_webhooks'
+		    AND l.mode = 'AccessExclusiveLock' AND l.granted")" = 1 ] &&
+		    break
+		sleep 0.05
+	done
+}
+release_lock() {
+	psql_q -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+	    WHERE pid <> pg_backend_pid() AND query LIKE '%pg_sleep(120)%'" \
+	    >/dev/null
+	wait "$LOCK_PID" 2>/dev/null
+}
+wait_working() {	# wait_working N: until N bees hold a task
+	for _ in $(seq 1 100); do
+		[ "$(fbd_status | jq '[.bees[] | select(.state == "working")]
+		    | length' 2>/dev/null)" -ge "$1" ] 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
