@@ -89,6 +89,7 @@ hexval(int c)
 /* clock.c */
 int64_t	 clock_now_ms(void);	/* CLOCK_MONOTONIC, milliseconds */
 int64_t	 clock_now_us(void);	/* CLOCK_MONOTONIC, microseconds */
+int64_t	 clock_wall_us(void);	/* CLOCK_REALTIME, Unix microseconds */
 /* Uniform in [ms/2, ms]: desynchronises peers that collided. */
 long	 clock_jitter(long ms);
 

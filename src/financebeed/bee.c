@@ -166,29 +166,7 @@ bee_send(struct bee *b, const struct fbee_msg *m)
 static void
 bee_shm_attach(struct bee *b, int fd)
 {
-	struct stat	 st;
-	void		*p;
-
-	b->shm = &b->shm_local;
-	if (fd == -1)
-		return;
-	if (fstat(fd, &st) == -1 || st.st_size < (off_t)sizeof(*b->shm)) {
-		log_warnx("status page: bad fd %d", fd);
-		close(fd);
-		return;
-	}
-	p = mmap(NULL, sizeof(*b->shm), PROT_READ | PROT_WRITE, MAP_SHARED,
-	    fd, 0);
-	close(fd);
-	if (p == MAP_FAILED) {
-		log_warn("status page: mmap");
-		return;
-	}
-	b->shm = p;
-	if (b->shm->magic != FBEE_SHM_MAGIC ||
-	    b->shm->version != FBEE_SHM_VERSION) {
-		log_warnx("status page: not version %d", FBEE_SHM_VERSION);
-		munmap(p, sizeof(*b->shm));
+	if ((b->shm = fbee_shm_map(fd)) == NULL) {
 		b->shm = &b->shm_local;
 		return;
 	}
@@ -733,15 +711,6 @@ bee_applying(void *arg)
 	bee_heartbeat(b, FBEE_ST_WORKING, FBEE_PH_APPLY);
 }
 
-static int64_t
-bee_now_us(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /*
  * When our intake received the webhook (kwargs.fb_received_us, Unix us),
  * if the process comes from the intake identity; else 0.  The guardian
@@ -767,7 +736,7 @@ bee_received_us(const struct bee *b, const struct col_process *p)
 	errno = 0;
 	us = strtoll(s, &end, 10);
 	if (errno != 0 || *s == '\0' || *end != '\0' || us <= 0 ||
-	    us > bee_now_us() + 60 * 1000000LL)
+	    us > clock_wall_us() + 60 * 1000000LL)
 		return 0;
 	return (int64_t)us;
 }
@@ -812,7 +781,7 @@ bee_task(struct bee *b, struct col_process *p)
 		snprintf(b->event, sizeof(b->event), "%s", res.event_id);
 	/* Webhook -> commit: from the intake's receipt to now. */
 	if (received_us > 0 && res.outcome != OUTCOME_TRANSIENT &&
-	    res.outcome != OUTCOME_FAILED && (now_us = bee_now_us()) >=
+	    res.outcome != OUTCOME_FAILED && (now_us = clock_wall_us()) >=
 	    received_us)
 		metrics_hist_add(&b->c.w2c, (uint64_t)(now_us - received_us));
 	bee_count(b, &res);

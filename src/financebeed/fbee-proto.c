@@ -3,6 +3,10 @@
  * messages of the channel and the status page.  Both sides use these
  * functions, so the format lives in exactly one place.
  */
+#include <sys/types.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -743,4 +747,38 @@ fbee_shm_read(const struct fbee_shm *p, struct fbee_shm *out, char *cause,
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Map the status page the master passed as fd (closed here); NULL when
+ * there is none or it is not a page of this version (the caller then
+ * keeps a private one).
+ */
+struct fbee_shm *
+fbee_shm_map(int fd)
+{
+	struct fbee_shm	*p;
+	struct stat	 st;
+	void		*m;
+
+	if (fd == -1)
+		return NULL;
+	if (fstat(fd, &st) == -1 || st.st_size < (off_t)sizeof(*p)) {
+		log_warnx("status page: bad fd %d", fd);
+		close(fd);
+		return NULL;
+	}
+	m = mmap(NULL, sizeof(*p), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED) {
+		log_warn("status page: mmap");
+		return NULL;
+	}
+	p = m;
+	if (p->magic != FBEE_SHM_MAGIC || p->version != FBEE_SHM_VERSION) {
+		log_warnx("status page: not version %d", FBEE_SHM_VERSION);
+		munmap(m, sizeof(*p));
+		return NULL;
+	}
+	return p;
 }

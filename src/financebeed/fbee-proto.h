@@ -227,6 +227,7 @@ void	 fbee_counters_max(struct fbee_counters *,
 	    const struct fbee_counters *);
 uint64_t fbee_counters_total(const struct fbee_counters *);
 /* Bee side of the status page: begin and end one update. */
+struct fbee_shm *fbee_shm_map(int);	/* the master's page, or NULL */
 void	 fbee_shm_write_begin(struct fbee_shm *);
 void	 fbee_shm_write_end(struct fbee_shm *);
 /* Copy a string into the page, odd characters replaced by '?'. */

@@ -125,15 +125,6 @@ intake_result_str(int r)
 	return intake_result_names[r];
 }
 
-static int64_t
-intake_now_us(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void
 intake_send(struct intake *in, const struct fbee_msg *m)
 {
@@ -150,31 +141,8 @@ intake_send(struct intake *in, const struct fbee_msg *m)
 static void
 intake_shm_attach(struct intake *in, int fd)
 {
-	struct stat	 st;
-	void		*p;
-
-	in->shm = &in->shm_local;
-	if (fd == -1)
-		return;
-	if (fstat(fd, &st) == -1 || st.st_size < (off_t)sizeof(*in->shm)) {
-		log_warnx("status page: bad fd %d", fd);
-		close(fd);
-		return;
-	}
-	p = mmap(NULL, sizeof(*in->shm), PROT_READ | PROT_WRITE, MAP_SHARED,
-	    fd, 0);
-	close(fd);
-	if (p == MAP_FAILED) {
-		log_warn("status page: mmap");
-		return;
-	}
-	in->shm = p;
-	if (in->shm->magic != FBEE_SHM_MAGIC ||
-	    in->shm->version != FBEE_SHM_VERSION) {
-		log_warnx("status page: not version %d", FBEE_SHM_VERSION);
-		munmap(p, sizeof(*in->shm));
+	if ((in->shm = fbee_shm_map(fd)) == NULL)
 		in->shm = &in->shm_local;
-	}
 }
 
 /* The status page at every change; a message at most once a second. */
@@ -445,7 +413,7 @@ intake_request_cb(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
 	const char		*path = uri != NULL ? evhttp_uri_get_path(uri) :
 				    NULL;
-	int64_t			 received_us = intake_now_us();
+	int64_t			 received_us = clock_wall_us();
 
 	in->requests++;
 	if (path != NULL && strcmp(path, in->cfg.intake_path) == 0)
