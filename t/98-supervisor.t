@@ -108,8 +108,11 @@ cp "$FBD_CONF" "$FBD_DIR/good.conf"
 sed -i -e 's|executor_prefix = "financebee";|executor_prefix = "other";|' \
     -e "s|executor_seed_file = \".*\";|executor_keys_file = \"$FBD_DIR/bad.keys\";|" \
     "$FBD_CONF"
-"$FB_BUILDDIR/financebeed" -t -c "$FBD_CONF" >/dev/null 2>&1
-ok $? "the new file parses (financebeed -t)"
+# -t makes the checks a start (and a reload) makes: it refuses the file
+# for the key, not for its syntax.
+out=$("$FB_BUILDDIR/financebeed" -t -c "$FBD_CONF" 2>&1)
+is "$?:$(printf '%s' "$out" | grep -c 'out of range')" "78:1" \
+    "the new file parses; financebeed -t refuses its keys (exit 78)"
 err=$(ctl reload 2>&1); rc=$?
 is "$rc" 1 "the reload fails"
 like "$err" 'reload failed: .*key' "... on the executor key ($err)"
