@@ -10,7 +10,6 @@ CTL=$FB_BUILDDIR/fbeectl
 
 dir=$(fb_tmpdir)
 S=$dir/admin.sock
-skip() { ok 0 "# SKIP $*"; }
 
 # serve NAME [options]: start a fake master on $S, log in $dir/NAME.log.
 serve() {

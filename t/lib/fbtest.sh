@@ -62,6 +62,8 @@ fb_setup_failed() {
 	fi
 	return 1
 }
+# skip REASON: one test not run here, and why (TAP "ok N # SKIP").
+skip() { _fb_n=$((_fb_n + 1)); echo "ok $_fb_n # SKIP $*"; }
 diag() { printf '%s\n' "$@" | sed 's/^/# /' >&2; }
 note() { printf '%s\n' "$@" | sed 's/^/# /'; }
 
