@@ -14,13 +14,14 @@ ok $? "financebeed started"
 fbd_wait_bees 4
 ok $? "4 bees running"
 
-fbd_submit_generated 80 62
-fbd_submit_fixtures
 kills=0
 working=0
-# One kill that surely lands mid-task: the bees block on a table lock
-# inside their task, and a working one is killed there.
+# One kill that surely lands mid-task: the lock is taken before the
+# events come, so the bees block on it inside their first tasks, and a
+# working one is killed there.
 hold_lock
+fbd_submit_generated 80 62
+fbd_submit_fixtures
 wait_working 1
 ok $? "a bee is inside its task (blocked on the lock)"
 p=$(fbd_status | jq -r '[.bees[] | select(.state == "working") | .pid][0]')
