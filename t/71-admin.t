@@ -324,6 +324,19 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 has() { grep -q -- "$2" "$1" 2>/dev/null; }
 if [ "$hostile_ok" = 1 ]; then
 	FAKE_METRICS_KB=32 serve hostile -m 0666 -r ssl-cert
+	# Memory is judged in the plain build (the distcheck pass): under
+	# ASan, shadow memory and the quarantine of freed blocks (measured:
+	# 13 -> 26 MB here) say nothing of what the code keeps.
+	rss0=$(rss_kb "$SPID")
+	asan=$("$FB_BUILDDIR/t/test-arena" -a)
+	rss_ok() {	# rss_ok DESCRIPTION
+		if [ "$asan" = asan ]; then
+			skip "ASan build: RSS holds its shadow and quarantine"
+			return
+		fi
+		[ "$rss" -lt 16384 ]
+		ok $? "$1"
+	}
 	out=$(asnobody "$TA" idle "$S" 150 5 | tail -1)
 	is "$out" "denied 150, full 0, dropped 0, open 0" \
 	    "150 connections without access: each refused at once"
@@ -349,15 +362,13 @@ if [ "$hostile_ok" = 1 ]; then
 	ok $? "... within a second ($((t1 - t0)) ms)"
 	is "$(ctl ping)" pong "... and again"
 	rss=$(rss_kb "$SPID")
-	[ "$rss" -lt 16384 ]
-	ok $? "the master's RSS stays under 16 MB ($rss kB)"
+	rss_ok "the master's RSS stays under 16 MB ($rss0 -> $rss kB)"
 	until_ok 20 has "$dir/idle.out" denied
 	like "$(tail -1 "$dir/idle.out")" '^denied 0, full (1[0-9][0-9]|150), ' \
 	    "idle clients beyond the limit for read-only peers: refused at once"
 	until_ok 20 has "$dir/pipe.out" flooders
 	rss=$(rss_kb "$SPID")
-	[ "$rss" -lt 16384 ]
-	ok $? "the master's RSS after the flood: $rss kB"
+	rss_ok "the master's RSS after the flood, under 16 MB: $rss0 -> $rss kB"
 
 	# Idle read-only clients get slots, and lose them after 5 s.
 	out=$(asreader "$TA" idle "$S" 100 15 | tail -1)
