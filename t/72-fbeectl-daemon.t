@@ -100,6 +100,11 @@ is "$(ctl executors --json | jq -r '[.[].id | test("^[0-9a-f]{64}$")] | all')" \
 # --- tasks: counters grow as events are processed ---------------------------------
 before=$(pool_total)
 is "$before" "0" "no task counted yet"
+# The pool idles a few seconds before work comes, so that a rate since
+# start (idle seconds counted as work at rate zero) shows below.
+up_at_least() { st --argjson u "$1" '.uptime >= $u' | grep -qx true; }
+until_ok 30 up_at_least 3
+u0=$(st .uptime)
 n=0
 for f in "$FB_FIXTURES"/stripe-events/*.json; do
 	ts=$(date +%s)
@@ -129,7 +134,7 @@ is "$(st .schema_version)" "$(ls "$FB_SRCDIR"/sql/[0-9][0-9][0-9]_*.sql | wc -l)
     "status: schema_version is the number of the last migration"
 is "$(st .colonies_url)" "$FB_COLONIES_URL" "status: colonies_url"
 ctl status >"$dir/status.txt"
-grep -q "^colonies: *$FB_COLONIES_URL\$" "$dir/status.txt" &&
+grep -q "^colonies: *$FB_COLONIES_URL " "$dir/status.txt" &&
     grep -q "^version: *financebeed $(st .daemon_version), database schema" "$dir/status.txt"
 ok $? "status text shows the version and the ColonyOS URL"
 # Figures are rounded to what they mean: no binary noise in the JSON.
@@ -137,13 +142,27 @@ ok $? "status text shows the version and the ColonyOS URL"
 ! grep -Eo '[0-9]\.[0-9]{7,}' "$dir/status.json"
 ok $? "status --json: no float noise (at most 6 decimals)"
 
-# Younger than a minute, the rate covers the whole life of the master:
-# throughput times uptime gives back the task count.  (Once the master is
-# older than that, only its sign can be checked here.)
-is "$(st --argjson n "$n" 'if .uptime < 55 then
-	((.pool.throughput_1m * .uptime - $n) | fabs) < 1
+# Younger than a minute, the rate covers the time since work began, not
+# since start: the window starts at most a tick (0.5 s, 1 s allowed) before
+# the submission at uptime u0, so throughput times (uptime - u0 + 1) is at
+# least the task count.  (Once the master is older than a minute, only
+# its sign can be checked here.)
+is "$(st --argjson n "$n" --argjson u0 "$u0" 'if .uptime < 55 then
+	.pool.throughput_1m * (.uptime - $u0 + 1) >= $n - 0.5
     else .pool.throughput_1m >= 0 end')" "true" \
-    "status: throughput_1m counts every task since start ($(st '.uptime, .pool.throughput_1m' | tr '\n' ' '))"
+    "status: throughput_1m counts from the first task ($(st '.uptime, .pool.throughput_1m' | tr '\n' ' ')u0 $u0, $n tasks)"
+# What the master's probe says of the dependencies (metrics.queue_interval
+# 10 s by default, the first probe at start).
+probed() { st '.colonies.answers and .database.answers' | grep -qx true; }
+until_ok 30 probed
+ok $? "status: ColonyOS and the database answer the master's probe"
+is "$(st '.database.schema_version, .colonies.url' | tr '\n' ' ')" \
+    "$(ls "$FB_SRCDIR"/sql/[0-9][0-9][0-9]_*.sql | wc -l) $FB_COLONIES_URL " \
+    "status: the database's schema version and the ColonyOS URL"
+ctl status >"$dir/status.txt"
+grep -q "^colonies: *$FB_COLONIES_URL answers ([0-9.]* s ago)\$" "$dir/status.txt" &&
+    grep -q "^database: *answers, schema [0-9]* ([0-9.]* s ago)\$" "$dir/status.txt"
+ok $? "status text: ColonyOS and the database answer" || cat "$dir/status.txt" >&2
 
 # --- metrics ----------------------------------------------------------------------
 ctl metrics >"$dir/metrics" 

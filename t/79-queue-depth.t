@@ -11,7 +11,7 @@
 FBD_BEES=2
 FBD_METRICS="queue_interval = 0.5; stats_interval = 0.5;"
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
-plan 20
+plan 23
 
 ctl() { timeout 5 "$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" "$@"; }
 q() { ctl status --json | jq -r ".queue.$1"; }
@@ -25,8 +25,11 @@ sed -i "s|executor_seed_file = .*|executor_seed_file = \"$FBD_DIR/stranger.seed\
     "$FBD_DIR/stranger.conf"
 "$FB_BUILDDIR/financebeed" -c "$FBD_DIR/stranger.conf" --queue-depth \
     3>"$FBD_DIR/stranger.out" 2>/dev/null
-is "$(jq -r .error "$FBD_DIR/stranger.out")" "not a member of the colony" \
+is "$(jq -r .colonies.error "$FBD_DIR/stranger.out")" "not a member of the colony" \
     "a non-member gets an error, not a count"
+is "$(jq -c '[.colonies.answers, .database.answers, .database.schema_version]' "$FBD_DIR/stranger.out")" \
+    "[true,true,$(ls "$FB_SRCDIR"/sql/[0-9][0-9][0-9]_*.sql | wc -l)]" \
+    "  ColonyOS and the database answer; the database's schema version"
 
 fbd_start || { echo "Bail out! financebeed did not start"; exit 1; }
 fbd_wait_bees 2
@@ -49,6 +52,9 @@ grep -q "^financebee_queue_waiting $n\$" "$FBD_DIR/m.txt"
 ok $? "metrics: financebee_queue_waiting $n"
 grep -q '^financebee_queue_running 0$' "$FBD_DIR/m.txt"
 ok $? "metrics: financebee_queue_running 0"
+grep -q '^financebee_dependency_up{dependency="colonies"} 1$' "$FBD_DIR/m.txt" &&
+    grep -q '^financebee_dependency_up{dependency="database"} 1$' "$FBD_DIR/m.txt"
+ok $? "metrics: financebee_dependency_up 1 for ColonyOS and the database"
 if command -v promtool >/dev/null 2>&1; then
 	promtool check metrics <"$FBD_DIR/m.txt" >"$FBD_DIR/promtool.out" 2>&1
 	ok $? "promtool check metrics: clean ($(tr '\n' ' ' <"$FBD_DIR/promtool.out"))"
@@ -78,6 +84,11 @@ timeout 1 "$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" status >"$FBD_DIR/st.txt"
 ok $? "the master answers fbeectl within a second ($(( ($(date +%s%N) - t0) / 1000000 )) ms)"
 grep -q '^queue error: ' "$FBD_DIR/st.txt"
 ok $? "fbeectl status shows the error"
+col_down() {
+	ctl metrics | grep -q '^financebee_dependency_up{dependency="colonies"} 0$'
+}
+until_ok 30 col_down
+ok $? "metrics: financebee_dependency_up{dependency=\"colonies\"} 0"
 is "$(q waiting)" 0 "the last measured value is kept"
 kill -CONT "$MC_PID"
 no_error() { [ "$(q error)" = null ]; }

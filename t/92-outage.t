@@ -13,6 +13,7 @@
 
 FBD_BEES=4
 FBD_MAXRETRIES=3
+FBD_METRICS="queue_interval = 1;"	# the master's probe of both dependencies
 OUTAGE=${FB_OUTAGE:-150}
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
 
@@ -42,10 +43,17 @@ metric() {
 	    awk -v m="$1" '$1 == m { print $2 }'
 }
 
+# dep_answers DEP VALUE: the master's probe says so (true, false, null).
+dep_answers() {
+	[ "$(fbd_status | jq -r --arg d "$1" '.[$d].answers')" = "$2" ]
+}
+
 fbd_start
 ok $? "financebeed started"
 fbd_wait_bees 4
 ok $? "4 bees running"
+until_ok 30 dep_answers database true && until_ok 30 dep_answers colonies true
+ok $? "status: the database and ColonyOS answer the master's probe"
 pids0=$(pids_now)
 gen db 55 751 && gen db2 50 752 && gen col 55 753 && gen col2 5 754
 ok $? "events generated, users created"
@@ -70,6 +78,15 @@ like "$(printf '%s' "$st" | jq -r '.pool.waiting.database.error')" \
 like "$("$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" status)" \
     'waiting: +for the database since [0-9-]+ [0-9:]+ UTC \(.*4 bees\): .*database' \
     "fbeectl status: waiting for the database, since when, the error"
+until_ok 30 dep_answers database false
+ok $? "status: the database does not answer the master's probe"
+like "$(fbd_status | jq -r '.database.error')" '.' \
+    "  with the error ($(fbd_status | jq -r '.database.error'))"
+like "$("$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" status)" \
+    'database: +DOES NOT ANSWER \([0-9.]+ s ago\): .' \
+    "fbeectl status: the database DOES NOT ANSWER, with the error"
+dep_answers colonies true
+ok $? "  while ColonyOS still answers"
 # In-flight processes run out their lease; nothing new is assigned.
 until_ok 40 running_none
 ok $? "no process is held while the database is down"
@@ -87,6 +104,8 @@ pg_up
 ok $? "PostgreSQL started again after $(( $(now) - t0 )) s"
 wait_log 'the database answers again after' 30
 ok $? "the bees see it answer"
+until_ok 30 dep_answers database true
+ok $? "status: the database answers the probe again"
 fbd_wait_closed 120
 ok $? "every process closed after the outage ($FBD_WAIT)"
 is "$(fbd_count_state 3 "$FBD_DIR/all.ids")" 0 "none failed"
@@ -106,6 +125,11 @@ ok $? "minicolonies stopped (SIGSTOP) with tasks in flight"
 t0=$(now)
 wait_log 'ColonyOS unreachable' 30
 ok $? "the bees notice ColonyOS is down"
+until_ok 60 dep_answers colonies false
+ok $? "status: ColonyOS does not answer the master's probe"
+like "$("$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" status)" \
+    "colonies: +$FB_COLONIES_URL DOES NOT ANSWER" \
+    "fbeectl status: ColonyOS DOES NOT ANSWER"
 sleep $(( OUTAGE / 2 ))
 st=$(fbd_status)
 is "$(printf '%s' "$st" | jq -r '.crash_loop')" false \

@@ -587,6 +587,37 @@ ctl_print_queue(json_t *q)
 		printf("queue error: %s\n", ctl_str(q, "error", "-"));
 }
 
+/*
+ * "colonies:    URL (answers, 2.0 s ago)" and "database:    answers,
+ * schema 5 (2.0 s ago)", from the master's last probe of each.
+ */
+static void
+ctl_print_dep(const char *label, json_t *d, const char *url)
+{
+	char		 n1[32], n2[32], head[600];
+	json_t		*a = json_object_get(d, "answers");
+	const char	*err = ctl_str(d, "error", NULL);
+
+	if (url != NULL)
+		snprintf(head, sizeof(head), "%s ", url);
+	else
+		head[0] = '\0';
+	if (!json_is_boolean(a))
+		printf("%-12s %s(%s)\n", label, head, err != NULL ? err :
+		    "not probed: metrics.queue_interval is 0, or not yet");
+	else if (json_is_true(a) && json_is_number(json_object_get(d,
+	    "schema_version")))
+		printf("%-12s %sanswers, schema %s (%s s ago)%s%s\n", label,
+		    head, ctl_num(d, "schema_version", 0, n1, sizeof(n1)),
+		    ctl_num(d, "age", 1, n2, sizeof(n2)),
+		    err != NULL ? ": " : "", err != NULL ? err : "");
+	else
+		printf("%-12s %s%s (%s s ago)%s%s\n", label, head,
+		    json_is_true(a) ? "answers" : "DOES NOT ANSWER",
+		    ctl_num(d, "age", 1, n2, sizeof(n2)),
+		    err != NULL ? ": " : "", err != NULL ? err : "");
+}
+
 static void
 ctl_print_status(json_t *st)
 {
@@ -607,7 +638,9 @@ ctl_print_status(json_t *st)
 	    ctl_str(st, "daemon_version", "?"),
 	    ctl_num(st, "schema_version", 0, n1, sizeof(n1)));
 	printf("config:      %s\n", ctl_str(st, "config", "-"));
-	printf("colonies:    %s\n", ctl_str(st, "colonies_url", "-"));
+	ctl_print_dep("colonies:", json_object_get(st, "colonies"),
+	    ctl_str(st, "colonies_url", "-"));
+	ctl_print_dep("database:", json_object_get(st, "database"), NULL);
 	printf("bees:        %s running, %s wanted%s\n",
 	    ctl_num(st, "bees_running", 0, n1, sizeof(n1)),
 	    ctl_num(st, "bees_target", 0, n2, sizeof(n2)),

@@ -185,6 +185,7 @@ struct store	*store_open(const struct fb_config *, char *, size_t);
 void		 store_free(struct store *);
 /* 0 if the schema is the one this binary was built for, else -1 + cause. */
 int		 store_check_schema(struct store *, char *, size_t);
+int		 store_schema_version(struct store *, int *, char *, size_t);
 /* sqldir NULL = FB_SQLDIR.  0, or -1 a migration failed (SQL/data), -2 the
  * database is unreachable, -3 the SQL directory is unusable. */
 int		 store_migrate(struct store *, const char *sqldir, int *version,

@@ -1207,6 +1207,9 @@ master_notify(void)
 		notify_send("READY=1\nSTATUS=%s\nMAINPID=%ld", line,
 		    (long)getpid());
 		log_stderr_mirror(0);
+		/* The first probe: status tells at once what answers. */
+		if (master.ev_queue != NULL)
+			queue_start();
 		return;
 	}
 	if (strcmp(line, master_status) != 0) {

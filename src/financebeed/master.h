@@ -165,13 +165,15 @@ void	 settle_tick(int64_t);
 int	 settle_reaped(pid_t, int);
 void	 settle_stop(void);
 unsigned int settle_pending(unsigned int *);
-/* queue.c: the queue-depth child, master side */
+/* queue.c: the dependency probe (queue depth, database), master side */
 void	 queue_start(void);
 void	 queue_watchdog(int64_t now);
 void	 queue_stop(void);
 int	 queue_busy(void);
 int	 queue_reaped(pid_t, int status);
 json_t	*queue_json(void);
+json_t	*queue_dep_json(int database);
+int	 queue_answers(int database);
 int	 queue_get(int64_t *waiting, int64_t *running);
 
 /* report.c */

@@ -43,8 +43,7 @@ report_total_tasks(void)
 
 /*
  * One sample of the task total per tick, a minute of them in a ring; the
- * first is taken at start, so a daemon younger than a minute reports its
- * rate since it started rather than nothing.
+ * first is taken at start.
  */
 void
 report_rate_sample(int64_t now)
@@ -55,7 +54,6 @@ report_rate_sample(int64_t now)
 	if (master.rate_n < MASTER_RATE_SAMPLES)
 		master.rate_n++;
 }
-
 
 static const char *const report_outcomes[FBEE_NOUTCOMES] = {
 	"applied", "duplicate", "ignored", "stale", "parked", "failed",
@@ -120,6 +118,13 @@ report_slot_state(const struct slot *s)
 	return "stopped";
 }
 
+/*
+ * Tasks per second over the last minute.  A daemon younger than that has
+ * no minute behind it: its window starts at the last sample before its
+ * first task (not at its start, which would count the idle seconds before
+ * any work came as work at rate zero), so the figure is the rate at which
+ * it has worked since work began.
+ */
 static double
 report_throughput(void)
 {
@@ -128,7 +133,13 @@ report_throughput(void)
 
 	if (master.rate_n == 0)
 		return 0;
-	oldest = master.rate_n < MASTER_RATE_SAMPLES ? 0 : master.rate_head;
+	if (master.rate_n < MASTER_RATE_SAMPLES) {
+		for (oldest = 0; oldest + 1 < master.rate_n &&
+		    master.rate_total[oldest + 1] == master.rate_total[0];
+		    oldest++)
+			;
+	} else
+		oldest = master.rate_head;
 	if (now <= master.rate_ms[oldest])
 		return 0;
 	return report_round((double)(report_total_tasks() -
@@ -339,6 +350,8 @@ report_status(void)
 		json_object_set_new(o, "colonies_url",
 		    json_string(master.cfg->colonies_url));
 		json_object_set_new(o, "queue", queue_json());
+		json_object_set_new(o, "colonies", queue_dep_json(0));
+		json_object_set_new(o, "database", queue_dep_json(1));
 	}
 	if (o != NULL && (master.nlfds > 0 || master.intake_target > 0))
 		json_object_set_new(o, "intake", report_intake_json());
@@ -460,6 +473,25 @@ report_intake_metrics(struct mbuf *b, const struct fbee_counters *pool)
 	    "financebee_webhook_to_commit_seconds_sum %.6f\n"
 	    "financebee_webhook_to_commit_seconds_count %" PRIu64 "\n",
 	    pool->w2c.count, (double)pool->w2c.sum_us / 1e6, pool->w2c.count);
+}
+
+/* financebee_dependency_up: 1 or 0 as the last probe found, when it did. */
+static void
+report_up_metrics(struct mbuf *b)
+{
+	int	col = queue_answers(0), db = queue_answers(1);
+
+	if (col < 0 && db < 0)
+		return;
+	mbuf_printf(b, "# HELP financebee_dependency_up Whether the "
+	    "dependency answered the master's last probe.\n"
+	    "# TYPE financebee_dependency_up gauge\n");
+	if (col >= 0)
+		mbuf_printf(b, "financebee_dependency_up{dependency="
+		    "\"colonies\"} %d\n", col);
+	if (db >= 0)
+		mbuf_printf(b, "financebee_dependency_up{dependency="
+		    "\"database\"} %d\n", db);
 }
 
 char *
@@ -601,6 +633,7 @@ report_metrics_text(void)
 	    "financebee_master_rss_bytes %ld\n", metrics_rss_kb(getpid()) *
 	    1024);
 	/* Absent until measured: no gauge stands for "unknown". */
+	report_up_metrics(&b);
 	if (queue_get(&qw, &qr) == 0)
 		mbuf_printf(&b, "# HELP financebee_queue_waiting Processes "
 		    "waiting at the ColonyOS server (last measured).\n"

@@ -600,7 +600,8 @@ store_backend_pid(const struct store *s)
 	return s->conn != NULL ? PQbackendPID(s->conn) : 0;
 }
 
-static int
+/* 0 with *version (0: not installed), -1 on a query error, -2 unreachable. */
+int
 store_schema_version(struct store *s, int *version, char *cause,
     size_t causelen)
 {
