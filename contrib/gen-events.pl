@@ -2,25 +2,26 @@
 # contrib/gen-events.pl: generate realistic Stripe subscription lifecycles
 # (2025-03-31.basil shapes) for the demo, tests and benchmarks.
 #
-#   gen-events.pl [-n USERS] [-s SEED] [-u users.txt] [-S] > events.jsonl
+#   gen-events.pl [-n USERS] [-s SEED] [-t CREATED0] [-u users.txt] [-S] > events.jsonl
 #
 # Writes one compact event per line.  -u writes the user ids (one UUID per
 # line) that the application must have in user_profiles.  -S shuffles the
 # events (Stripe guarantees no order).  Each user gets: checkout completed,
 # subscription created (active), invoice paid, and then, by a seeded draw,
 # a renewal, a plan change, a past_due/active round trip, a cancellation, a
-# refund or a dispute.
+# refund or a dispute.  User u's events are created from CREATED0 + 100 u
+# seconds on (at most 120 s later); CREATED0 is 1764000000 unless -t.
 use strict;
 use warnings;
 use Getopt::Std;
 
 my %o = (n => 50, s => 1);
-getopts('n:s:u:S', \%o) or die "usage: gen-events.pl [-n users] [-s seed] [-u file] [-S]\n";
+getopts('n:s:t:u:S', \%o) or die "usage: gen-events.pl [-n users] [-s seed] [-t created0] [-u file] [-S]\n";
 srand($o{s});
 
 my @tiers = ([bronze => 'price_bronze_monthly'], [silver => 'price_silver_monthly'],
     [gold => 'price_gold_monthly']);
-my $t0 = 1764000000;
+my $t0 = $o{t} // 1764000000;	# the first event's created (Unix time)
 my $seq = 0;
 my (@events, @users);
 

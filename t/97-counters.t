@@ -14,7 +14,7 @@ fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
 sed -i -e 's|poll_timeout = 1;|poll_timeout = 30;|' \
     -e 's|crash_limit = 4;|crash_limit = 1000;|' \
     -e "s|interval = 0.5;|interval = 3;|" "$FBD_CONF"
-plan 31
+plan 34
 
 
 # closed_tasks: tasks closed by the pool, by its status (all outcomes but
@@ -36,13 +36,26 @@ fbd_wait_bees 4
 ok $? "4 bees running"
 
 # --- without kills: exact right after the last close ---------------------------
-fbd_submit_generated 40 771
+# Created by Stripe 7,600 s ago and later (user u's events from
+# created0 + 100 u to + 120 s): the revenue lag of each is between 3,480 s
+# and 7,600 s plus the run.
+FBD_GEN_T0=$(( $(date +%s) - 7600 )) fbd_submit_generated 40 771
 n=$FBD_SUBMITTED
 fbd_wait_closed 60
 ok $? "$n processes closed ($FBD_WAIT)"
 until_ok 1 closed_is "$n"
 ok $? "status shows all $n within a second of the last close (got $(closed_tasks))"
 is "$(metrics_total)" "$n" "metrics too"
+applied=$(fbd_status | jq '.pool.tasks.applied')
+is "$("$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" metrics |
+    awk '$1 == "financebee_revenue_lag_seconds_count" { print $2 }')" "$applied" \
+    "metrics: a revenue lag for each of the $applied applied events"
+lag=$(fbd_status | jq -r '.pool.revenue_lag_s | "\(.p50) \(.p99)"')
+echo "$lag" | awk '{ exit !($1 >= 3400 && $1 <= 7800 && $2 >= $1 && $2 <= 9000) }'
+ok $? "status: revenue lag p50 and p99 from Stripe's created ($lag s)"
+like "$("$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" status)" \
+    'revenue lag: p50 [0-9.]+ s, p95 [0-9.]+ s, p99 [0-9.]+ s' \
+    "fbeectl status: the revenue lag"
 
 # --- a bee killed while its close is in flight, the close landing ----------------
 # Its task blocks in the database; ColonyOS is stopped; the task goes on to

@@ -452,6 +452,12 @@ main(void)
 	m.c.rss_kb = 5000;
 	metrics_hist_add(&m.c.hist, 100);
 	metrics_hist_add(&m.c.hist, UINT64_C(1) << 40);
+	metrics_hist_add(&m.c.w2c, 7000);
+	metrics_hist_add(&m.c.lag, 3600000);
+	m.c.db_wait_ms = 6;
+	m.c.colonies_wait_ms = 8;
+	for (i = 0; i < INTAKE_R_MAX; i++)
+		m.c.intake[i] = (uint64_t)i + 9;
 	for (i = 0; i < FBEE_NFAIL; i++)
 		m.c.failed[i] = (uint64_t)i * 7 + 1;
 	for (i = 0; i < FBEE_NTRANSIENT; i++)

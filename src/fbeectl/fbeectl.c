@@ -654,6 +654,11 @@ ctl_print_status(json_t *st)
 	    ctl_num(lat, "p50", 1, n1, sizeof(n1)),
 	    ctl_num(lat, "p95", 1, n2, sizeof(n2)),
 	    ctl_num(lat, "p99", 1, n3, sizeof(n3)));
+	lat = json_object_get(pool, "revenue_lag_s");
+	printf("revenue lag: p50 %s s, p95 %s s, p99 %s s (Stripe's created "
+	    "-> commit)\n", ctl_num(lat, "p50", 1, n1, sizeof(n1)),
+	    ctl_num(lat, "p95", 1, n2, sizeof(n2)),
+	    ctl_num(lat, "p99", 1, n3, sizeof(n3)));
 	printf("errors:      db %s, http %s; bee restarts %s\n",
 	    ctl_num(pool, "db_errors", 0, n1, sizeof(n1)),
 	    ctl_num(pool, "http_errors", 0, n2, sizeof(n2)),

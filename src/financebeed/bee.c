@@ -747,7 +747,7 @@ bee_task(struct bee *b, struct col_process *p)
 	struct guardian_input	in;
 	struct task_result	res;
 	int64_t			limit, closeby, deadline, margin;
-	int64_t			received_us, now_us;
+	int64_t			received_us, now_us, lag_ms;
 
 	b->task_start_us = clock_now_us();
 	b->task_start = b->task_start_us / 1000;
@@ -784,6 +784,11 @@ bee_task(struct bee *b, struct col_process *p)
 	    res.outcome != OUTCOME_FAILED && (now_us = clock_wall_us()) >=
 	    received_us)
 		metrics_hist_add(&b->c.w2c, (uint64_t)(now_us - received_us));
+	/* Revenue lag: from the event's creation at Stripe to its commit. */
+	if (res.outcome == OUTCOME_APPLIED && res.created > 0) {
+		lag_ms = clock_wall_us() / 1000 - res.created * 1000;
+		metrics_hist_add(&b->c.lag, lag_ms > 0 ? (uint64_t)lag_ms : 0);
+	}
 	bee_count(b, &res);
 
 	if (bee_sigquit) {

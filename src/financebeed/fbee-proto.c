@@ -196,7 +196,7 @@ fbee_pack(msgpack_sbuffer *sb, const struct fbee_msg *m)
 		msgpack_pack_map(&pk, 7);
 		break;
 	case FBEE_COUNTERS:
-		msgpack_pack_map(&pk, 20);	/* v, t + 18 counters */
+		msgpack_pack_map(&pk, 23);	/* v, t + 21 counters */
 		break;
 	case FBEE_BYE:
 		msgpack_pack_map(&pk, 5);
@@ -242,6 +242,9 @@ fbee_pack(msgpack_sbuffer *sb, const struct fbee_msg *m)
 		pk_u64s(&pk, "w2c", m->c.w2c.buckets, METRICS_NBUCKETS);
 		pk_u64(&pk, "w2ccount", m->c.w2c.count);
 		pk_u64(&pk, "w2csum", m->c.w2c.sum_us);
+		pk_u64s(&pk, "lag", m->c.lag.buckets, METRICS_NBUCKETS);
+		pk_u64(&pk, "lagcount", m->c.lag.count);
+		pk_u64(&pk, "lagsum", m->c.lag.sum_us);
 		pk_u64s(&pk, "intake", m->c.intake, INTAKE_R_MAX);
 		pk_u64s(&pk, "fcause", m->c.failed, FBEE_NFAIL);
 		pk_u64s(&pk, "tcause", m->c.transient, FBEE_NTRANSIENT);
@@ -432,6 +435,12 @@ fbee_decode_field(const msgpack_object *k, const msgpack_object *v,
 			return dec_u64(v, &m->c.w2c.count);
 		if (key_is(k, "w2csum"))
 			return dec_u64(v, &m->c.w2c.sum_us);
+		if (key_is(k, "lag"))
+			return dec_u64s(v, m->c.lag.buckets, METRICS_NBUCKETS);
+		if (key_is(k, "lagcount"))
+			return dec_u64(v, &m->c.lag.count);
+		if (key_is(k, "lagsum"))
+			return dec_u64(v, &m->c.lag.sum_us);
 		if (key_is(k, "intake"))
 			return dec_u64s(v, m->c.intake, INTAKE_R_MAX);
 		if (key_is(k, "fcause"))
@@ -560,6 +569,7 @@ fbee_counters_add(struct fbee_counters *dst, const struct fbee_counters *src)
 		dst->duplicate[i] += src->duplicate[i];
 	}
 	metrics_hist_merge(&dst->w2c, &src->w2c);
+	metrics_hist_merge(&dst->lag, &src->lag);
 	for (i = 0; i < INTAKE_R_MAX; i++)
 		dst->intake[i] += src->intake[i];
 }
@@ -590,6 +600,10 @@ fbee_counters_max(struct fbee_counters *dst, const struct fbee_counters *src)
 		FBEE_MAX(dst->w2c.buckets[i], src->w2c.buckets[i]);
 	FBEE_MAX(dst->w2c.count, src->w2c.count);
 	FBEE_MAX(dst->w2c.sum_us, src->w2c.sum_us);
+	for (i = 0; i < METRICS_NBUCKETS; i++)
+		FBEE_MAX(dst->lag.buckets[i], src->lag.buckets[i]);
+	FBEE_MAX(dst->lag.count, src->lag.count);
+	FBEE_MAX(dst->lag.sum_us, src->lag.sum_us);
 	for (i = 0; i < INTAKE_R_MAX; i++)
 		FBEE_MAX(dst->intake[i], src->intake[i]);
 	for (i = 0; i < FBEE_NFAIL; i++)

@@ -18,7 +18,9 @@
  *              dberr, httperr, dbwait, colwait (ms spent waiting for the
  *              database, for ColonyOS), rss (kB), hist [METRICS_NBUCKETS],
  *              hcount, hsum (us), w2c [METRICS_NBUCKETS], w2ccount,
- *              w2csum (webhook -> commit of intake events, us), intake
+ *              w2csum (webhook -> commit of intake events, us), lag
+ *              [METRICS_NBUCKETS], lagcount, lagsum (revenue lag: the
+ *              Stripe event's created -> commit of applied events, ms), intake
  *              [INTAKE_R_MAX requests by reply: an intake process, whose
  *              hist is then its ColonyOS submits and httperr their errors],
  *              fcause [FBEE_NFAIL failed tasks by enum fbee_fail], tcause
@@ -93,7 +95,7 @@ enum fbee_phase {
 };
 
 #define FBEE_SHM_MAGIC		0x66627331U	/* "fbs1" */
-#define FBEE_SHM_VERSION	2
+#define FBEE_SHM_VERSION	3	/* 3: lag */
 #define FBEE_SHM_SIZE		4096	/* the memfd's size */
 
 /*
@@ -133,6 +135,7 @@ struct fbee_counters {
 	int64_t			rss_kb;
 	struct metrics_hist	hist;
 	struct metrics_hist	w2c;		/* webhook -> commit, us */
+	struct metrics_hist	lag;		/* event created -> commit, ms */
 	uint64_t		intake[INTAKE_R_MAX];	/* intake processes */
 	uint64_t		failed[FBEE_NFAIL];
 	uint64_t		transient[FBEE_NTRANSIENT];

@@ -209,6 +209,7 @@ struct task_result {
 	enum store_outcome	 outcome;
 	char			 event_id[256];
 	char			 type[129];	/* the event type, or "" */
+	int64_t			 created;	/* the event's, s; 0 unknown */
 	int			 rejected;	/* by the guardian */
 	char			 reason[FB_CAUSE_MAX];
 	json_t			*detail;	/* what changed: dry runs only */

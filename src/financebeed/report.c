@@ -302,11 +302,12 @@ report_status(void)
 		state = "paused";
 	else
 		state = "running";
-	p = json_pack("{s:o,s:f,s:o,s:o,s:I,s:I,s:I,s:o,s:f,s:f,s:I}",
+	p = json_pack("{s:o,s:f,s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:f,s:f,s:I}",
 	    "tasks", report_tasks_json(&pool),
 	    "throughput_1m", report_throughput(),
 	    "latency_ms", report_latency_json(&pool.hist),
 	    "webhook_latency_ms", report_latency_json(&pool.w2c),
+	    "revenue_lag_s", report_latency_json(&pool.lag),
 	    "db_errors", (json_int_t)pool.db_errors,
 	    "http_errors", (json_int_t)pool.http_errors,
 	    "restarts", (json_int_t)master.restarts,
@@ -442,12 +443,14 @@ report_waiting_count(int dep)
 	return n;
 }
 
+static void	report_hist_metrics(struct mbuf *, const char *, const char *,
+		    const struct metrics_hist *, double);
+
 /* Prometheus lines for the intake and the webhook -> commit latency. */
 static void
 report_intake_metrics(struct mbuf *b, const struct fbee_counters *pool)
 {
 	struct fbee_counters	 all = master.intake_retired;
-	uint64_t		 cum = 0;
 	unsigned int		 k;
 	size_t			 i;
 
@@ -459,20 +462,29 @@ report_intake_metrics(struct mbuf *b, const struct fbee_counters *pool)
 	for (i = 0; i < INTAKE_R_MAX; i++)
 		mbuf_printf(b, "financebee_intake_requests_total{reply=\"%s\"} "
 		    "%" PRIu64 "\n", intake_result_str((int)i), all.intake[i]);
-	mbuf_printf(b, "# HELP financebee_webhook_to_commit_seconds From the "
-	    "intake's receipt of a webhook to its commit by a bee.\n"
-	    "# TYPE financebee_webhook_to_commit_seconds histogram\n");
+	report_hist_metrics(b, "financebee_webhook_to_commit_seconds",
+	    "From the intake's receipt of a webhook to its commit by a bee.",
+	    &pool->w2c, 1e6);
+}
+
+/* A histogram family from h, whose unit is 1/per of a second. */
+static void
+report_hist_metrics(struct mbuf *b, const char *name, const char *help,
+    const struct metrics_hist *h, double per)
+{
+	uint64_t	cum = 0;
+	size_t		i;
+
+	mbuf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help,
+	    name);
 	for (i = 0; i < METRICS_NBUCKETS - 1; i++) {
-		cum += pool->w2c.buckets[i];
-		mbuf_printf(b, "financebee_webhook_to_commit_seconds_bucket"
-		    "{le=\"%.6g\"} %" PRIu64 "\n",
-		    (double)metrics_hist_bound((unsigned int)i) / 1e6, cum);
+		cum += h->buckets[i];
+		mbuf_printf(b, "%s_bucket{le=\"%.6g\"} %" PRIu64 "\n", name,
+		    (double)metrics_hist_bound((unsigned int)i) / per, cum);
 	}
-	mbuf_printf(b, "financebee_webhook_to_commit_seconds_bucket"
-	    "{le=\"+Inf\"} %" PRIu64 "\n"
-	    "financebee_webhook_to_commit_seconds_sum %.6f\n"
-	    "financebee_webhook_to_commit_seconds_count %" PRIu64 "\n",
-	    pool->w2c.count, (double)pool->w2c.sum_us / 1e6, pool->w2c.count);
+	mbuf_printf(b, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+	    "%s_sum %.6f\n%s_count %" PRIu64 "\n", name, h->count, name,
+	    (double)h->sum_us / per, name, h->count);
 }
 
 /* financebee_dependency_up: 1 or 0 as the last probe found, when it did. */
@@ -628,6 +640,9 @@ report_metrics_text(void)
 			    "%" PRId64 "\n", s->id, s->live.rss_kb * 1024);
 	}
 	report_intake_metrics(&b, &pool);
+	report_hist_metrics(&b, "financebee_revenue_lag_seconds", "From the "
+	    "Stripe event's creation (its created field) to its commit, of "
+	    "applied events.", &pool.lag, 1e3);
 	mbuf_printf(&b, "# HELP financebee_master_rss_bytes Resident memory "
 	    "of the master.\n# TYPE financebee_master_rss_bytes gauge\n"
 	    "financebee_master_rss_bytes %ld\n", metrics_rss_kb(getpid()) *

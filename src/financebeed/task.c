@@ -106,7 +106,7 @@ task_check(const struct fb_config *cfg, const struct guardian_input *in,
 {
 	struct fb_change	*c = &task_change;
 	const char		*doc, *id;
-	char			 cause[FB_CAUSE_MAX];
+	char			 cause[FB_CAUSE_MAX], num[24];
 	size_t			 n;
 	int			 rv;
 
@@ -126,6 +126,13 @@ task_check(const struct fb_config *cfg, const struct guardian_input *in,
 	    n - 2 < sizeof(r->type)) {
 		memcpy(r->type, id + 1, n - 2);
 		r->type[n - 2] = '\0';
+	}
+	/* An integer of at most 19 digits (the envelope checked it). */
+	if ((id = change_value(c, "created", &n)) != NULL && n > 0 &&
+	    n < sizeof(num)) {
+		memcpy(num, id, n);
+		num[n] = '\0';
+		r->created = strtoll(num, NULL, 10);
 	}
 	if (rv == -1) {
 		r->rejected = 1;

@@ -196,7 +196,7 @@ fbd_submit_fixtures() {
 fbd_submit_generated() {
 	local f=$FBD_DIR/gen.$2.jsonl u=$FBD_DIR/users.$2.txt
 	perl "$FB_SRCDIR/contrib/gen-events.pl" -n "$1" -s "${2:-1}" -u "$u" \
-	    -S >"$f" || return 1
+	    ${FBD_GEN_T0:+-t "$FBD_GEN_T0"} -S >"$f" || return 1
 	sed "s/.*/INSERT INTO user_profiles (id) VALUES ('&') ON CONFLICT DO NOTHING;/" \
 	    "$u" | psql_q >/dev/null || return 1
 	_fbd_submit --stdin-lines <"$f"
