@@ -325,3 +325,44 @@ wait_working() {	# wait_working N: until N bees hold a task
 	done
 	return 1
 }
+
+# fbd_wait_polls K [SECONDS]: until every bee running now has had K more
+# assign requests answered (status "polls"); a bee that is gone meanwhile
+# counts as done (the caller checks what it expects of it).  A window of
+# "nothing else happens" is measured in this progress, not in seconds.
+fbd_wait_polls() {
+	local base
+	base=$(fbd_status | jq -c '[.bees[] | select(.pid > 0) |
+	    {pid, polls}]') || return 1
+	for _ in $(seq 1 $(( ${2:-20} * 10 ))); do
+		[ "$(fbd_status | jq --argjson b "$base" --argjson k "$1" '
+		    [.bees[] | select(.pid > 0)] as $now | all($b[]; . as $o |
+		    [$now[] | select(.pid == $o.pid)] | length == 0 or
+		    .[0].polls >= $o.polls + $k)' 2>/dev/null)" = true ] &&
+		    return 0
+		sleep 0.1
+	done
+	diag "the bees did not poll $1 more times: $base ->" \
+	    "$(fbd_status | jq -c '[.bees[] | {pid, state, polls}]')"
+	return 1
+}
+
+# fbd_wait_beats K [SECONDS]: until every bee running now has written K
+# more heartbeats to its status page (status "beat", about one a second
+# in every state, paused too); a bee that is gone counts as done.
+fbd_wait_beats() {
+	local base
+	base=$(fbd_status | jq -c '[.bees[] | select(.pid > 0) |
+	    {pid, beat}]') || return 1
+	for _ in $(seq 1 $(( ${2:-20} * 10 ))); do
+		[ "$(fbd_status | jq --argjson b "$base" --argjson k "$1" '
+		    [.bees[] | select(.pid > 0)] as $now | all($b[]; . as $o |
+		    [$now[] | select(.pid == $o.pid)] | length == 0 or
+		    .[0].beat >= $o.beat + $k - 0.5)' 2>/dev/null)" = true ] &&
+		    return 0
+		sleep 0.1
+	done
+	diag "the bees did not beat $1 more times: $base ->" \
+	    "$(fbd_status | jq -c '[.bees[] | {pid, state, beat}]')"
+	return 1
+}
