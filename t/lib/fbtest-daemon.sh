@@ -261,6 +261,31 @@ fbd_fingerprint() {
 	    WHERE r LIKE '${1:-}%') x"
 }
 
+# fbd_fingerprint_users FILE: md5 of the whole business state of the users
+# listed in FILE (one uuid a line, as fbd_submit_generated writes them):
+# their profiles, subscriptions and ledger rows (by subscriber, or by the
+# customer of one of their subscriptions), every column but serial ids and
+# now() timestamps.  No two events contrib/gen-events.pl makes for one
+# object disagree within a created second, so this is the same whatever
+# order the events came in: a golden value to pin.
+fbd_fingerprint_users() {
+	PGTZ=UTC psql_q <<EOF
+CREATE TEMP TABLE fp_users (id uuid);
+\copy fp_users FROM '$1'
+SELECT md5(string_agg(r, E'\n' ORDER BY r)) FROM (
+    SELECT 'u ' || (to_jsonb(u) - 'updated_at')::text r FROM user_profiles u
+    WHERE u.id IN (SELECT id FROM fp_users)
+    UNION ALL SELECT 's ' || (to_jsonb(s) - 'id' - 'created_at' -
+	'updated_at')::text FROM subscriptions s
+    WHERE s.subscriber_id IN (SELECT id FROM fp_users)
+    UNION ALL SELECT 'l ' || (to_jsonb(l) - 'id' - 'recorded_at' -
+	'updated_at')::text FROM revenue_ledger l
+    WHERE l.subscriber_id IN (SELECT id FROM fp_users) OR
+	l.stripe_customer_id IN (SELECT stripe_customer_id FROM subscriptions
+	WHERE subscriber_id IN (SELECT id FROM fp_users))) x;
+EOF
+}
+
 # fbd_check_no_secrets FILE...: no configured secret in any of them; a
 # file that is missing fails the check (it would prove nothing).
 fbd_check_no_secrets() {
