@@ -65,8 +65,15 @@ until_ok 60 closed_over "$c0"
 ok $? "processing resumed"
 t1=$(date +%s.%N)
 el=$(echo "$t1 - $t0" | bc)
-[ "$(echo "$el <= 10" | bc)" = 1 ]
-ok $? "processing resumed within 10 s of the drop (${el} s)"
+# Under the sanitizers every bee start takes several times longer (one
+# run on a loaded machine missed it); the bound is checked in the plain
+# build, the figure noted in both.
+if [ "$("$FB_BUILDDIR/t/test-arena" -a 2>/dev/null)" = asan ]; then
+	skip "ASan build: resumed after ${el} s; the 10 s bound is checked in the plain build"
+else
+	[ "$(echo "$el <= 10" | bc)" = 1 ]
+	ok $? "processing resumed within 10 s of the drop (${el} s)"
+fi
 
 fbd_wait_closed 120
 ok $? "every process closed ($FBD_WAIT)"
