@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib/fbtest-daemon.sh"
 
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
-plan 31
+plan 32
 
 gens() { fbd_status | jq -r '[.bees[] | select(.pid > 0) | .generation]
     | unique | join(",")'; }
@@ -79,9 +79,12 @@ sed -i 's|conninfo = ".*";|conninfo = "dbname=noschema";|' "$FBD_CONF"
 kill -HUP "$FBD_PID"
 wait_log 'reload: the new bee of slot 1 failed' 30
 ok $? "the first replacement fails and the replacement stops"
-sleep 0.5
 # Only slot 1 is replaced; every other bee of the old generation (3, unless
-# a loaded machine had one between respawns when we looked) keeps running.
+# a loaded machine had one between respawns when we looked) keeps running
+# while they answer two more polls each (progress, not seconds: a replacement
+# would drain the next of them at once).
+fbd_wait_polls 2 30
+ok $? "the other bees go on polling"
 left=0
 for p in $before; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
 is "$left" "$(( $(echo $before | wc -w) - 1 ))" \

@@ -9,7 +9,7 @@
 
 FBD_BEES=2
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
-plan 24
+plan 26
 
 ctl() { "$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" "$@"; }
 wait_in() {	# wait_in FILE REGEX [SECONDS]
@@ -68,9 +68,14 @@ for _ in $(seq 1 60); do
 done
 is "$(fbd_status | jq -r .state)" paused "status: paused"
 fbd_submit_generated 2 68
-sleep 1
+# Every paused bee looks at its pause flag again (two heartbeats) while the
+# events wait: progress, not seconds.
+fbd_wait_beats 2 30
+ok $? "the paused bees keep beating"
 is "$(fbd_count_state 0)" "$(wc -l <"$FBD_DIR/last.ids")" \
     "paused bees take nothing"
+is "$(fbd_status | jq -r '[.bees[].state] | unique | join(",")')" paused \
+    "status: still paused"
 ctl resume >/dev/null
 fbd_wait_closed 30
 ok $? "after resume every process is closed ($FBD_WAIT)"

@@ -3,14 +3,15 @@
 # the stale-executor cleanup or an operator does): with the colony owner's
 # key configured, each slot is registered again once, each bee restarts
 # at most once, the crash-loop guard does not trip, and processing resumes
-# (how soon is noted, not asserted: tests never time); nothing is lost or
-# applied twice.
+# within 10 s of the drop (issue #13: measured ~2-3 s, poll_timeout + 1 s;
+# the bound is the promise, not a guess at the machine's speed); nothing is
+# lost or applied twice.
 . "$(dirname "$0")/lib/fbtest.sh"
 . "$(dirname "$0")/lib/fbtest-daemon.sh"
 
 FBD_BEES=4
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
-plan 27
+plan 28
 
 ctl() { timeout 5 "$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" "$@"; }
 registered() {
@@ -58,12 +59,21 @@ ok $? "the 4 bees serve again"
 # the pool processes again.
 c0=$(closed_now)
 fbd_submit_fixtures
-# How soon is a figure for the notes, not an assertion: under the
-# sanitizers everything takes several times longer (tests never time).
+# Measured from just before the drop to the first new close seen (an
+# upper bound: it includes the submission and this loop's 0.1 s steps).
 until_ok 60 closed_over "$c0"
 ok $? "processing resumed"
 t1=$(date +%s.%N)
-note "processing resumed $(echo "$t1 - $t0" | bc) s after the drop"
+el=$(echo "$t1 - $t0" | bc)
+# Under the sanitizers every bee start takes several times longer (one
+# run on a loaded machine missed it); the bound is checked in the plain
+# build, the figure noted in both.
+if [ "$("$FB_BUILDDIR/t/test-arena" -a 2>/dev/null)" = asan ]; then
+	skip "ASan build: resumed after ${el} s; the 10 s bound is checked in the plain build"
+else
+	[ "$(echo "$el <= 10" | bc)" = 1 ]
+	ok $? "processing resumed within 10 s of the drop (${el} s)"
+fi
 
 fbd_wait_closed 120
 ok $? "every process closed ($FBD_WAIT)"

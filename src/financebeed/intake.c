@@ -64,6 +64,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -100,6 +101,7 @@ struct intake {
 	int			 state;
 	int64_t			 since;
 	int			 draining;
+	int			 replying;	/* in intake_reply() */
 	int			 orphan;
 	int			 sigterms;
 	int64_t			 last_counters;
@@ -238,8 +240,10 @@ intake_reply(struct intake *in, struct evhttp_request *req, int code,
 	/* Stopping: no more requests on this connection. */
 	if (in->draining)
 		evhttp_add_header(h, "Connection", "close");
+	in->replying = 1;
 	if ((b = evbuffer_new()) == NULL) {
 		evhttp_send_reply(req, code, reason, NULL);
+		in->replying = 0;
 		return;
 	}
 	va_start(ap, fmt);
@@ -248,6 +252,53 @@ intake_reply(struct intake *in, struct evhttp_request *req, int code,
 	evbuffer_add(b, "\n", 1);
 	evhttp_send_reply(req, code, reason, b);
 	evbuffer_free(b);
+	in->replying = 0;
+}
+
+/*
+ * evhttp answers a body over intake.max_body (or headers over their
+ * limit) with 413 itself, before any callback of ours: libevent 2.1 has
+ * no hook for it.  Every connection's output buffer is watched instead,
+ * and a status line "HTTP/1.x 413" written outside intake_reply() is
+ * counted as too_large, like ours.  The callback runs as evhttp adds the
+ * line (evbuffer callbacks are not deferred here).
+ */
+static void
+intake_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct intake		*in = arg;
+	struct evbuffer_ptr	 pos;
+	char			 line[12];
+	size_t			 len = evbuffer_get_length(buf);
+
+	if (in->replying || info->n_added < sizeof(line) ||
+	    len < info->n_added)
+		return;
+	if (evbuffer_ptr_set(buf, &pos, len - info->n_added,
+	    EVBUFFER_PTR_SET) == -1 ||
+	    evbuffer_copyout_from(buf, &pos, line, sizeof(line)) !=
+	    (ev_ssize_t)sizeof(line))
+		return;
+	if (memcmp(line, "HTTP/1.", 7) == 0 && memcmp(line + 8, " 413", 4) == 0)
+		in->c.results[INTAKE_R_TOOBIG]++;
+}
+
+static struct bufferevent *
+intake_bev_cb(struct event_base *base, void *arg)
+{
+	struct bufferevent	*bev;
+
+	/* NULL: evhttp makes its own, and such a 413 goes uncounted. */
+	if ((bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) ==
+	    NULL)
+		return NULL;
+	if (evbuffer_add_cb(bufferevent_get_output(bev), intake_out_cb,
+	    arg) == NULL) {
+		bufferevent_free(bev);
+		return NULL;
+	}
+	return bev;
 }
 
 /* ColonyOS answered (ok) or could not be reached (!ok): one log line a turn. */
@@ -685,6 +736,7 @@ intake_setup(struct intake *in, const char *cfgpath, int cfgfd,
 	/* A body over the limit is read and answered 413, not reset. */
 	evhttp_set_flags(in->http, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_gencb(in->http, intake_request_cb, in);
+	evhttp_set_bevcb(in->http, intake_bev_cb, in);
 
 	if (nlfds == 0) {
 		if (listen_open(in->cfg.intake_listen,

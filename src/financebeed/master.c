@@ -364,6 +364,7 @@ master_shm_peek(struct slot *s, char *cause, size_t causelen)
 	s->outcome = snap.outcome;
 	if (snap.last_beat > s->last_beat)
 		s->last_beat = snap.last_beat;
+	s->polls = snap.polls;
 	/*
 	 * The colony answered an assign: it accepts this executor; unless
 	 * the bee has since said in its bye that it was refused.
@@ -559,6 +560,7 @@ master_slot_reset_bee(struct slot *s)
 	s->bye = 0;
 	s->shm_seen = 0;
 	s->last_beat = 0;
+	s->polls = 0;
 	memset(&s->live, 0, sizeof(s->live));
 }
 

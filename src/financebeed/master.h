@@ -54,6 +54,7 @@ struct slot {
 	struct fbee_shm		*shm;		/* the bee's status page */
 	int			 shm_seen;	/* a good snapshot came */
 	int64_t			 last_beat;	/* from the page, ms */
+	uint64_t		 polls;		/* assigns answered, from the page */
 
 	/* identity */
 	char			 executor[128];

@@ -266,7 +266,7 @@ report_status(void)
 			    s->task_start) / 1000, 3));
 		}
 		b = json_pack("{s:I,s:I,s:I,s:s,s:s,s:o,s:o,s:o,s:I,s:I,s:s?,"
-		    "s:f}",
+		    "s:f,s:I,s:f}",
 		    "slot", (json_int_t)s->id,
 		    "pid", (json_int_t)(s->state == SLOT_RUNNING ? s->pid : 0),
 		    "generation", (json_int_t)s->generation,
@@ -279,7 +279,11 @@ report_status(void)
 		    s->live.rss_kb : 0),
 		    "restarts", (json_int_t)s->restarts,
 		    "last_exit", s->last_exit[0] != '\0' ? s->last_exit : NULL,
-		    "since", s->since);
+		    "since", s->since,
+		    "polls", (json_int_t)(s->state == SLOT_RUNNING ? s->polls : 0),
+		    "beat", s->state == SLOT_RUNNING && s->last_beat > 0 ?
+		    report_round(master_now_wall() - (double)(clock_now_ms() -
+		    s->last_beat) / 1000, 3) : 0.0);
 		if (b == NULL)
 			continue;
 		if (s->cause[0] != '\0' && (s->state == SLOT_FAILED ||

@@ -261,6 +261,31 @@ fbd_fingerprint() {
 	    WHERE r LIKE '${1:-}%') x"
 }
 
+# fbd_fingerprint_users FILE: md5 of the whole business state of the users
+# listed in FILE (one uuid a line, as fbd_submit_generated writes them):
+# their profiles, subscriptions and ledger rows (by subscriber, or by the
+# customer of one of their subscriptions), every column but serial ids and
+# now() timestamps.  No two events contrib/gen-events.pl makes for one
+# object disagree within a created second, so this is the same whatever
+# order the events came in: a golden value to pin.
+fbd_fingerprint_users() {
+	PGTZ=UTC psql_q <<EOF
+CREATE TEMP TABLE fp_users (id uuid);
+\copy fp_users FROM '$1'
+SELECT md5(string_agg(r, E'\n' ORDER BY r)) FROM (
+    SELECT 'u ' || (to_jsonb(u) - 'updated_at')::text r FROM user_profiles u
+    WHERE u.id IN (SELECT id FROM fp_users)
+    UNION ALL SELECT 's ' || (to_jsonb(s) - 'id' - 'created_at' -
+	'updated_at')::text FROM subscriptions s
+    WHERE s.subscriber_id IN (SELECT id FROM fp_users)
+    UNION ALL SELECT 'l ' || (to_jsonb(l) - 'id' - 'recorded_at' -
+	'updated_at')::text FROM revenue_ledger l
+    WHERE l.subscriber_id IN (SELECT id FROM fp_users) OR
+	l.stripe_customer_id IN (SELECT stripe_customer_id FROM subscriptions
+	WHERE subscriber_id IN (SELECT id FROM fp_users))) x;
+EOF
+}
+
 # fbd_check_no_secrets FILE...: no configured secret in any of them; a
 # file that is missing fails the check (it would prove nothing).
 fbd_check_no_secrets() {
@@ -323,5 +348,46 @@ wait_working() {	# wait_working N: until N bees hold a task
 		    | length' 2>/dev/null)" -ge "$1" ] 2>/dev/null && return 0
 		sleep 0.1
 	done
+	return 1
+}
+
+# fbd_wait_polls K [SECONDS]: until every bee running now has had K more
+# assign requests answered (status "polls"); a bee that is gone meanwhile
+# counts as done (the caller checks what it expects of it).  A window of
+# "nothing else happens" is measured in this progress, not in seconds.
+fbd_wait_polls() {
+	local base
+	base=$(fbd_status | jq -c '[.bees[] | select(.pid > 0) |
+	    {pid, polls}]') || return 1
+	for _ in $(seq 1 $(( ${2:-20} * 10 ))); do
+		[ "$(fbd_status | jq --argjson b "$base" --argjson k "$1" '
+		    [.bees[] | select(.pid > 0)] as $now | all($b[]; . as $o |
+		    [$now[] | select(.pid == $o.pid)] | length == 0 or
+		    .[0].polls >= $o.polls + $k)' 2>/dev/null)" = true ] &&
+		    return 0
+		sleep 0.1
+	done
+	diag "the bees did not poll $1 more times: $base ->" \
+	    "$(fbd_status | jq -c '[.bees[] | {pid, state, polls}]')"
+	return 1
+}
+
+# fbd_wait_beats K [SECONDS]: until every bee running now has written K
+# more heartbeats to its status page (status "beat", about one a second
+# in every state, paused too); a bee that is gone counts as done.
+fbd_wait_beats() {
+	local base
+	base=$(fbd_status | jq -c '[.bees[] | select(.pid > 0) |
+	    {pid, beat}]') || return 1
+	for _ in $(seq 1 $(( ${2:-20} * 10 ))); do
+		[ "$(fbd_status | jq --argjson b "$base" --argjson k "$1" '
+		    [.bees[] | select(.pid > 0)] as $now | all($b[]; . as $o |
+		    [$now[] | select(.pid == $o.pid)] | length == 0 or
+		    .[0].beat >= $o.beat + $k - 0.5)' 2>/dev/null)" = true ] &&
+		    return 0
+		sleep 0.1
+	done
+	diag "the bees did not beat $1 more times: $base ->" \
+	    "$(fbd_status | jq -c '[.bees[] | {pid, state, beat}]')"
 	return 1
 }
