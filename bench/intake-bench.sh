@@ -70,16 +70,26 @@ for _ in $(seq 1 100); do
 done
 ctl() { "$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" "$@"; }
 
-# Every process of the run: master, bees, intakes, minicolonies, the
-# PostgreSQL server and its backends.
+# Every process of the run: master, bees (by their process title,
+# "financebeed: bee 3 polling"), intakes, minicolonies, the PostgreSQL
+# server, the backends serving the bees (application_name financebee:
+# pg-bee) and its other children.
 pids() {
+	local pg bk
 	echo "master $FBD_PID"
-	pgrep -P "$FBD_PID" -f -- '--bee' | sed 's/^/bee /'
+	fbd_bee_pids | sed 's/^/bee /'
 	pgrep -P "$FBD_PID" -f -- '--intake' | sed 's/^/intake /'
 	echo "minicolonies $MC_PID"
 	pg=$(head -1 "$FB_PGDIR/data/postmaster.pid")
 	echo "postgres $pg"
-	pgrep -P "$pg" | sed 's/^/pg-child /'
+	bk=" $(psql_q -c "SELECT pid FROM pg_stat_activity
+	    WHERE application_name = 'financebee'" | paste -sd' ') "
+	pgrep -P "$pg" | while read -r p; do
+		case $bk in
+		*" $p "*)	echo "pg-bee $p" ;;
+		*)		echo "pg-child $p" ;;
+		esac
+	done
 }
 # proc_line ROLE PID: "role pid cpu_s pss_kB private_kB"
 proc_line() {
@@ -157,6 +167,18 @@ summarize() {
 		echo "processes failed: $(( $(failed_now) - fail0 ))"
 		echo "queue depth (accepted - committed), max over the run: $(awk '
 			{ q = $3 - $2; if (q > m) m = q } END { print m + 0 }' "$d/series.txt")"
+		# CPU per committed event of the bees and of the backends
+		# serving them: pids in both snapshots (a process that came or
+		# went in between is left out).
+		awk -v n="$(wc -l <"$d/w2c.txt")" '
+			FNR == NR { c0[$2] = $3; next }
+			$2 in c0 { c[$1] += $3 - c0[$2] }
+			END { if (n == 0) exit
+			    printf "CPU per committed event: database backends serving the bees %.3f ms, bees %.3f ms, intakes %.3f ms, minicolonies %.3f ms\n",
+			    c["pg-bee"] * 1000 / n, c["bee"] * 1000 / n,
+			    c["intake"] * 1000 / n, c["minicolonies"] * 1000 / n }' \
+		    "$d/start.txt" "$d/end.txt"
+		echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 		echo "processes at start and end (role pid cpu_s pss_kB private_kB):"
 		paste -d'|' "$d/start.txt" "$d/end.txt" | awk -F'|' '
 			{ split($1, a, " "); split($2, b, " ")
