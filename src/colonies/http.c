@@ -1,7 +1,8 @@
 /*
  * http.c: the HTTP transport of the ColonyOS RPC, on libcurl: one easy
  * handle per client, reused for every request, so a process keeps one
- * persistent connection to the server (or its proxy).
+ * persistent connection to the server (or its proxy); it runs on the
+ * client's own multi handle (http_perform()).
  *
  * libcurl gives what a hand-written client lacked on real networks:
  * happy eyeballs on dual-stack hosts, a threaded resolver bounded by the
@@ -39,6 +40,7 @@
 
 struct http {
 	CURL			*curl;
+	CURLM			*multi;		/* drives curl, holds the connection */
 	struct curl_slist	*post_hdrs;
 	struct curl_slist	*get_hdrs;
 	char			*url;		/* as given */
@@ -518,6 +520,21 @@ http_setopts(struct http *h, const struct http_opts *o, char *cause,
 	return 0;
 }
 
+/* The multi handle of one client: one connection kept, no more. */
+static CURLM *
+http_multi_new(void)
+{
+	CURLM	*m;
+
+	if ((m = curl_multi_init()) == NULL)
+		return NULL;
+	if (curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, 1L) != CURLM_OK) {
+		curl_multi_cleanup(m);
+		return NULL;
+	}
+	return m;
+}
+
 struct http *
 http_open(const char *url, long connect_ms, char *cause, size_t causelen)
 {
@@ -544,6 +561,7 @@ http_open_opts(const char *url, const struct http_opts *o, char *cause,
 	    http_init(cause, causelen) == -1)
 		goto fail;
 	if ((h->curl = curl_easy_init()) == NULL ||
+	    (h->multi = http_multi_new()) == NULL ||
 	    (h->post_hdrs = curl_slist_append(NULL,
 	    "Content-Type: application/json")) == NULL ||
 	    curl_slist_append(h->post_hdrs, "Expect:") == NULL ||
@@ -567,6 +585,8 @@ http_free(struct http *h)
 {
 	if (h == NULL)
 		return;
+	if (h->multi != NULL)
+		curl_multi_cleanup(h->multi);
 	if (h->curl != NULL)
 		curl_easy_cleanup(h->curl);
 	curl_slist_free_all(h->post_hdrs);
@@ -802,15 +822,60 @@ static void
 http_reset(struct http *h)
 {
 	CURL	*c;
+	CURLM	*m;
 
-	if ((c = curl_easy_duphandle(h->curl)) == NULL) {
+	/* The connection is in the multi handle's cache: a new one. */
+	if ((c = curl_easy_duphandle(h->curl)) == NULL ||
+	    (m = http_multi_new()) == NULL) {
+		if (c != NULL)
+			curl_easy_cleanup(c);
 		/* No memory: at least no reuse of this one. */
 		(void)curl_easy_setopt(h->curl, CURLOPT_FRESH_CONNECT, 1L);
 		return;
 	}
+	curl_multi_cleanup(h->multi);
+	h->multi = m;
 	curl_easy_cleanup(h->curl);
 	h->curl = c;
 	(void)curl_easy_setopt(h->curl, CURLOPT_FRESH_CONNECT, 0L);
+}
+
+/*
+ * curl_easy_perform(), but on our multi handle and transfer first: the
+ * easy interface polls its multi handle (and its wakeup socket) before
+ * it does anything, a poll() per request for nothing; here the request
+ * goes out at once, and the wait is for the reply.  The deadline, the
+ * progress callback (at least once a second: the wait's bound) and every
+ * option work as with curl_easy_perform().
+ */
+static CURLcode
+http_perform(struct http *h)
+{
+	CURLMsg		*msg;
+	CURLMcode	 mc;
+	CURLcode	 rc = CURLE_OK;
+	int		 running = 0, left;
+
+	if ((mc = curl_multi_add_handle(h->multi, h->curl)) == CURLM_OK) {
+		for (;;) {
+			if ((mc = curl_multi_perform(h->multi, &running)) !=
+			    CURLM_OK || running == 0)
+				break;
+			if ((mc = curl_multi_wait(h->multi, NULL, 0, 1000,
+			    NULL)) != CURLM_OK)
+				break;
+		}
+		while (mc == CURLM_OK &&
+		    (msg = curl_multi_info_read(h->multi, &left)) != NULL)
+			if (msg->msg == CURLMSG_DONE &&
+			    msg->easy_handle == h->curl)
+				rc = msg->data.result;
+		(void)curl_multi_remove_handle(h->multi, h->curl);
+	}
+	if (mc != CURLM_OK)
+		rc = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY :
+		    CURLE_BAD_FUNCTION_ARGUMENT;
+	return rc;
 }
 
 static int
@@ -880,7 +945,7 @@ http_request(struct http *h, int post, const char *target, const char *body,
 	(void)curl_easy_setopt(h->curl, CURLOPT_MAXFILESIZE_LARGE,
 	    (curl_off_t)(h->max > INT64_MAX ? INT64_MAX : h->max));
 
-	rc = curl_easy_perform(h->curl);
+	rc = http_perform(h);
 	if (rc == CURLE_OK) {
 		(void)curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &code);
 		(void)curl_easy_getinfo(h->curl, CURLINFO_HTTP_VERSION, &vers);
