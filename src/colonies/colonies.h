@@ -192,6 +192,9 @@ enum col_err colonies_assign(struct colonies *, const char *colony, int timeout,
 	    struct col_process *, char *, size_t);
 enum col_err colonies_close_successful(struct colonies *, const char *processid,
 	    json_t *out, char *, size_t);
+/* The same, out given as compact JSON text (an array), sent as written. */
+enum col_err colonies_close_successful_text(struct colonies *,
+	    const char *processid, const char *outjson, char *, size_t);
 enum col_err colonies_close_failed(struct colonies *, const char *processid,
 	    const char **errors, size_t nerrors, char *, size_t);
 enum col_err colonies_get_process(struct colonies *, const char *processid,
