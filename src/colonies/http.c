@@ -675,8 +675,9 @@ http_free(struct http *h)
 }
 
 /*
- * fn(arg) != 0 ends the request in flight; libcurl asks (its progress
- * callback) at least once a second while a request waits.
+ * fn(arg) != 0 ends the request in flight; it is asked at least once a
+ * second while a request waits (libcurl's progress callback while its
+ * transfer runs, http_perform() when a second passes with nothing to do).
  */
 void
 http_set_abort(struct http *h, int (*fn)(void *), void *arg)
