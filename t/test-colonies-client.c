@@ -335,7 +335,9 @@ main(void)
 	ok(e == COL_LOST, "close: 403 not assigned -> lost: %s", cause);
 	e = colonies_close_failed(c, PID, errs, 2, cause, sizeof cause);
 	ok(e == COL_LOST, "close: 400 Tried to set -> lost: %s", cause);
-	e = colonies_close_successful(c, PID, out, cause, sizeof cause);
+	/* The same out as text: the same request (checked below). */
+	e = colonies_close_successful_text(c, PID, "[\"ok\",{\"amount\":5},42]",
+	    cause, sizeof cause);
 	ok(e == COL_LOST, "close: 500 process is nil -> lost: %s", cause);
 	e = colonies_close_failed(c, PID, errs, 2, cause, sizeof cause);
 	ok(e == COL_LOST, "close: 403 not allowed -> lost: %s", cause);
@@ -445,6 +447,11 @@ main(void)
 	is_str(pl, "{\"processid\":\"" PID "\",\"out\":[\"ok\",{\"amount\":5},"
 	    "42],\"msgtype\":\"closesuccessfulmsg\"}", "close successful "
 	    "payload, signed");
+	free(pl);
+	pl = payload_of(req[5].body, key.id, "closesuccessfulmsg");
+	is_str(pl, "{\"processid\":\"" PID "\",\"out\":[\"ok\",{\"amount\":5},"
+	    "42],\"msgtype\":\"closesuccessfulmsg\"}", "close successful "
+	    "with out as text: the same payload");
 	free(pl);
 	pl = payload_of(req[3].body, key.id, "closesuccessfulmsg");
 	is_str(pl, "{\"processid\":\"" PID "\",\"out\":[],\"msgtype\":"

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <secp256k1.h>
+
 #include "colonies.h"
 #include "tap.h"
 
@@ -450,6 +452,50 @@ test_hex(void)
 	is_str(hex, "01abff00", "hex lowercase");
 }
 
+/*
+ * crypto_sign()'s nonce is libsecp256k1's RFC 6979 nonce function, byte
+ * for byte: the same nonces for random keys and messages, for a message
+ * at or above the group order (reduced mod n), and for the retries
+ * (counter > 0) the library asks for when a nonce is out of range.
+ */
+static void
+test_nonce(void)
+{
+	static const unsigned char	 n[32] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
+		0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48, 0xa0, 0x3b,
+		0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41
+	};
+	unsigned char	 key[32], msg[32], a[32], b[32];
+	unsigned int	 i, c, same = 0, tried = 0;
+
+	for (i = 0; i < 40; i++) {
+		if (crypto_random(key, sizeof key) == -1 ||
+		    crypto_random(msg, sizeof msg) == -1) {
+			ok(0, "getrandom");
+			return;
+		}
+		if (i == 1)
+			memcpy(msg, n, 32);		/* m = n: 0 */
+		else if (i == 2)
+			memset(msg, 0xff, 32);		/* m = 2^256 - 1 */
+		else if (i == 3) {
+			memcpy(msg, n, 32);		/* m = n + 5 */
+			msg[31] += 5;
+		}
+		for (c = 0; c < 4; c++) {
+			tried++;
+			if (crypto_nonce_rfc6979(a, msg, key, NULL, NULL, c) ==
+			    1 && secp256k1_nonce_function_rfc6979(b, msg, key,
+			    NULL, NULL, c) == 1 && memcmp(a, b, 32) == 0)
+				same++;
+		}
+	}
+	ok(same == tried, "RFC 6979 nonces as libsecp256k1's, m >= n and "
+	    "retries too (%u of %u)", same, tried);
+}
+
 int
 main(void)
 {
@@ -475,5 +521,6 @@ main(void)
 	test_keys();
 	test_base64();
 	test_hex();
+	test_nonce();
 	return tap_done();
 }

@@ -652,12 +652,12 @@ colonies_close_err(enum col_err e, const char *cause)
  * needs no JSON escaping.
  */
 static char *
-colonies_close_text(const char *processid, json_t *out)
+colonies_close_text_raw(const char *processid, const char *o)
 {
 	static const char	 fmt[] = "{\"processid\":\"%s\",\"out\":%s,"
 				    "\"msgtype\":\"closesuccessfulmsg\"}";
 	const char		*s;
-	char			*o, *text;
+	char			*text;
 	size_t			 n;
 
 	if (processid == NULL)
@@ -667,13 +667,55 @@ colonies_close_text(const char *processid, json_t *out)
 		    (*s >= 'A' && *s <= 'Z')))
 			return NULL;
 	}
-	if ((o = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
-		return NULL;
 	n = sizeof(fmt) + strlen(processid) + strlen(o);
 	if ((text = malloc(n)) != NULL)
 		snprintf(text, n, fmt, processid, o);
+	return text;
+}
+
+static char *
+colonies_close_text(const char *processid, json_t *out)
+{
+	char	*o, *text;
+
+	if ((o = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
+		return NULL;
+	text = colonies_close_text_raw(processid, o);
 	free(o);
 	return text;
+}
+
+/*
+ * colonies_close_successful() with out already written as compact JSON
+ * text (an array, as json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER)
+ * writes it): no jansson object built and dumped per task.  The caller
+ * vouches for the text; it is sent as given.
+ */
+enum col_err
+colonies_close_successful_text(struct colonies *c, const char *processid,
+    const char *outjson, char *cause, size_t causelen)
+{
+	json_t		*out;
+	json_error_t	 jerr;
+	char		*text;
+	enum col_err	 e;
+
+	if (outjson != NULL && outjson[0] == '[' &&
+	    (text = colonies_close_text_raw(processid, outjson)) != NULL)
+		return colonies_close_err(colonies_call_text(c,
+		    "closesuccessfulmsg", text, 0, NULL, cause, causelen),
+		    cause);
+	/* An id that needs escaping, or no array: the general path. */
+	if (outjson != NULL && (out = json_loads(outjson, 0, &jerr)) == NULL) {
+		snprintf(cause, causelen, "colonies: closesuccessfulmsg: out "
+		    "is not JSON: %s", jerr.text);
+		return COL_PROTO;
+	}
+	e = colonies_close_successful(c, processid, outjson != NULL ? out :
+	    NULL, cause, causelen);
+	if (outjson != NULL)
+		json_decref(out);
+	return e;
 }
 
 enum col_err

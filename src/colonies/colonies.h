@@ -35,6 +35,9 @@ int	 crypto_key_derive(struct crypto_key *, const unsigned char *, size_t,
 void	 crypto_key_clear(struct crypto_key *);
 /* Sign msg (the base64 payload text) as ColonyOS does; sig gets 130 hex + NUL. */
 int	 crypto_sign(const struct crypto_key *, const char *, size_t, char *);
+/* crypto_sign()'s nonce: secp256k1_nonce_function_rfc6979 on nettle. */
+int	 crypto_nonce_rfc6979(unsigned char *, const unsigned char *,
+	    const unsigned char *, const unsigned char *, void *, unsigned int);
 /*
  * Recover the signer's id as the real server does.  On failure, cause gets
  * the exact message the real server sends (e.g. "Invalid signature length").
@@ -189,6 +192,9 @@ enum col_err colonies_assign(struct colonies *, const char *colony, int timeout,
 	    struct col_process *, char *, size_t);
 enum col_err colonies_close_successful(struct colonies *, const char *processid,
 	    json_t *out, char *, size_t);
+/* The same, out given as compact JSON text (an array), sent as written. */
+enum col_err colonies_close_successful_text(struct colonies *,
+	    const char *processid, const char *outjson, char *, size_t);
 enum col_err colonies_close_failed(struct colonies *, const char *processid,
 	    const char **errors, size_t nerrors, char *, size_t);
 enum col_err colonies_get_process(struct colonies *, const char *processid,

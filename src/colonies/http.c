@@ -1,7 +1,8 @@
 /*
  * http.c: the HTTP transport of the ColonyOS RPC, on libcurl: one easy
  * handle per client, reused for every request, so a process keeps one
- * persistent connection to the server (or its proxy).
+ * persistent connection to the server (or its proxy); it runs on the
+ * client's own multi handle (http_perform()).
  *
  * libcurl gives what a hand-written client lacked on real networks:
  * happy eyeballs on dual-stack hosts, a threaded resolver bounded by the
@@ -21,6 +22,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <malloc.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +39,21 @@
 #define HTTP_KEEP_BODY		(256 * 1024)	/* reply buffer kept between calls */
 #define HTTP_MIN_BODY		4096
 
+struct http_sock {
+	curl_socket_t		 fd;
+	short			 events;	/* POLLIN, POLLOUT */
+};
+
 struct http {
 	CURL			*curl;
+	CURLM			*multi;		/* drives curl, holds the connection */
+	/* What libcurl waits for (its socket and timer callbacks). */
+	struct http_sock	*socks;
+	size_t			 nsocks;
+	size_t			 socksize;
+	struct pollfd		*pfds;
+	long			 timer_ms;	/* -1: none */
+	int			 sock_nomem;
 	struct curl_slist	*post_hdrs;
 	struct curl_slist	*get_hdrs;
 	char			*url;		/* as given */
@@ -518,6 +533,80 @@ http_setopts(struct http *h, const struct http_opts *o, char *cause,
 	return 0;
 }
 
+/* libcurl's socket callback: what it waits for on a socket, or no more. */
+static int
+http_socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg,
+    void *sockp)
+{
+	struct http	*h = arg;
+	struct http_sock *ns;
+	struct pollfd	*np;
+	size_t		 i, n;
+
+	for (i = 0; i < h->nsocks && h->socks[i].fd != fd; i++)
+		continue;
+	if (what == CURL_POLL_REMOVE) {
+		if (i < h->nsocks)
+			h->socks[i] = h->socks[--h->nsocks];
+		return 0;
+	}
+	if (i == h->nsocks) {
+		if (h->nsocks == h->socksize) {
+			n = h->socksize > 0 ? h->socksize * 2 : 4;
+			if ((ns = reallocarray(h->socks, n, sizeof *ns)) ==
+			    NULL) {
+				h->sock_nomem = 1;
+				return -1;
+			}
+			h->socks = ns;
+			if ((np = reallocarray(h->pfds, n, sizeof *np)) ==
+			    NULL) {
+				h->sock_nomem = 1;
+				return -1;
+			}
+			h->pfds = np;
+			h->socksize = n;
+		}
+		h->socks[h->nsocks++].fd = fd;
+	}
+	h->socks[i].events = (short)((what & CURL_POLL_IN ? POLLIN : 0) |
+	    (what & CURL_POLL_OUT ? POLLOUT : 0));
+	return 0;
+}
+
+/* libcurl's timer callback: act again in ms (-1: no timer). */
+static int
+http_timer_cb(CURLM *multi, long ms, void *arg)
+{
+	struct http	*h = arg;
+
+	h->timer_ms = ms;
+	return 0;
+}
+
+/* The multi handle of one client: one connection kept, no more. */
+static CURLM *
+http_multi_new(struct http *h)
+{
+	CURLM	*m;
+
+	if ((m = curl_multi_init()) == NULL)
+		return NULL;
+	h->nsocks = 0;
+	h->timer_ms = -1;
+	if (curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, 1L) != CURLM_OK ||
+	    curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, http_socket_cb) !=
+	    CURLM_OK ||
+	    curl_multi_setopt(m, CURLMOPT_SOCKETDATA, h) != CURLM_OK ||
+	    curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, http_timer_cb) !=
+	    CURLM_OK ||
+	    curl_multi_setopt(m, CURLMOPT_TIMERDATA, h) != CURLM_OK) {
+		curl_multi_cleanup(m);
+		return NULL;
+	}
+	return m;
+}
+
 struct http *
 http_open(const char *url, long connect_ms, char *cause, size_t causelen)
 {
@@ -544,6 +633,7 @@ http_open_opts(const char *url, const struct http_opts *o, char *cause,
 	    http_init(cause, causelen) == -1)
 		goto fail;
 	if ((h->curl = curl_easy_init()) == NULL ||
+	    (h->multi = http_multi_new(h)) == NULL ||
 	    (h->post_hdrs = curl_slist_append(NULL,
 	    "Content-Type: application/json")) == NULL ||
 	    curl_slist_append(h->post_hdrs, "Expect:") == NULL ||
@@ -567,8 +657,12 @@ http_free(struct http *h)
 {
 	if (h == NULL)
 		return;
+	if (h->multi != NULL)
+		curl_multi_cleanup(h->multi);
 	if (h->curl != NULL)
 		curl_easy_cleanup(h->curl);
+	free(h->socks);
+	free(h->pfds);
 	curl_slist_free_all(h->post_hdrs);
 	curl_slist_free_all(h->get_hdrs);
 	free(h->url);
@@ -581,8 +675,9 @@ http_free(struct http *h)
 }
 
 /*
- * fn(arg) != 0 ends the request in flight; libcurl asks (its progress
- * callback) at least once a second while a request waits.
+ * fn(arg) != 0 ends the request in flight; it is asked at least once a
+ * second while a request waits (libcurl's progress callback while its
+ * transfer runs, http_perform() when a second passes with nothing to do).
  */
 void
 http_set_abort(struct http *h, int (*fn)(void *), void *arg)
@@ -802,15 +897,116 @@ static void
 http_reset(struct http *h)
 {
 	CURL	*c;
+	CURLM	*m;
 
+	/* The connection is in the multi handle's cache: a new one. */
 	if ((c = curl_easy_duphandle(h->curl)) == NULL) {
 		/* No memory: at least no reuse of this one. */
 		(void)curl_easy_setopt(h->curl, CURLOPT_FRESH_CONNECT, 1L);
 		return;
 	}
+	/* The old one's sockets are closed (and forgotten) first. */
+	curl_multi_cleanup(h->multi);
+	if ((h->multi = m = http_multi_new(h)) == NULL) {
+		/* The next request fails with "out of memory". */
+		curl_easy_cleanup(c);
+		return;
+	}
 	curl_easy_cleanup(h->curl);
 	h->curl = c;
 	(void)curl_easy_setopt(h->curl, CURLOPT_FRESH_CONNECT, 0L);
+}
+
+/*
+ * curl_easy_perform(), but on our multi handle, driven by
+ * curl_multi_socket_action() and our own poll() on the sockets libcurl
+ * names (its socket callback) until its timer (its timer callback) runs
+ * out.  The easy interface polls its multi handle (and its wakeup
+ * socket) before it sends anything, and checks each socket for readiness
+ * with another poll() before it reads: told which socket is ready, it
+ * reads at once.  The deadline (libcurl's timer), the progress callback
+ * (asked at least once a second: the wait's bound) and every option work
+ * as with curl_easy_perform().
+ */
+static CURLcode
+http_perform(struct http *h)
+{
+	CURLMsg		*msg;
+	CURLMcode	 mc;
+	CURLcode	 rc = CURLE_OK;
+	size_t		 i, n;
+	long		 wait;
+	int		 running = 1, left, nready, bits;
+
+	if (h->multi == NULL)
+		return CURLE_OUT_OF_MEMORY;
+	h->sock_nomem = 0;
+	if ((mc = curl_multi_add_handle(h->multi, h->curl)) != CURLM_OK)
+		goto done;
+	/* Adding set the timer to 0: start. */
+	mc = curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0,
+	    &running);
+	while (mc == CURLM_OK && running > 0 && !h->sock_nomem) {
+		wait = h->timer_ms < 0 || h->timer_ms > 1000 ? 1000 :
+		    h->timer_ms;
+		if (wait == 0) {
+			/* Due now: no poll() for it. */
+			mc = curl_multi_socket_action(h->multi,
+			    CURL_SOCKET_TIMEOUT, 0, &running);
+			continue;
+		}
+		n = h->nsocks;
+		for (i = 0; i < n; i++) {
+			h->pfds[i].fd = h->socks[i].fd;
+			h->pfds[i].events = h->socks[i].events;
+			h->pfds[i].revents = 0;
+		}
+		nready = poll(n > 0 ? h->pfds : NULL, (nfds_t)n, (int)wait);
+		if (nready == -1 && errno != EINTR) {
+			rc = CURLE_RECV_ERROR;
+			break;
+		}
+		if (nready <= 0) {
+			/*
+			 * The timer ran out, or the second's bound: libcurl
+			 * runs only a transfer whose timer is due, so the
+			 * abort callback is asked here.
+			 */
+			if (h->abort_cb != NULL && h->abort_cb(h->abort_arg)) {
+				h->aborted = 1;
+				rc = CURLE_ABORTED_BY_CALLBACK;
+				break;
+			}
+			mc = curl_multi_socket_action(h->multi,
+			    CURL_SOCKET_TIMEOUT, 0, &running);
+			continue;
+		}
+		for (i = 0; i < n && mc == CURLM_OK; i++) {
+			if (h->pfds[i].revents == 0)
+				continue;
+			bits = 0;
+			if (h->pfds[i].revents & (POLLIN | POLLHUP))
+				bits |= CURL_CSELECT_IN;
+			if (h->pfds[i].revents & POLLOUT)
+				bits |= CURL_CSELECT_OUT;
+			if (h->pfds[i].revents & (POLLERR | POLLNVAL))
+				bits |= CURL_CSELECT_ERR;
+			mc = curl_multi_socket_action(h->multi, h->pfds[i].fd,
+			    bits, &running);
+		}
+	}
+	while (mc == CURLM_OK && rc == CURLE_OK &&
+	    (msg = curl_multi_info_read(h->multi, &left)) != NULL)
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == h->curl)
+			rc = msg->data.result;
+	(void)curl_multi_remove_handle(h->multi, h->curl);
+	if (h->sock_nomem && rc == CURLE_OK)
+		rc = CURLE_OUT_OF_MEMORY;
+done:
+	if (mc != CURLM_OK)
+		rc = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY :
+		    CURLE_BAD_FUNCTION_ARGUMENT;
+	return rc;
 }
 
 static int
@@ -880,7 +1076,7 @@ http_request(struct http *h, int post, const char *target, const char *body,
 	(void)curl_easy_setopt(h->curl, CURLOPT_MAXFILESIZE_LARGE,
 	    (curl_off_t)(h->max > INT64_MAX ? INT64_MAX : h->max));
 
-	rc = curl_easy_perform(h->curl);
+	rc = http_perform(h);
 	if (rc == CURLE_OK) {
 		(void)curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &code);
 		(void)curl_easy_getinfo(h->curl, CURLINFO_HTTP_VERSION, &vers);

@@ -576,6 +576,31 @@ bee_event_hint(const json_t *args, char *buf, size_t len)
 	buf[i] = '\0';
 }
 
+/*
+ * The close's out, [{"outcome":...,"event":...}], as json_pack and
+ * json_dumps (compact, in order) write it, when neither string needs an
+ * escape (the guardian checked the event id: evt_ and letters, digits,
+ * _): 0, else -1 and the caller builds it with jansson.
+ */
+static int
+bee_out_text(const struct task_result *res, char *buf, size_t len)
+{
+	const char	*o = store_outcome_str(res->outcome), *ev, *s;
+	int		 n;
+
+	ev = res->event_id[0] != '\0' ? res->event_id : "-";
+	for (s = ev; *s != '\0'; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+		    (*s >= 'A' && *s <= 'Z') || *s == '_' || *s == '-'))
+			return -1;
+	for (s = o; *s != '\0'; s++)
+		if (!(*s >= 'a' && *s <= 'z'))
+			return -1;
+	n = snprintf(buf, len, "[{\"outcome\":\"%s\",\"event\":\"%s\"}]",
+	    o, ev);
+	return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
 /* 0 when ColonyOS accepted the close, else -1 (logged). */
 static int
 bee_close(struct bee *b, const struct task_result *res, int64_t closeby)
@@ -583,7 +608,7 @@ bee_close(struct bee *b, const struct task_result *res, int64_t closeby)
 	enum col_err	 e;
 	json_t		*out;
 	const char	*errs[1];
-	char		 cause[FB_CAUSE_MAX];
+	char		 cause[FB_CAUSE_MAX], outtext[320];
 	int		 tries = 0, delay = 50, late;
 	int64_t		 left;
 
@@ -611,6 +636,9 @@ bee_close(struct bee *b, const struct task_result *res, int64_t closeby)
 			errs[0] = res->reason;
 			e = colonies_close_failed(b->col, b->processid, errs, 1,
 			    cause, sizeof(cause));
+		} else if (bee_out_text(res, outtext, sizeof(outtext)) == 0) {
+			e = colonies_close_successful_text(b->col, b->processid,
+			    outtext, cause, sizeof(cause));
 		} else {
 			out = json_pack("[{s:s,s:s}]", "outcome",
 			    store_outcome_str(res->outcome), "event",
