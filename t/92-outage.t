@@ -110,8 +110,12 @@ fbd_wait_closed 120
 ok $? "every process closed after the outage ($FBD_WAIT)"
 is "$(fbd_count_state 3 "$FBD_DIR/all.ids")" 0 "none failed"
 mc dump --colony "$FB_COLONY" >"$FBD_DIR/db.dump"
-is "$(jq -s 'map(.retries) | max' "$FBD_DIR/db.dump")" 1 \
-    "a process in flight lost one retry, none lost more"
+# A process in flight when the database stopped lost one retry (its lease
+# ran out); whether one was in flight at that instant is the machine's
+# timing, so the promise checked is "none lost more than one".
+r=$(jq -s 'map(.retries) | max' "$FBD_DIR/db.dump")
+[ "$r" -le 1 ]
+ok $? "no process lost more than one retry (max $r)"
 fbd_check_exactly_once
 is "$(pids_now)" "$pids0" "no bee exited during the database outage"
 is "$(restarts)" 0 "restarts: 0"
