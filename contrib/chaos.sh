@@ -397,12 +397,13 @@ is "$(psql_q -c "SELECT count(*) FROM parked_events")" 0 "nothing left parked"
 
 # fbeectl's totals: closes accepted, by outcome, as ColonyOS has them; the
 # events that made a change (all but duplicates), as the database.
-jq -r 'select(.state == 2) | .out[0].outcome' "$D/final.jsonl" | sort |
+jq -r 'if .state == 3 then "failed" else .out[0].outcome end' \
+    "$D/final.jsonl" | sort |
     uniq -c | awk '{ printf "%s=%s ", $2, $1 }' >"$D/mc.outcomes"
 st=$(fbd_status)
 printf '%s' "$st" | jq -r '.pool.tasks | to_entries[] |
-    select(.value > 0 and .key != "transient" and .key != "lost" and
-    .key != "failed") | "\(.key)=\(.value)"' | sort | tr '\n' ' ' \
+    select(.value > 0 and .key != "transient" and .key != "lost") |
+    "\(.key)=\(.value)"' | sort | tr '\n' ' ' \
     >"$D/fbd.outcomes"
 is "$(cat "$D/fbd.outcomes")" "$(cat "$D/mc.outcomes")" \
     "fbeectl's closes by outcome are ColonyOS's"
