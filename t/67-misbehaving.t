@@ -49,9 +49,13 @@ PGAPPNAME=fbtest_lock psql_q -c "BEGIN; LOCK TABLE processed_webhooks IN
     ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120); COMMIT;" >/dev/null 2>&1 &
 fb_track_pid $!
 # Until PostgreSQL has granted it (a sleep would race a slow machine).
-until_ok 10 [ "$(psql_q -c "SELECT count(*) FROM pg_locks l JOIN pg_class c
-    ON c.oid = l.relation WHERE c.relname = 'processed_webhooks'
-    AND l.mode = 'AccessExclusiveLock' AND l.granted")" = 1 ]
+# (A function: until_ok runs its arguments again, it does not expand them.)
+lock_granted() {
+	[ "$(psql_q -c "SELECT count(*) FROM pg_locks l JOIN pg_class c
+	    ON c.oid = l.relation WHERE c.relname = 'processed_webhooks'
+	    AND l.mode = 'AccessExclusiveLock' AND l.granted")" = 1 ]
+}
+until_ok 10 lock_granted
 fbd_submit_generated 1 671
 for _ in $(seq 1 50); do
 	p=$(fbd_status | jq -r '[.bees[] | select(.state == "working" and

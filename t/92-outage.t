@@ -94,6 +94,23 @@ sleep $(( OUTAGE / 2 - ($(now) - t0) > 0 ? OUTAGE / 2 - ($(now) - t0) : 0 ))
 running_none
 ok $? "halfway through the outage still none is assigned"
 is "$(pids_now)" "$pids0" "no bee has exited halfway through"
+# A bee started during the outage waits for the database as the others do:
+# it neither exits (75) nor counts toward the crash-loop guard.
+ctl_() { "$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" "$@"; }
+slot5() { fbd_status | jq -r --arg k "$1" '.bees[] | select(.slot == 5) | .[$k]'; }
+slot5_waits() { [ "$(slot5 state)" = waiting ]; }
+running_is() { [ "$(fbd_status | jq '.bees_running')" = "$1" ]; }
+ctl_ scale 5 >/dev/null
+until_ok 30 slot5_waits
+ok $? "a bee started during the outage waits for the database ($(slot5 state))"
+p5=$(slot5 pid)
+wait_log 'bee\[5\] warn: the database unreachable' 10
+ok $? "  and says so once"
+is "$(slot5 restarts) $(slot5 pid) $(restarts)" "0 $p5 0" \
+    "  it has not exited: no restart, same pid"
+ctl_ scale 4 >/dev/null
+until_ok 30 running_is 4
+ok $? "  scaled back to 4 while the database is still down"
 w=$(metric financebee_db_wait_seconds_total)
 like "$w" '^[0-9.]+$' "metrics: time waiting for the database (${w:-?} s)"
 awk -v w="${w:-0}" 'BEGIN { exit !(w >= 20) }'
@@ -148,7 +165,8 @@ t1=$(now)
 # before the stop on a fast machine, so this is what shows resumption.
 submit col2
 n2=$(grep -c . "$FBD_DIR/last.ids")
-until_ok 30 [ "$(fbd_count_state 2)" -eq "$n2" ]
+col2_closed() { [ "$(fbd_count_state 2)" -eq "$n2" ]; }
+until_ok 30 col2_closed
 ok $? "processing resumes after SIGCONT ($n2 new events closed)"
 dt=$(( $(now) - t1 ))
 [ "$dt" -le 15 ]

@@ -55,7 +55,8 @@ fbd_start
 ok $? "financebeed started with debug.dumpable = true"
 fbd_wait_bees 2
 ok $? "2 bees running"
-until_ok 10 [ "$(dumpable "$FBD_PID")" = yes ]
+master_dumpable() { [ "$(dumpable "$FBD_PID")" = yes ]; }
+until_ok 10 master_dumpable
 check yes '.' "debug.dumpable"
 kill -TERM "$FBD_PID"
 fbd_wait_gone 30

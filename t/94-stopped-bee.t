@@ -80,7 +80,8 @@ until_ok 10 grep -q '^State:.*T' "/proc/$pid/status"
 ok $? "bee $slot (pid $pid) stopped with its statement in flight"
 release_lock
 ok $? "lock released: PostgreSQL commits the stopped bee's event"
-until_ok 20 [ "$(psql_q -c "SELECT count(*) FROM processed_webhooks")" = 1 ]
+committed() { [ "$(psql_q -c "SELECT count(*) FROM processed_webhooks")" = 1 ]; }
+until_ok 20 committed
 ok $? "the event is committed"
 st=
 for _ in $(seq 1 300); do
@@ -93,7 +94,8 @@ is "$st" "2 duplicate" \
 kill -CONT "$pid"
 wait_log "process $proc event [^ ]+: lost ownership, not closed" 20
 ok $? "the resumed bee's late close is refused, and logged"
-until_ok 10 [ "$(lost_of "$pid")" = 1 ]
+lost_is_1() { [ "$(lost_of "$pid")" = 1 ]; }
+until_ok 10 lost_is_1
 ok $? "and counted: lost = 1 for that bee"
 lost=$("$FB_BUILDDIR/fbeectl" -s "$FBD_SOCK" metrics |
     awk '$1 == "financebee_lost_total" { print $2 }')

@@ -103,6 +103,8 @@ struct bee {
 	pid_t			 pid;		/* getpid() is a syscall */
 	/* A dependency outage (FBEE_DEP_*): a state, never an exit. */
 	int64_t			 db_ok_at;	/* the database last answered */
+	int			 schema_pending; /* not checked: it was down */
+	int			 fatal;		/* exit status the loop must return */
 	int			 dep;		/* what is down, or 0 */
 	int64_t			 dep_since;	/* monotonic ms */
 	int64_t			 dep_acc;	/* wait counted up to here */
@@ -512,6 +514,22 @@ bee_wait(struct bee *b, int64_t ms)
 }
 
 /*
+ * The database's schema against the binaries': 0, -1 (wrong: exit 78,
+ * cause set), -2 (the database does not answer).
+ */
+static int
+bee_schema(struct bee *b, char *cause, size_t causelen)
+{
+	int	version;
+
+	if (store_schema_version(b->store, &version, cause, causelen) == -2)
+		return -2;
+	if (store_check_schema(b->store, cause, causelen) == -1)
+		return -1;
+	return 0;
+}
+
+/*
  * Is the database there?  Probed (a "SELECT 1") when it was down, or
  * before an assign when it has not answered for a while: a process is
  * taken only when it can be applied at once.  While it does not answer,
@@ -528,7 +546,21 @@ bee_db_ready(struct bee *b)
 	    clock_now_ms() - b->db_ok_at < BEE_DB_FRESH_MS)
 		return 0;
 	for (;;) {
-		if (store_ping(b->store, cause, sizeof(cause)) == 0) {
+		if (store_ping(b->store, cause, sizeof(cause)) == 0 &&
+		    b->schema_pending) {
+			/* Down when the bee started: check its schema now. */
+			switch (bee_schema(b, cause, sizeof(cause))) {
+			case -1:
+				log_warnx("database schema: %s", cause);
+				b->fatal = FB_EX_CONFIG;
+				return -1;
+			case 0:
+				b->schema_pending = 0;
+				break;
+			}
+		}
+		if (!b->schema_pending && store_ping(b->store, cause,
+		    sizeof(cause)) == 0) {
 			b->db_ok_at = clock_now_ms();
 			bee_dep_up(b, FBEE_DEP_DATABASE);
 			return 0;
@@ -915,15 +947,25 @@ bee_setup(struct bee *b, const char *cfgpath, int cfgfd)
 	snprintf(m.executorid, sizeof(m.executorid), "%s", b->executorid);
 	bee_send(b, &m);
 
-	if ((b->store = store_open(&b->cfg, cause, sizeof(cause))) == NULL) {
+	if ((b->store = store_new(&b->cfg, cause, sizeof(cause))) == NULL) {
 		crypto_key_clear(&key);
 		log_warnx("database: %s", cause);
 		return FB_EX_TEMPFAIL;
 	}
-	if (store_check_schema(b->store, cause, sizeof(cause)) == -1) {
+	/*
+	 * A database that does not answer is a state of the pool, not a
+	 * reason to exit (an exit would count toward the crash-loop guard):
+	 * the loop waits for it, as a running bee does, and checks the
+	 * schema when it answers.
+	 */
+	switch (bee_schema(b, cause, sizeof(cause))) {
+	case -2:
+		b->schema_pending = 1;
+		bee_dep_down(b, FBEE_DEP_DATABASE, cause);
+		break;
+	case -1:
 		crypto_key_clear(&key);
-		log_warnx("database schema: %s (run financebeed --migrate)",
-		    cause);
+		log_warnx("database schema: %s", cause);
 		return FB_EX_CONFIG;
 	}
 	config_http_opts(&b->cfg, &ho);
@@ -969,8 +1011,13 @@ bee_loop(struct bee *b)
 			bee_channel(b, 1000);
 			continue;
 		}
-		if (bee_db_ready(b) == -1)
+		if (bee_db_ready(b) == -1) {
+			if (b->fatal != 0) {
+				bee_bye(b, b->fatal, 0, "configuration");
+				return b->fatal;
+			}
 			continue;
+		}
 		bee_heartbeat(b, FBEE_ST_POLLING, FBEE_PH_NONE);
 		memset(&p, 0, sizeof(p));
 		e = colonies_assign(b->col, b->cfg.colony,

@@ -182,6 +182,7 @@ int	 net_resolve(const char *host, const char *port, int64_t deadline,
 
 struct store;
 struct store	*store_open(const struct fb_config *, char *, size_t);
+struct store	*store_new(const struct fb_config *, char *, size_t);
 void		 store_free(struct store *);
 /* 0 if the schema is the one this binary was built for, else -1 + cause. */
 int		 store_check_schema(struct store *, char *, size_t);

@@ -548,8 +548,9 @@ store_ensure(struct store *s, char *cause, size_t causelen)
 	return store_connect(s, cause, causelen);
 }
 
+/* A store not connected yet: the first statement connects. */
 struct store *
-store_open(const struct fb_config *cfg, char *cause, size_t causelen)
+store_new(const struct fb_config *cfg, char *cause, size_t causelen)
 {
 	struct store	*s;
 
@@ -570,6 +571,16 @@ store_open(const struct fb_config *cfg, char *cause, size_t causelen)
 	s->stmt_timeout_ms = cfg->db_statement_timeout_ms > 0 ?
 	    cfg->db_statement_timeout_ms : 5000;
 	s->pooled = cfg->db_transaction_pooling;
+	return s;
+}
+
+struct store *
+store_open(const struct fb_config *cfg, char *cause, size_t causelen)
+{
+	struct store	*s;
+
+	if ((s = store_new(cfg, cause, causelen)) == NULL)
+		return NULL;
 	if (store_connect(s, cause, causelen) == -1) {
 		store_free(s);
 		return NULL;
