@@ -35,30 +35,9 @@ FBD_BEES=${FB_BENCH_BEES:-4}
 FBD_LEASE=30
 FBD_TASK_TIMEOUT=20
 INTAKES=${FB_BENCH_INTAKES:-4}
-FBD_EXTRA="intake: {
-	enabled = true;
-	processes = $INTAKES;
-	listen = [ \"127.0.0.1:$PORT\" ];
-	maxexectime = 30;
-	submit_timeout = 2;
-	key_file = \"$(fb_tmpdir)/intake.key\";
-};"
-( umask 077; echo 4763246e5bd0c41aeeca32a812272315e4b3dc401383d5d1d5d661f996f235c6 \
-    >"$(fb_tmpdir)/intake.key" )
-fb_stripe_conf() {
-	cat <<EOF
-stripe: {
-	livemode = false;
-	webhook_secrets = [ "$WHSEC" ];
-	tiers = [ "bronze", "silver", "gold" ];
-	prices = (
-		{ price = "price_bronze_monthly"; tier = "bronze"; },
-		{ price = "price_silver_monthly"; tier = "silver"; },
-		{ price = "price_gold_monthly"; tier = "gold"; }
-	);
-};
-EOF
-}
+FBD_EXTRA=$(fbd_intake_conf "$INTAKES" "127.0.0.1:$PORT" "	maxexectime = 30;
+	submit_timeout = 2;")
+FB_WEBHOOK_SECRETS=$WHSEC
 fbd_setup >/dev/null || { echo "intake-bench: setup failed" >&2; exit 1; }
 sed -i 's/poll_timeout = 1;/poll_timeout = 5;/; s/level = "info"/level = "warn"/' \
     "$FBD_CONF"

@@ -16,33 +16,12 @@ SEC_B=whsec_reload_b_c2VjcmV0Qg
 FBD_SECRETS="$SEC_A $SEC_B"
 FBD_BEES=2
 INTAKE_SOCK=$(fb_tmpdir)/intake.sock
-FBD_EXTRA="intake: {
-	enabled = true;
-	processes = 2;
-	listen = [ \"$INTAKE_SOCK\" ];
-	read_timeout = 2;
+FBD_EXTRA=$(fbd_intake_conf 2 "$INTAKE_SOCK" "	read_timeout = 2;
 	submit_timeout = 2;
 	max_body = 65536;
-	maxexectime = 5;
-	key_file = \"$(fb_tmpdir)/intake.key\";
-};"
-( umask 077; echo 4763246e5bd0c41aeeca32a812272315e4b3dc401383d5d1d5d661f996f235c6 \
-    >"$(fb_tmpdir)/intake.key" )
-fb_stripe_conf() {
-	cat <<EOF
-stripe: {
-	livemode = false;
-	webhook_secrets = [ "$SEC_A" ];
-	signature_tolerance = 300;
-	tiers = [ "bronze", "silver", "gold" ];
-	prices = (
-		{ price = "price_bronze_monthly"; tier = "bronze"; },
-		{ price = "price_silver_monthly"; tier = "silver"; },
-		{ price = "price_gold_monthly"; tier = "gold"; }
-	);
-};
-EOF
-}
+	maxexectime = 5;")
+FB_WEBHOOK_SECRETS=$SEC_A
+FB_SIG_TOLERANCE=300
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
 plan 18
 

@@ -17,35 +17,14 @@ WHSEC=whsec_intake_t75_c2VjcmV0
 FBD_SECRETS=$WHSEC
 FBD_BEES=2
 INTAKE_SOCK=$(fb_tmpdir)/intake.sock
-FBD_EXTRA="intake: {
-	enabled = true;
-	processes = 2;
-	listen = [ \"$INTAKE_SOCK\" ];
-	read_timeout = 1;
+FBD_EXTRA=$(fbd_intake_conf 2 "$INTAKE_SOCK" "	read_timeout = 1;
 	submit_timeout = 1;
 	retry_after = 7;
 	max_body = 65536;
-	maxexectime = 5;
-	key_file = \"$(fb_tmpdir)/intake.key\";
-};"
-( umask 077; echo 4763246e5bd0c41aeeca32a812272315e4b3dc401383d5d1d5d661f996f235c6 \
-    >"$(fb_tmpdir)/intake.key" )
+	maxexectime = 5;")
 # The bees and the intake verify the same secret.
-fb_stripe_conf() {
-	cat <<EOF
-stripe: {
-	livemode = false;
-	webhook_secrets = [ "$WHSEC" ];
-	signature_tolerance = 10;
-	tiers = [ "bronze", "silver", "gold" ];
-	prices = (
-		{ price = "price_bronze_monthly"; tier = "bronze"; },
-		{ price = "price_silver_monthly"; tier = "silver"; },
-		{ price = "price_gold_monthly"; tier = "gold"; }
-	);
-};
-EOF
-}
+FB_WEBHOOK_SECRETS=$WHSEC
+FB_SIG_TOLERANCE=10
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
 plan 56
 

@@ -391,3 +391,14 @@ fbd_wait_beats() {
 	    "$(fbd_status | jq -c '[.bees[] | {pid, state, beat}]')"
 	return 1
 }
+
+# fbd_intake_conf PROCESSES LISTEN [SETTINGS]: an intake section for
+# FBD_EXTRA, enabled with PROCESSES processes on LISTEN (a socket path or
+# host:port), its identity's key in the test's directory, and SETTINGS
+# (more "key = value;" lines).
+fbd_intake_conf() {
+	( umask 077; echo 4763246e5bd0c41aeeca32a812272315e4b3dc401383d5d1d5d661f996f235c6 \
+	    >"$(fb_tmpdir)/intake.key" )
+	printf 'intake: {\n\tenabled = true;\n\tprocesses = %s;\n\tlisten = [ "%s" ];\n%s\n\tkey_file = "%s";\n};\n' \
+	    "$1" "$2" "${3:-}" "$(fb_tmpdir)/intake.key"
+}

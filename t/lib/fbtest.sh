@@ -308,14 +308,20 @@ pgb_stop_dir() {
 }
 
 # fb_stripe_conf: the stripe section of every test, benchmark and demo
-# configuration: test mode, no webhook secret, contrib/gen-events.pl's
-# three prices.
+# configuration: test mode, contrib/gen-events.pl's three prices, the
+# webhook secrets in FB_WEBHOOK_SECRETS (separated by spaces; none when
+# unset) and signature_tolerance FB_SIG_TOLERANCE when set.
 fb_stripe_conf() {
-	cat <<'EOF'
+	local s= x
+	for x in ${FB_WEBHOOK_SECRETS:-}; do
+		s="$s${s:+, }\"$x\""
+	done
+	cat <<EOF
 stripe: {
 	livemode = false;
-	webhook_secrets = [ ];
-	tiers = [ "bronze", "silver", "gold" ];
+	webhook_secrets = [ $s ];
+${FB_SIG_TOLERANCE:+	signature_tolerance = $FB_SIG_TOLERANCE;
+}	tiers = [ "bronze", "silver", "gold" ];
 	prices = (
 		{ price = "price_bronze_monthly"; tier = "bronze"; },
 		{ price = "price_silver_monthly"; tier = "silver"; },
