@@ -1,8 +1,10 @@
 #!/bin/sh
-# Exit statuses drive the slots: bees that cannot reach the database exit
-# 75 and are respawned with backoff until the pool is throttled as a crash
-# loop (visible in status); bees facing a database without the schema exit
-# 78 and their slots fail without respawning; a reload that fixes the
+# Exit statuses and deaths drive the slots: bees that cannot reach the
+# database at start wait for it, never exit and never make a crash loop;
+# bees killed as fast as they start are respawned with backoff until the
+# pool is throttled as a crash loop (visible in status), which ends after
+# a quiet crash_window; bees facing a database without the schema exit 78
+# and their slots fail without respawning; a reload that fixes the
 # configuration brings the pool back.
 . "$(dirname "$0")/lib/fbtest.sh"
 . "$(dirname "$0")/lib/fbtest-daemon.sh"
@@ -10,7 +12,7 @@
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
 sed -i -e 's|conninfo = ".*";|conninfo = "host=/nonexistent-financebee port=1";|' \
     -e 's|crash_window = 10;|crash_window = 4;|' "$FBD_CONF"
-plan 30
+plan 35
 
 fbd_wait_status() {	# fbd_wait_status JQ-EXPR [SECONDS]: until true
 	for _ in $(seq 1 $(( ${2:-20} * 10 ))); do
@@ -23,16 +25,40 @@ fbd_wait_status() {	# fbd_wait_status JQ-EXPR [SECONDS]: until true
 	return 1
 }
 
-# --- 75: the database is unreachable --------------------------------------
+# --- the database unreachable at start: a state, not a crash ---------------
 fbd_start
 ok $? "financebeed started with an unreachable database"
+fbd_wait_status '[.bees[] | select(.state == "waiting")] | length == 3' 20
+ok $? "status: the 3 bees wait for the database"
+# Progress, not seconds: every bee probes and beats 3 more times.
+fbd_wait_beats 3 30
+ok $? "  and keep waiting (3 more heartbeats each)"
+st=$(fbd_status)
+is "$(printf '%s' "$st" | jq -r '[.pool.restarts, .crash_loop,
+    ([.bees[].restarts] | add)] | join(" ")')" "0 false 0" \
+    "status: no bee exited, no restart, no crash loop"
+is "$(grep -c 'warn: the database unreachable' "$FBD_LOG")" 3 \
+    "each bee says once that the database does not answer"
+sed -i 's|conninfo = ".*";|conninfo = "";|' "$FBD_CONF"
+kill -HUP "$FBD_PID"
+fbd_wait_status '[.bees[] | select(.state == "polling" or .state == "idle")]
+    | length == 3' 20
+ok $? "after a reload with a good database, 3 bees serve"
+
+# --- deaths: bees killed as fast as they start -------------------------------
+( while :; do
+	for p in $(fbd_bee_pids); do kill -9 "$p" 2>/dev/null; done
+	sleep 0.05
+done ) &
+KILLER=$!
+fb_track_pid "$KILLER"
 fbd_wait_status '.crash_loop' 20
 ok $? "status: crash_loop true"
 st=$(fbd_status)
 like "$(printf '%s' "$st" | jq -r '.throttled_until')" '^[0-9]' \
     "status: throttled_until set"
 like "$(printf '%s' "$st" | jq -r '[.bees[].last_exit] | unique | join(",")')" \
-    'exit 75' "status: bees exited 75"
+    'signal 9' "status: bees died of signal 9"
 [ "$(printf '%s' "$st" | jq -r '.pool.restarts')" -ge 4 ]
 ok $? "status: restarts counted"
 like "$(cat "$FBD_LOG")" 'crash loop: [0-9]+ bee deaths' "crash loop logged"
@@ -66,12 +92,11 @@ ok $? "throttled: three respawns in the crash loop, each followed by its bee"
 bad=$(throttle_pairs | awk '$2 != "2.00" || $3 < 1.95')
 is "$bad" "" "throttled: each waited respawn_max ($(throttle_pairs |
     awk '{ printf "%s%s", s, $3; s = "," }') s)"
-
-sed -i 's|conninfo = ".*";|conninfo = "";|' "$FBD_CONF"
-kill -HUP "$FBD_PID"
+kill "$KILLER"
+wait "$KILLER" 2>/dev/null
 fbd_wait_status '[.bees[] | select(.state == "polling" or .state == "idle")]
-    | length == 3' 20
-ok $? "after a reload with a good database, 3 bees serve"
+    | length == 3' 30
+ok $? "the kills stopped, 3 bees serve"
 fbd_submit_fixtures
 fbd_wait_closed 30
 ok $? "events processed ($FBD_WAIT)"
