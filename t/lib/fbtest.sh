@@ -319,7 +319,7 @@ fb_stripe_conf() {
 	cat <<EOF
 stripe: {
 	livemode = false;
-	webhook_secrets = [ $s ];
+	webhook_secrets = [ ${s:+$s }];
 ${FB_SIG_TOLERANCE:+	signature_tolerance = $FB_SIG_TOLERANCE;
 }	tiers = [ "bronze", "silver", "gold" ];
 	prices = (
