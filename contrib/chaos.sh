@@ -242,8 +242,10 @@ proc_retries() {
 }
 # As t/94: processed_webhooks locked, a bee's statement waits on the lock;
 # that bee is stopped, the lock released: PostgreSQL commits its event
-# while it sleeps.
+# while it sleeps.  The storm waits meanwhile: a kill it chose before
+# stopped.pid was written would land on the stopped bee.
 w= r0=
+hold storm
 hold_lock
 for _ in $(seq 1 300); do
 	w=$(fbd_status | jq -r '[.bees[] | select(.state == "working" and
@@ -261,6 +263,7 @@ for _ in $(seq 1 300); do
 	sleep 0.1
 done
 release_lock
+release storm
 [ -n "$w" ]
 ok $? "a working bee stopped (SIGSTOP, pid ${w% *})"
 spid=${w% *} sproc=${w#* }
