@@ -69,7 +69,17 @@ mc_rpc "$MC_T/w1.key" assignprocessmsg "$assign1"
 is "$RPC_STATUS:$RPC_MSG" "404:No process available for assignment" \
     "once approved, the executor may assign"
 getw1='{"colonyname":"financebee","executorname":"worker-1","msgtype":"getexecutormsg"}'
-mc_rpc "$MC_T/w1.key" getexecutormsg "$getw1"
+# Asked right after an assign, pre-signed, by the submitter (never
+# stale): on a loaded machine the 2 s cleanup can pass between two
+# signed calls, so the pair is tried again if it did.
+mc_env "$MC_T/w1.key" assignprocessmsg "$assign1" >"$MC_T/poll.json"
+mc_env "$MC_T/sub.key" getexecutormsg "$getw1" >"$MC_T/getw1.json"
+for _ in 1 2 3 4 5; do
+	mc_post_file "$MC_T/poll.json"
+	mc_post_file "$MC_T/getw1.json"
+	[ "$(printf '%s' "$RPC_PAYLOAD" | jq -r .state)" = 3 ] || break
+	mc_rpc "$MC_T/owner.key" approveexecutormsg "$approve1"
+done
 is "$(printf '%s' "$RPC_PAYLOAD" | jq -r .state)" 1 "getexecutormsg: state 1"
 unlike "$(printf '%s' "$RPC_PAYLOAD" | jq -r .lastheardfromtime)" '^0001-' \
     "an assign refreshed lastheardfromtime"
@@ -154,17 +164,6 @@ mc_rpc "$MC_T/sub.key" getexecutormsg '{"colonyname":"financebee","executorname"
 is "$(printf '%s' "$RPC_PAYLOAD" | jq -r .state)" 1 \
     "an executor that never called assign is never marked stale"
 
-# --- functions -----------------------------------------------------------------------------
-mc_rpc "$MC_T/w1.key" addfunctionmsg '{"fun":{"executorname":"worker-1","executortype":"financebee","colonyname":"financebee","funcname":"validate_revenue"},"msgtype":"addfunctionmsg"}'
-is "$RPC_STATUS" 200 "addfunctionmsg for itself -> 200"
-like "$(printf '%s' "$RPC_PAYLOAD" | jq -r .functionid)" '^[0-9a-f]{64}$' \
-    "the function gets a server-made functionid"
-mc_rpc "$MC_T/w1.key" addfunctionmsg '{"fun":{"executorname":"submitter","executortype":"financebee","colonyname":"financebee","funcname":"x"},"msgtype":"addfunctionmsg"}'
-is "$RPC_STATUS:$RPC_MSG" \
-    "403:Not allowed to add a function to another executor" \
-    "addfunctionmsg for another executor -> 403"
-mc_alive
-
 # --- --allow-executor-reregister ----------------------------------------------------------
 kill -TERM "$MC_PID"
 mc_start --allow-executor-reregister || exit 1
@@ -178,5 +177,21 @@ is "$(printf '%s' "$RPC_PAYLOAD" | jq -r .state)" 0 \
     "and the replacement row is pending"
 mc_rpc "$MC_T/w1.key" assignprocessmsg "$assign1"
 is "$RPC_STATUS" 403 "so the executor must be approved again"
+mc_alive
+
+# --- functions ---------------------------------------------------------------------------
+# On this server, whose stale-executor cleanup (the default, far longer
+# than the test) cannot mark worker-1 stale between two requests however
+# loaded the machine.
+mc_rpc "$MC_T/owner.key" approveexecutormsg "$approve1"
+is "$RPC_STATUS" 200 "approved again"
+mc_rpc "$MC_T/w1.key" addfunctionmsg '{"fun":{"executorname":"worker-1","executortype":"financebee","colonyname":"financebee","funcname":"validate_revenue"},"msgtype":"addfunctionmsg"}'
+is "$RPC_STATUS" 200 "addfunctionmsg for itself -> 200"
+like "$(printf '%s' "$RPC_PAYLOAD" | jq -r .functionid)" '^[0-9a-f]{64}$' \
+    "the function gets a server-made functionid"
+mc_rpc "$MC_T/w1.key" addfunctionmsg '{"fun":{"executorname":"submitter","executortype":"financebee","colonyname":"financebee","funcname":"x"},"msgtype":"addfunctionmsg"}'
+is "$RPC_STATUS:$RPC_MSG" \
+    "403:Not allowed to add a function to another executor" \
+    "addfunctionmsg for another executor -> 403"
 mc_alive
 done_testing

@@ -95,9 +95,9 @@ slot=$1 pid=$2 proc=$3 ev=$4
 kill -KILL "$pid"
 wait_log "slot $slot: bee signal 9" 20
 ok $? "the master reaps the killed bee"
-like "$(grep "was in hand" "$FBD_LOG")" \
-    "slot $slot: process $proc event $ev was in hand" \
-    "the exit log names the process and event it held"
+# A line of its own, written after the reap's: waited for.
+wait_log "slot $slot: process $proc event $ev was in hand" 20
+ok $? "the exit log names the process and event it held"
 release_lock
 fbd_wait_closed 60
 ok $? "both processes come back and are closed ($FBD_WAIT)"
