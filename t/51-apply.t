@@ -50,7 +50,7 @@ psql_q -c "INSERT INTO user_profiles (id) VALUES
 	('refund', 'ch_v1', 'evt_v1r', 'cus_v1', 'ch_v1', 500, 'refunded'),
 	('dispute', 'dp_v1', 'evt_v1d', NULL, 'ch_v1', 500, 'lost')" >/dev/null
 out=$(fbd --migrate 2>&1); rc=$?
-is "$rc:$out" "0:schema version 6" "--migrate upgrades to schema version 6"
+is "$rc:$out" "0:schema version 7" "--migrate upgrades to schema version 7"
 is "$(psql_q -c "SELECT stripe_customer_id || ':' || subscriber_id
     FROM revenue_ledger WHERE kind = 'dispute'")" \
     "cus_v1:0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5" \
@@ -61,10 +61,10 @@ is "$(psql_q -c "SELECT array_to_string(proconfig, ',') FROM pg_proc
     WHERE proname = 'fb_apply_event'")" "enable_seqscan=off" \
     "002: fb_apply_event never plans a sequential scan where an index fits"
 out=$(fbd --migrate 2>&1); rc=$?
-is "$rc:$out" "0:schema version 6" "--migrate again is a no-op"
+is "$rc:$out" "0:schema version 7" "--migrate again is a no-op"
 is "$(psql_q -c "SELECT string_agg(version || ':' || name, ' '
     ORDER BY version) FROM financebee_schema_version")" \
-    "1:001_init.sql 2:002_index_plans.sql 3:003_unpark.sql 4:004_dispute_link.sql 5:005_apply_cost.sql 6:006_apply_cpu.sql" \
+    "1:001_init.sql 2:002_index_plans.sql 3:003_unpark.sql 4:004_dispute_link.sql 5:005_apply_cost.sql 6:006_apply_cpu.sql 7:007_fewer_statements.sql" \
     "one version row per migration"
 
 # --- every shared fixture, alone on an empty database ----------------------
@@ -240,7 +240,7 @@ is "$rc:$out" "0:pruned 3 rows older than 35 days" "--prune deletes old markers"
 psql_q -c "INSERT INTO financebee_schema_version VALUES (999, 'future')" >/dev/null
 out=$(fbd --apply "$T/claim.json" 2>&1); rc=$?
 is "$rc" 78 "--apply on a schema version 999 database exits 78"
-like "$out" "schema version 999, this binary needs 6" "  with a clear message"
+like "$out" "schema version 999, this binary needs 7" "  with a clear message"
 out=$(fbd --migrate 2>&1); rc=$?
 like "$rc:$out" "^65:.*newer than" "--migrate refuses a newer database"
 psql_q -c "DELETE FROM financebee_schema_version WHERE version = 999" >/dev/null

@@ -20,7 +20,7 @@ EOC
 
 conf "$T/local.conf" "host=localhost port=$PGPORT dbname=financebee user=postgres"
 out=$(env -u PGHOST "$FBD" -c "$T/local.conf" --migrate 2>&1); rc=$?
-is "$rc:$out" "0:schema version 6" "host=localhost: looked up, connected over TCP"
+is "$rc:$out" "0:schema version 7" "host=localhost: looked up, connected over TCP"
 n=$(psql_q -c "SELECT count(*) FROM financebee_schema_version")
 is "$n" "$(ls "$FB_SRCDIR"/sql/[0-9][0-9][0-9]_*.sql | wc -l)" "... and migrated that database"
 

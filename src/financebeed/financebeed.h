@@ -8,7 +8,7 @@
 #include "common.h"
 #include "colonies.h"
 
-#define FB_SCHEMA_VERSION	6	/* sql/NNN_*.sql this binary expects */
+#define FB_SCHEMA_VERSION	7	/* sql/NNN_*.sql this binary expects */
 
 /*
  * stripe.c: Stripe signature verification and event normalisation.
