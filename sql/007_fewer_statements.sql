@@ -4,8 +4,9 @@
 -- statements and fewer row writes per event (issue #16).  Counted in
 -- instructions of a backend (bench/db-replay.sh: valgrind, single-user
 -- mode, the first 2,500 change documents of a shuffled gen-events.pl run
--- of 1,252 users, one transaction each): 929k per event at version 6,
--- 890k now, with the same replies and the same rows.
+-- of 1,252 users, one transaction each): 930k per event at version 6,
+-- 913k now, with the same replies and the same rows (890k without the
+-- ON CONFLICT kept on the final marker: see fb_apply_event).
 --
 -- - The exactly-once marker is written once, with its outcome, when the
 --   event is done (it was inserted first and updated last: a speculative
@@ -375,6 +376,11 @@ $$;
 -- setting of version 2), but for the marker: the event id locked and the
 -- marker read first, the marker written last with the outcome (by
 -- fb_park() for a parked event).  A duplicate still writes nothing.
+-- The final insert keeps ON CONFLICT DO NOTHING and turns a conflict
+-- into SQLSTATE 40001, which the bee retries (into a duplicate): the
+-- lock makes a conflict impossible under READ COMMITTED, but under a
+-- REPEATABLE READ default the marker read may predate the other
+-- delivery's commit, and a plain insert would fail it for good (23505).
 CREATE OR REPLACE FUNCTION fb_apply_event(c jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
