@@ -1478,11 +1478,13 @@ test_eyeballs(const char *name, const char *dead)
 }
 
 /*
- * test-http udp-sink SECONDS: a nameserver on 127.53.53.53:53 that never
- * answers, for fb_deaf_dns (t/lib/fbtest.sh); prints "ready" once bound.
+ * test-http udp-sink SECONDS ADDR: a nameserver on ADDR:53 (a loopback
+ * address of the caller's own, so that two tests never share one) that
+ * never answers, for fb_deaf_dns (t/lib/fbtest.sh); prints "ready" once
+ * bound.
  */
 static int
-udp_sink(const char *secs)
+udp_sink(const char *secs, const char *addr)
 {
 	struct sockaddr_in	sin;
 	int			fd;
@@ -1491,9 +1493,13 @@ udp_sink(const char *secs)
 	memset(&sin, 0, sizeof sin);
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons(53);
-	sin.sin_addr.s_addr = inet_addr("127.53.53.53");
+	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1) {
+		fprintf(stderr, "udp-sink: bad address %s\n", addr);
+		return 1;
+	}
 	if (fd == -1 || bind(fd, (struct sockaddr *)&sin, sizeof sin) == -1) {
-		perror("udp-sink: bind 127.53.53.53:53");
+		fprintf(stderr, "udp-sink: bind %s:53: %s\n", addr,
+		    strerror(errno));
 		return 1;
 	}
 	printf("ready\n");
@@ -1521,8 +1527,8 @@ main(int argc, char **argv)
 		test_eyeballs(argv[2], argv[3]);
 	else if (argc == 3 && strcmp(argv[1], "resolve") == 0)
 		test_resolve(argv[2]);
-	else if (argc == 3 && strcmp(argv[1], "udp-sink") == 0)
-		return udp_sink(argv[2]);
+	else if (argc == 4 && strcmp(argv[1], "udp-sink") == 0)
+		return udp_sink(argv[2], argv[3]);
 	else {
 		test_urls();
 		test_plain();

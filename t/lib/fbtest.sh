@@ -167,33 +167,35 @@ _fb_as_pg() {
 
 # fb_deaf_dns CMD [ARGS...]: run CMD in a private mount namespace whose
 # /etc/resolv.conf names a nameserver that never answers (t/test-http
-# udp-sink on 127.53.53.53:53; resolver timeout 30 s).  Returns 77 when
+# udp-sink on 127.53.X.Y:53, an address of this shell's own, so that tests
+# run side by side never share a sink; resolver timeout 30 s).  Returns 77 when
 # that cannot be arranged here (not root, no unshare -m) or when lookups
 # do not go to it (getent must still be waiting after 3 s), else CMD's
 # status.  Needs root.
 fb_deaf_dns() {
-	local d rc
+	local d rc ns
 	[ "$(id -u)" -eq 0 ] && unshare -m true 2>/dev/null || return 77
 	# Removed here: a caller's $(...) would not run the cleanup trap.
 	d=$(mktemp -d "${TMPDIR:-/tmp}/fbdns.XXXXXX") || return 77
-	printf 'nameserver 127.53.53.53\noptions timeout:30 attempts:1\n' \
+	ns=127.53.$(( ($$ >> 8) % 256 )).$(( $$ % 254 + 1 ))
+	printf 'nameserver %s\noptions timeout:30 attempts:1\n' "$ns" \
 	    >"$d/resolv.conf"
 	unshare -m sh -c '
-		d=$1; sink=$2; shift 2
+		d=$1; sink=$2; ns=$3; shift 3
 		mount --bind "$d/resolv.conf" /etc/resolv.conf || exit 77
-		"$sink" udp-sink 120 >"$d/sink.out" 2>&1 &
+		"$sink" udp-sink 120 "$ns" >"$d/sink.out" 2>&1 &
 		spid=$!
 		for _ in $(seq 1 50); do
-			grep -q ready "$d/sink.out" && break
+			grep -qx ready "$d/sink.out" && break
 			sleep 0.1
 		done
-		grep -q ready "$d/sink.out" || { kill $spid; exit 77; }
+		grep -qx ready "$d/sink.out" || { kill $spid; exit 77; }
 		timeout 3 getent hosts deaf-dns-check.invalid >/dev/null 2>&1
 		[ $? -eq 124 ] || { kill $spid; exit 77; }
 		"$@"
 		rc=$?
 		kill $spid
-		exit $rc' sh "$d" "$FB_BUILDDIR/t/test-http" "$@"
+		exit $rc' sh "$d" "$FB_BUILDDIR/t/test-http" "$ns" "$@"
 	rc=$?
 	rm -rf "$d"
 	return "$rc"
