@@ -48,6 +48,11 @@ sh contrib/build.sh build
 (cd build && make distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror \
     PROVE_FLAGS="${PROVE_FLAGS:-}" >distcheck.log 2>&1) || {
 	tail -n 200 build/distcheck.log
+	# Last, where a truncated log still shows it: each failed
+	# test's line and the diagnostics that follow it.
+	echo "== what the failed tests said:"
+	grep -A 30 '^#   Failed test' build/distcheck.log | grep '^#' |
+	    tail -n 40
 	echo "make distcheck failed (full log: build/distcheck.log)" >&2
 	exit 1
 }

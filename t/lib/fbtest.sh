@@ -73,6 +73,8 @@ ok() {	# ok CONDITION-STATUS DESCRIPTION  (use: cmd; ok $? "desc")
 		echo "ok $_fb_n - $2"
 	else
 		echo "not ok $_fb_n - $2"
+		# On stderr too: prove shows it without -v, as Test::More.
+		diag "  Failed test $_fb_n - $2"
 		_fb_failed=$((_fb_failed + 1))
 	fi
 	return "$1"
