@@ -20,8 +20,10 @@
 # events submitted in order, into a fresh database); fbeectl's totals
 # equal to ColonyOS and to the database; the kills done; the memory of the
 # master and the bees at the end (RSS, PSS, private).
-# The events go to ColonyOS in portions, each phase releasing the next:
-# every phase has tasks in flight however fast the bees are.
+# The events go to ColonyOS in portions: each phase releases the next
+# portion before it checks that processing goes on, so that however fast
+# the bees are, that check has work to wait on.  (A phase may start with
+# the released work already done; the fault then meets an idle pool.)
 #
 #   sh contrib/chaos.sh                  # the long soak (20,000 events)
 #   FB_CHAOS_EVENTS=3000 FB_CHAOS_OUTAGE=20 sh contrib/chaos.sh
