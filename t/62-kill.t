@@ -16,18 +16,39 @@ ok $? "4 bees running"
 
 kills=0
 working=0
+inhand=0
 # One kill that surely lands mid-task: the lock is taken before the
-# events come, so the bees block on it inside their first tasks, and a
-# working one is killed there.
+# events come, so the bees block on it inside their tasks, and a working
+# one is killed there.  A bee blocked for database.statement_timeout (3 s
+# here) gives the task up and takes the next one, which blocks again; a
+# kill that lands in between finds it between tasks.  So: kill working
+# bees, one at a time, until the master's log names a process in hand
+# (up to 5), the lock held all along.
 hold_lock
 fbd_submit_generated 80 62
 fbd_submit_fixtures
 wait_working 1
 ok $? "a bee is inside its task (blocked on the lock)"
-p=$(fbd_status | jq -r '[.bees[] | select(.state == "working") | .pid][0]')
-kill -KILL "$p" && kills=1 && working=1
+tries=0
+while [ "$tries" -lt 5 ] && wait_working 1; do
+	tries=$((tries + 1))
+	p=$(fbd_status | jq -r '[.bees[] | select(.state == "working")
+	    | .pid][0] // empty' 2>/dev/null)
+	n=$(grep -c 'bee signal 9' "$FBD_LOG")
+	[ -n "$p" ] && [ "$p" != 0 ] && kill -KILL "$p" 2>/dev/null ||
+	    continue
+	kills=$((kills + 1))
+	working=$((working + 1))
+	for _ in $(seq 1 100); do
+		[ "$(grep -c 'bee signal 9' "$FBD_LOG")" -gt "$n" ] && break
+		sleep 0.1
+	done
+	inhand=$(grep -c ': process [0-9a-f]\{64\} event .* was in hand' \
+	    "$FBD_LOG")
+	[ "$inhand" -ge 1 ] && break
+done
 release_lock
-for i in $(seq 2 20); do
+for i in $(seq $((kills + 1)) 20); do
 	# Prefer a bee that holds a task right now.
 	st=$(fbd_status)
 	p=$(printf '%s' "$st" | jq -r '[.bees[] | select(.state == "working")
