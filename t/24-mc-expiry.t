@@ -15,7 +15,9 @@ state_is() {	# state_is PID STATE
 }
 
 # --- maxexectime 2, maxretries 1 ---------------------------------------------
-p=$(mc_submit --maxexectime 2 --maxretries 1)
+# Each process is for one worker: p may expire (2 s) before worker-2's
+# assigns below, which must not take it then.
+p=$(mc_submit --maxexectime 2 --maxretries 1 --executor-names worker-1)
 pt0=$(mc_field "$p" .prioritytime)
 mc_assign_raw "$MC_T/w1.key" -1
 is "$RPC_PID" "$p" "worker-1 took the process (maxexectime 2, maxretries 1)"
@@ -64,7 +66,8 @@ is "$RPC_STATUS:$RPC_MSG" "400:Tried to set failed process as successful" \
 is "$(mc_field "$p_never" .state)" 1 "maxexectime -1 never expires"
 
 # --- maxretries -1: re-queued forever ------------------------------------------------
-p=$(mc_submit --maxexectime 1 --maxretries -1 --executor-names worker-2)
+# 3 s: time enough, under load, to close it once it is handed out again.
+p=$(mc_submit --maxexectime 3 --maxretries -1 --executor-names worker-2)
 mc_assign_raw "$MC_T/w2.key" -1
 retried() { [ "$(mc_field "$p" .retries)" -ge 1 ] && state_is "$p" 0; }
 until_ok 12 retried
