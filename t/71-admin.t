@@ -319,7 +319,6 @@ if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1 &&
 fi
 asnobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"; }
 asreader() { setpriv --reuid=nobody --regid=nogroup --groups=ssl-cert -- "$@"; }
-ms() { date +%s%3N; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 has() { grep -q -- "$2" "$1" 2>/dev/null; }
 if [ "$hostile_ok" = 1 ]; then
@@ -354,12 +353,12 @@ if [ "$hostile_ok" = 1 ]; then
 	fb_track_pid $!
 	until_ok 10 has "$dir/idle.out" connected
 	ok $? "60 flooding and 150 idle read-only clients connected"
-	t0=$(ms)
 	st=$(ctl status --json | jq -r .state)
-	t1=$(ms)
 	is "$st" running "root's status answers meanwhile"
-	[ $((t1 - t0)) -lt 1000 ]
-	ok $? "... within a second ($((t1 - t0)) ms)"
+	# Meanwhile: before the flooders are done (they go on for 12 s).
+	# No bound in milliseconds: a loaded machine is slow, not wrong.
+	! has "$dir/pipe.out" flooders
+	ok $? "... while the flood is still on"
 	is "$(ctl ping)" pong "... and again"
 	rss=$(rss_kb "$SPID")
 	rss_ok "the master's RSS stays under 16 MB ($rss0 -> $rss kB)"
