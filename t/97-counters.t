@@ -9,9 +9,16 @@
 . "$(dirname "$0")/lib/fbtest-daemon.sh"
 
 FBD_BEES=4
+# A task blocked in the database gives up at statement_timeout or at its
+# deadline (task_timeout, within the lease): 3 s in the helpers, less
+# than the steps between "blocked" and "released" below take under ASan
+# on a loaded machine.  10 s here, the lease 15 s.
+FBD_LEASE=15
+FBD_TASK_TIMEOUT=12
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
 # Long polls: a bee back in its poll must still have published its tasks.
 sed -i -e 's|poll_timeout = 1;|poll_timeout = 30;|' \
+    -e 's|statement_timeout = 3;|statement_timeout = 10;|' \
     -e 's|crash_limit = 4;|crash_limit = 1000;|' \
     -e "s|interval = 0.5;|interval = 3;|" "$FBD_CONF"
 plan 35
