@@ -4,7 +4,9 @@
 #  - after a kill -9 storm: a dead bee's counters come from its status
 #    page, folded into the pool's totals once, and a task whose close was
 #    in flight when its bee died is counted if and only if the close
-#    landed (the master asks ColonyOS: financebeed --settle).
+#    landed (the master asks ColonyOS: financebeed --settle);
+#  - a task whose close got no answer (the server stopped) is counted if
+#    and only if the close landed all the same, and once.
 . "$(dirname "$0")/lib/fbtest.sh"
 . "$(dirname "$0")/lib/fbtest-daemon.sh"
 
@@ -12,8 +14,10 @@ FBD_BEES=4
 # A task blocked in the database gives up at statement_timeout or at its
 # deadline (task_timeout, within the lease): 3 s in the helpers, less
 # than the steps between "blocked" and "released" below take under ASan
-# on a loaded machine.  10 s here, the lease 15 s.
-FBD_LEASE=15
+# on a loaded machine.  10 s here.  The lease is 30 s: a close the
+# stopped server received must still find the process running when the
+# server resumes, once the bee has given up at its deadline (12 s).
+FBD_LEASE=30
 FBD_TASK_TIMEOUT=12
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
 # Long polls: a bee back in its poll must still have published its tasks.
@@ -21,7 +25,7 @@ sed -i -e 's|poll_timeout = 1;|poll_timeout = 30;|' \
     -e 's|statement_timeout = 3;|statement_timeout = 10;|' \
     -e 's|crash_limit = 4;|crash_limit = 1000;|' \
     -e "s|interval = 0.5;|interval = 3;|" "$FBD_CONF"
-plan 35
+plan 53
 
 
 # closed_tasks: tasks closed by the pool, by its status (all outcomes but
@@ -104,6 +108,48 @@ until_ok 5 closed_is "$(mc_closed)"
 ok $? "status counts it once, as ColonyOS ($(closed_tasks) = $(mc_closed))"
 is "$(fbd_status | jq .pool.unsettled)" 0 "nothing left to settle"
 
+# --- a close that gets no answer, but lands ------------------------------------------
+# The same, but the bee lives: every attempt to close times out against
+# the stopped server until the task's deadline, and the bee moves on
+# without counting the task; the server resumes and serves the close it
+# had received.  The master asks ColonyOS and counts it, once.
+psql_q -c "BEGIN; LOCK TABLE processed_webhooks IN ACCESS EXCLUSIVE MODE;
+    SELECT pg_sleep(60); COMMIT;" >/dev/null 2>&1 &
+fb_track_pid $!
+until_ok 10 lock_granted
+fbd_submit_generated 1 774
+ids2=$(paste -sd'|' "$FBD_DIR/last.ids")
+until_ok 10 in_phase apply
+ok $? "a bee works on a task blocked in the database"
+kill -STOP "$MC_PID"
+psql_q -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+    WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()" >/dev/null
+gave_up() {	# the processes whose bee gave up closing them
+	grep -Eo "process ($ids2) event [^ ]+: (close failed after [0-9]+ tries|no time left to close it), left to ColonyOS" \
+	    "$FBD_LOG" | awk '{ print $2 }' | sort -u
+}
+no_task() {
+	[ -n "$(gave_up)" ] &&
+	    [ "$(fbd_status | jq '[.bees[] | select(.task.phase != null)] | length')" = 0 ]
+}
+until_ok 40 no_task
+ok $? "closes got no answer until their tasks' deadline: $(gave_up | wc -l)"
+all_logged() {	# all_logged TEXT: the log has "process ID: TEXT" for each
+	for id in $(gave_up); do
+		grep -Fq "process $id: $1" "$FBD_LOG" || return 1
+	done
+}
+until_ok 10 all_logged "its close got no answer; asking ColonyOS"
+ok $? "each is handed to the master to settle"
+kill -CONT "$MC_PID"
+until_ok 30 all_logged "the close landed; counted"
+ok $? "each close landed: each task is counted"
+fbd_wait_closed 60
+ok $? "every process closed ($FBD_WAIT)"
+until_ok 10 closed_is "$(mc_closed)"
+ok $? "status counts it once, as ColonyOS ($(closed_tasks) = $(mc_closed))"
+is "$(fbd_status | jq .pool.unsettled)" 0 "nothing left to settle"
+
 # --- a kill -9 storm -------------------------------------------------------------
 # Each event takes 20 ms more in the database, so that the storm lands
 # while tasks flow.
@@ -174,6 +220,55 @@ is "$(settle 1 "$(printf '%064d' 7)")" 1 "--settle: an unknown process: 1"
 # The daemon is gone: a new process waits.
 _fbd_submit "$FB_FIXTURES/stripe-events/stripe-ruby-mock__coupon.created__1.json"
 is "$(settle 1 "$(cat "$FBD_DIR/last.ids")")" 1 "--settle: a waiting process: 1"
+# As the slot's executor: slot 1 of hand.conf is the submitter, which can
+# assign and close the processes of its own type by hand.
+(umask 077; echo "$FB_SUBMITTER_KEY" >"$FBD_DIR/hand.keys")
+sed -e "s|executor_seed_file = .*|executor_keys_file = \"$FBD_DIR/hand.keys\";|" \
+    -e 's|^bees = .*|bees = 1;|' "$FBD_CONF" >"$FBD_DIR/hand.conf"
+chmod 600 "$FBD_DIR/hand.conf"
+hand_submit() {	# hand_submit MAXRETRIES: a process for the submitter
+	mc submit --key-file "$FBD_DIR/submitter.key" --colony "$FB_COLONY" \
+	    --type submitter --funcname validate_revenue --maxexectime 1 \
+	    --maxretries "$1" \
+	    "$FB_FIXTURES/stripe-events/stripe-ruby-mock__coupon.created__1.json"
+}
+hand_assign() {
+	mc assign --key-file "$FBD_DIR/submitter.key" --colony "$FB_COLONY" \
+	    --timeout 10 >/dev/null
+}
+hsettle() {	# hsettle PROCESSID RETRIES OUTCOME: the exit status
+	"$FB_BUILDDIR/financebeed" -c "$FBD_DIR/hand.conf" --settle 1 \
+	    --process "$1" --retries "$2" --outcome "$3" \
+	    >>"$FBD_DIR/settle.log" 2>&1
+	echo $?
+}
+proc_is() {	# proc_is PROCESSID JQ-EXPR: true if it holds
+	mc get --key-file "$FBD_DIR/submitter.key" "$1" | jq -e "$2" >/dev/null
+}
+h=$(hand_submit 5)
+hand_assign
+is "$(hsettle "$h" 0 applied)" 75 "--settle: still running in that run: ask again (75)"
+until_ok 10 proc_is "$h" '.state == 0 and .retries == 1'
+ok $? "the lease ran out: handed out again, retries 1"
+is "$(hsettle "$h" 0 applied)" 1 "--settle: waiting again: 1"
+hand_assign
+mc close --key-file "$FBD_DIR/submitter.key" "$h" --out '[{"outcome":"applied"}]' >/dev/null
+proc_is "$h" '.state == 2 and .retries == 1'
+ok $? "closed by the same executor in its second run"
+is "$(hsettle "$h" 0 applied)" 1 "--settle: closed by the slot's executor, but in a later run: 1"
+is "$(hsettle "$h" 1 applied)" 0 "--settle: closed in the run asked about: 0"
+is "$(hsettle "$h" 1 failed)" 1 "--settle: closed successful, the bee closed it failed: 1"
+h=$(hand_submit 0)
+hand_assign
+until_ok 10 proc_is "$h" '.state == 3'
+ok $? "the lease ran out with no retry left: the server failed it"
+is "$(hsettle "$h" 0 failed)" 1 "--settle: failed by the server, not by the bee: 1"
+h=$(hand_submit 0)
+hand_assign
+mc fail --key-file "$FBD_DIR/submitter.key" "$h" --error "amount: not a number" >/dev/null
+is "$(hsettle "$h" 0 failed)" 0 "--settle: closed failed by the slot's executor: 0"
+is "$(hsettle "$h" 0 applied)" 1 "--settle: closed failed, the bee closed it successful: 1"
+
 sed 's|url = ".*";|url = "http://127.0.0.1:1/api";|' "$FBD_CONF" >"$FBD_DIR/down.conf"
 chmod 600 "$FBD_DIR/down.conf"
 "$FB_BUILDDIR/financebeed" -c "$FBD_DIR/down.conf" --settle 1 --process "$proc" \

@@ -320,6 +320,45 @@ static void spoil_hostile(struct fbee_shm *p)
 	fbee_shm_strcpy(p->event, sizeof(p->event),
 	    "evt_\"x\ny\\z \x01\xc3\xa9\x7f");
 }
+/* Unsettled closes: n in all, the ring holding the last FBEE_UNSETTLED. */
+static void
+shm_unsettled(struct fbee_shm *p, uint32_t n)
+{
+	uint32_t	i;
+
+	p->nunsettled = n;
+	for (i = 0; i < n && i < FBEE_UNSETTLED; i++) {
+		memset(p->unsettled[i].processid, 'b', CRYPTO_ID_HEXLEN);
+		p->unsettled[i].outcome = OUTCOME_APPLIED;
+		p->unsettled[i].retries = (int32_t)i;
+	}
+}
+static void spoil_unsettled_ok(struct fbee_shm *p) { shm_unsettled(p, 3); }
+static void spoil_unsettled_wrapped(struct fbee_shm *p)
+{
+	shm_unsettled(p, FBEE_UNSETTLED * 5 + 1);
+}
+static void spoil_unsettled_noproc(struct fbee_shm *p)
+{
+	shm_unsettled(p, 3);
+	p->unsettled[2].processid[0] = '\0';
+}
+static void spoil_unsettled_nonhex(struct fbee_shm *p)
+{
+	shm_unsettled(p, 3);
+	p->unsettled[1].processid[7] = 'x';
+}
+static void spoil_unsettled_transient(struct fbee_shm *p)
+{
+	shm_unsettled(p, 1);
+	p->unsettled[0].outcome = OUTCOME_TRANSIENT;
+}
+static void spoil_unsettled_retries(struct fbee_shm *p)
+{
+	shm_unsettled(p, 2);
+	p->unsettled[1].retries = -1;
+}
+static void spoil_retries(struct fbee_shm *p) { p->retries = -3; }
 static void spoil_none(struct fbee_shm *p) { (void)p; }
 static void spoil_idle(struct fbee_shm *p)
 {
@@ -411,7 +450,7 @@ main(void)
 	int			i, sp[2];
 	long			rss;
 
-	printf("1..67\n");
+	printf("1..74\n");
 
 	memset(&m, 0, sizeof(m));
 	m.type = FBEE_HELLO;
@@ -661,6 +700,20 @@ main(void)
 		ok(shm_check(spoil_time) == -1, "status page: negative time");
 		ok(shm_check(spoil_noproc) == -1, "status page: working "
 		    "without a process");
+		ok(shm_check(spoil_unsettled_ok) == 0, "status page: closes "
+		    "to settle");
+		ok(shm_check(spoil_unsettled_wrapped) == 0, "status page: "
+		    "closes to settle, the ring wrapped");
+		ok(shm_check(spoil_unsettled_noproc) == -1, "status page: "
+		    "a close to settle without a process");
+		ok(shm_check(spoil_unsettled_nonhex) == -1, "status page: "
+		    "a close to settle, process id not hex");
+		ok(shm_check(spoil_unsettled_transient) == -1, "status page: "
+		    "a close to settle of a transient outcome");
+		ok(shm_check(spoil_unsettled_retries) == -1, "status page: "
+		    "a close to settle, negative retries");
+		ok(shm_check(spoil_retries) == -1, "status page: negative "
+		    "retries");
 		memset(&p, 0, sizeof(p));
 		s0 = p.seq;
 		fbee_shm_write_begin(&p);

@@ -96,6 +96,10 @@ struct bee {
 	int64_t			 task_start;	/* ms */
 	int64_t			 task_start_us;	/* the same, us */
 	int			 outcome;	/* being closed */
+	int			 retries;	/* of the process in hand */
+	/* Closes that failed on the wire: for the master to settle. */
+	uint32_t		 nunsettled;
+	struct fbee_unsettled	 unsettled[FBEE_UNSETTLED];
 	uint64_t		 polls;
 	struct fbee_shm		*shm;		/* the master's page */
 	struct fbee_shm		 shm_local;	/* or this, without one */
@@ -205,6 +209,9 @@ bee_shm_write(struct bee *b, int64_t now)
 	p->tasks = b->ntasks;
 	p->polls = b->polls;
 	p->outcome = b->outcome;
+	p->retries = working ? b->retries : 0;
+	p->nunsettled = b->nunsettled;
+	memcpy(p->unsettled, b->unsettled, sizeof(p->unsettled));
 	p->c = b->c;
 	fbee_shm_strcpy(p->processid, sizeof(p->processid),
 	    working ? b->processid : "");
@@ -633,7 +640,11 @@ bee_out_text(const struct task_result *res, char *buf, size_t len)
 	return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
-/* 0 when ColonyOS accepted the close, else -1 (logged). */
+/*
+ * 0 when ColonyOS accepted the close; 1 when no attempt got an answer (a
+ * timeout, a reset, a 5xx), so that the close may have landed all the
+ * same; -1 when it did not (refused, or never sent).  Logged.
+ */
 static int
 bee_close(struct bee *b, const struct task_result *res, int64_t closeby)
 {
@@ -658,7 +669,7 @@ bee_close(struct bee *b, const struct task_result *res, int64_t closeby)
 		if ((late = left < 100) && tries > 0) {
 			log_warnx("process %s event %s: no time left to close "
 			    "it, left to ColonyOS", b->processid, b->event);
-			return -1;
+			return 1;
 		}
 		if (late)
 			left = BEE_LATE_CLOSE_MS;
@@ -710,7 +721,7 @@ bee_close(struct bee *b, const struct task_result *res, int64_t closeby)
 			log_warnx("process %s event %s: close failed after %d "
 			    "tries, left to ColonyOS (%s)", b->processid,
 			    b->event, tries, cause);
-			return -1;
+			return 1;
 		}
 		log_debug("process %s: close: %s; retrying", b->processid,
 		    cause);
@@ -801,6 +812,26 @@ bee_received_us(const struct bee *b, const struct col_process *p)
 	return (int64_t)us;
 }
 
+/*
+ * A close that got no answer may have been served all the same: not
+ * counted here, but handed to the master (in the page update that ends
+ * the close phase), which asks ColonyOS and counts it if it landed.
+ */
+static void
+bee_unsettled(struct bee *b, const struct task_result *res)
+{
+	struct fbee_unsettled	*u;
+
+	if ((int)res->outcome < 0 || res->outcome >= OUTCOME_TRANSIENT)
+		return;
+	u = &b->unsettled[b->nunsettled % FBEE_UNSETTLED];
+	memset(u, 0, sizeof(*u));
+	snprintf(u->processid, sizeof(u->processid), "%s", b->processid);
+	u->outcome = (int32_t)res->outcome;
+	u->retries = b->retries;
+	b->nunsettled++;
+}
+
 static void
 bee_task(struct bee *b, struct col_process *p)
 {
@@ -812,6 +843,7 @@ bee_task(struct bee *b, struct col_process *p)
 	b->task_start_us = clock_now_us();
 	b->task_start = b->task_start_us / 1000;
 	snprintf(b->processid, sizeof(b->processid), "%s", p->processid);
+	b->retries = p->retries > 0 ? p->retries : 0;
 	bee_event_hint(p->args, b->event, sizeof(b->event));
 	bee_heartbeat(b, FBEE_ST_WORKING, FBEE_PH_GUARDIAN);
 
@@ -877,9 +909,18 @@ bee_task(struct bee *b, struct col_process *p)
 			    store_outcome_str(res.outcome));
 		b->outcome = (int)res.outcome;
 		bee_heartbeat(b, FBEE_ST_WORKING, FBEE_PH_CLOSE);
-		if (bee_close(b, &res, closeby) == 0 && (int)res.outcome >= 0 &&
-		    (int)res.outcome < FBEE_NOUTCOMES)
-			b->c.tasks[res.outcome]++;
+		switch (bee_close(b, &res, closeby)) {
+		case 0:
+			if ((int)res.outcome >= 0 &&
+			    (int)res.outcome < FBEE_NOUTCOMES)
+				b->c.tasks[res.outcome]++;
+			break;
+		case 1:
+			bee_unsettled(b, &res);
+			break;
+		default:
+			break;
+		}
 	}
 	task_result_clear(&res);
 	metrics_hist_add(&b->c.hist, (uint64_t)(clock_now_us() -

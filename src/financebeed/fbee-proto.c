@@ -703,7 +703,8 @@ int
 fbee_shm_read(const struct fbee_shm *p, struct fbee_shm *out, char *cause,
     size_t causelen)
 {
-	uint32_t	s1, s2;
+	const struct fbee_unsettled *u;
+	uint32_t	s1, s2, i;
 	int		tries;
 
 	for (tries = 0; tries < 64; tries++) {
@@ -759,6 +760,21 @@ fbee_shm_read(const struct fbee_shm *p, struct fbee_shm *out, char *cause,
 		snprintf(cause, causelen, "outcome %d out of range",
 		    out->outcome);
 		return -1;
+	}
+	if (out->retries < 0) {
+		snprintf(cause, causelen, "retries %d out of range",
+		    out->retries);
+		return -1;
+	}
+	for (i = 0; i < FBEE_UNSETTLED && i < out->nunsettled; i++) {
+		u = &out->unsettled[i];
+		if (u->processid[0] == '\0' || fbee_shm_str(u->processid,
+		    sizeof(u->processid), 1) == -1 || u->outcome < 0 ||
+		    u->outcome >= OUTCOME_TRANSIENT || u->retries < 0) {
+			snprintf(cause, causelen, "malformed unsettled close "
+			    "%u", i);
+			return -1;
+		}
 	}
 	return 0;
 }

@@ -95,8 +95,8 @@ enum fbee_phase {
 };
 
 #define FBEE_SHM_MAGIC		0x66627331U	/* "fbs1" */
-#define FBEE_SHM_VERSION	3	/* 3: lag */
-#define FBEE_SHM_SIZE		4096	/* the memfd's size */
+#define FBEE_SHM_VERSION	4	/* 4: retries, unsettled closes */
+#define FBEE_SHM_SIZE		8192	/* the memfd's size */
 
 /*
  * A bee's counters, cumulative over its life.  tasks[] counts processes
@@ -143,6 +143,14 @@ struct fbee_counters {
 	uint64_t		duplicate[FBEE_NTYPES];
 };
 
+/* A close that may or may not have landed; see nunsettled below. */
+#define FBEE_UNSETTLED		8
+struct fbee_unsettled {
+	char			processid[CRYPTO_ID_HEXLEN + 1];
+	int32_t			outcome;	/* enum store_outcome */
+	int32_t			retries;	/* the process's, at assign */
+};
+
 /*
  * A seqlock: the bee makes seq odd, writes the fields, makes seq even
  * again (both with release ordering); a reader copies the page and
@@ -176,7 +184,18 @@ struct fbee_shm {
 	 * the master to find out whether the close landed).
 	 */
 	int32_t			outcome;
-	int32_t			pad3;
+	int32_t			retries;	/* the process's, at assign */
+	/*
+	 * Closes that failed on the wire (a timeout, a reset, a 5xx): the
+	 * request may still have been served, so the task is not counted
+	 * and the master asks ColonyOS (settle.c).  nunsettled counts them
+	 * over the bee's life; the last FBEE_UNSETTLED are in the ring, at
+	 * index n % FBEE_UNSETTLED, written in the same update that ends
+	 * the close phase.
+	 */
+	uint32_t		nunsettled;
+	uint32_t		pad3;
+	struct fbee_unsettled	unsettled[FBEE_UNSETTLED];
 	struct fbee_counters	c;		/* rss_kb not kept here */
 	/* written by the master, on its own cache line */
 	uint32_t		cmdseq __attribute__((__aligned__(64)));

@@ -31,6 +31,8 @@ enum {
 	OPT_REGISTER,
 	OPT_SETTLE,
 	OPT_PROCESS,
+	OPT_RETRIES,
+	OPT_OUTCOME,
 	OPT_QUEUE_DEPTH,
 	OPT_GENERATION,
 	OPT_CHANNEL_FD,
@@ -145,6 +147,8 @@ main(int argc, char *argv[])
 		{ "register",	required_argument,	NULL, OPT_REGISTER },
 		{ "settle",	required_argument,	NULL, OPT_SETTLE },
 		{ "process",	required_argument,	NULL, OPT_PROCESS },
+		{ "retries",	required_argument,	NULL, OPT_RETRIES },
+		{ "outcome",	required_argument,	NULL, OPT_OUTCOME },
 		{ "queue-depth", no_argument,		NULL, OPT_QUEUE_DEPTH },
 		{ "generation",	required_argument,	NULL, OPT_GENERATION },
 		{ "channel-fd",	required_argument,	NULL, OPT_CHANNEL_FD },
@@ -163,7 +167,7 @@ main(int argc, char *argv[])
 	char			 cause[FB_CAUSE_MAX];
 	int			 ch, test = 0, migrate = 0, prune = 0;
 	int			 dry_run = 0, debug = 0, bee = 0, reg = 0, rc;
-	int			 settle = 0;
+	int			 settle = 0, retries = -1, outcome = -1;
 	int			 qd = 0;
 	unsigned int		 slot = 0, generation = 0, chanfd = 3;
 	int			 statusfd = -1, cfgfd = -1, intake = 0;
@@ -223,6 +227,18 @@ main(int argc, char *argv[])
 		case OPT_PROCESS:
 			processid = optarg;
 			break;
+		case OPT_RETRIES:
+			retries = (int)parse_uint(optarg, "--retries");
+			break;
+		case OPT_OUTCOME:
+			for (outcome = 0; outcome < OUTCOME_TRANSIENT;
+			    outcome++)
+				if (strcmp(optarg, store_outcome_str(
+				    (enum store_outcome)outcome)) == 0)
+					break;
+			if (outcome == OUTCOME_TRANSIENT)
+				usage(stderr, FB_EX_USAGE);
+			break;
 		case OPT_QUEUE_DEPTH:
 			qd = 1;
 			break;
@@ -263,7 +279,8 @@ main(int argc, char *argv[])
 	if (test + migrate + prune + (applyfile != NULL) + bee + reg +
 	    intake + settle + qd > 1)
 		usage(stderr, FB_EX_USAGE);
-	if (settle != (processid != NULL) || (processid != NULL &&
+	if ((!settle && (retries != -1 || outcome != -1)) ||
+	    settle != (processid != NULL) || (processid != NULL &&
 	    (strlen(processid) != CRYPTO_ID_HEXLEN ||
 	    strspn(processid, "0123456789abcdef") != CRYPTO_ID_HEXLEN)))
 		usage(stderr, FB_EX_USAGE);
@@ -347,7 +364,8 @@ main(int argc, char *argv[])
 		log_procname("settle[%u]", slot);
 		rc = log_init(NULL, cfg.log_level, cfg.log_target, cause,
 		    sizeof(cause)) == -1 ? FB_EX_CONFIG :
-		    settle_main(&cfg, slot, processid);
+		    settle_main(&cfg, slot, processid, retries,
+		    outcome);
 	} else if (qd) {
 		log_procname("queue");
 		rc = log_init(NULL, cfg.log_level, cfg.log_target, cause,

@@ -436,7 +436,7 @@ int	 oneshot_prune(const struct fb_config *);
 int	 registrar_main(const struct fb_config *, unsigned int slot);
 /* settle.c: financebeed --settle SLOT --process ID (a child of the master). */
 int	 settle_main(const struct fb_config *, unsigned int slot,
-	    const char *processid);
+	    const char *processid, int retries, int outcome);
 
 /* financebeed.c: PR_SET_DUMPABLE (and RLIMIT_CORE 0 when off). */
 void	 financebeed_dumpable(int);

@@ -144,13 +144,13 @@ master_identity(struct slot *s, char *cause, size_t causelen)
 pid_t
 master_helper(const char *const *args, char *cause, size_t causelen)
 {
-	char	*argv[12];
+	char	*argv[16];
 	int	 n = 0;
 
 	argv[n++] = (char *)"financebeed";
 	argv[n++] = (char *)"-c";
 	argv[n++] = master.cfgpath;
-	while (*args != NULL && n < 9)
+	while (*args != NULL && n < 13)
 		argv[n++] = (char *)*args++;
 	if (master.cfgfd >= 0) {
 		argv[n++] = (char *)"--config-fd";
@@ -325,6 +325,24 @@ master_bee_state(struct slot *s, int state, int phase, const char *processid,
 	}
 }
 
+/* Closes the bee could not confirm, new since the last look: settle them. */
+static void
+master_shm_unsettled(struct slot *s, const struct fbee_shm *snap)
+{
+	const struct fbee_unsettled	*u;
+
+	if (snap->nunsettled - s->nunsettled > FBEE_UNSETTLED) {
+		log_warnx("slot %u: %u closes to settle were overwritten "
+		    "before the master saw them; not counted", s->id,
+		    snap->nunsettled - s->nunsettled - FBEE_UNSETTLED);
+		s->nunsettled = snap->nunsettled - FBEE_UNSETTLED;
+	}
+	for (; s->nunsettled != snap->nunsettled; s->nunsettled++) {
+		u = &snap->unsettled[s->nunsettled % FBEE_UNSETTLED];
+		settle_add(s->id, u->processid, NULL, u->outcome, u->retries);
+	}
+}
+
 /*
  * Take in the bee's status page.  0 (also when it has nothing new or is
  * being written right now: the last snapshot stays), or -1 + cause when
@@ -358,10 +376,16 @@ master_shm_peek(struct slot *s, char *cause, size_t causelen)
 		snprintf(cause, causelen, "times out of range");
 		return -1;
 	}
+	if (snap.nunsettled < s->nunsettled) {
+		snprintf(cause, causelen, "unsettled closes went back");
+		return -1;
+	}
 	s->shm_seen = 1;
 	/* Exact at every task's end: the page is written with the state. */
 	fbee_counters_max(&s->live, &snap.c);
 	s->outcome = snap.outcome;
+	s->retries = snap.retries;
+	master_shm_unsettled(s, &snap);
 	if (snap.last_beat > s->last_beat)
 		s->last_beat = snap.last_beat;
 	s->polls = snap.polls;
@@ -561,6 +585,8 @@ master_slot_reset_bee(struct slot *s)
 	s->shm_seen = 0;
 	s->last_beat = 0;
 	s->polls = 0;
+	s->retries = 0;
+	s->nunsettled = 0;
 	memset(&s->live, 0, sizeof(s->live));
 }
 
@@ -738,7 +764,9 @@ master_reaped(struct slot *s, int status)
 		    s->cause[0] != '\0' ? ": " : "", s->cause);
 	if (code != 0 && s->beestate == FBEE_ST_WORKING &&
 	    s->processid[0] != '\0' && s->phase == FBEE_PH_CLOSE)
-		settle_add(s);	/* counted if the close landed */
+		/* Counted if the close landed. */
+		settle_add(s->id, s->processid, s->event, s->outcome,
+		    s->retries);
 	else if (code != 0 && s->beestate == FBEE_ST_WORKING &&
 	    s->processid[0] != '\0')
 		log_warnx("slot %u: process %s event %s was in hand; ColonyOS "

@@ -75,6 +75,8 @@ struct slot {
 	int64_t			 task_start;	/* monotonic ms */
 	int64_t			 last_heard;
 	int			 outcome;	/* being closed (page) */
+	int			 retries;	/* of its process (page) */
+	uint32_t		 nunsettled;	/* closes taken to settle */
 	int			 auth_refused;
 	int			 dep;		/* enum fbee_dep: it waits for */
 	double			 dep_since;	/* wall clock */
@@ -161,7 +163,7 @@ void	 master_intake_reload(int);
 void	 reload_roll_next(void);
 
 /* settle.c */
-void	 settle_add(const struct slot *);
+void	 settle_add(unsigned int, const char *, const char *, int, int);
 void	 settle_tick(int64_t);
 int	 settle_reaped(pid_t, int);
 void	 settle_stop(void);

@@ -1,21 +1,32 @@
 /*
- * settle.c: tasks whose close was in flight when their bee died.
+ * settle.c: tasks whose close may or may not have landed.
  *
  * A bee counts a task once ColonyOS has accepted its close, and publishes
  * the count with the end of its close phase in one status page update.
- * A bee killed in that phase leaves one question: did the close land?  If
- * it did, the process is final and nobody will count it; if not, ColonyOS
- * hands it out again and the bee that closes it counts it.  The master
- * asks ColonyOS with a child, "financebeed --settle SLOT --process ID"
- * (settle_main below), half a second after the death so that a request
- * already sent is served first, and counts the task when the process is
- * closed and still assigned to the dead bee's executor.  That is well
- * before the lease runs out (a bee closes at the latest two seconds before
- * it), so a re-run cannot be mistaken for the dead bee's close.
+ * Two cases leave a question, did the close land?
+ *  - the bee was killed in its close phase (its last page says so);
+ *  - every attempt to close got no answer (a timeout, a reset, a 5xx):
+ *    the bee gives up at its deadline and hands the task over in the page
+ *    update that ends the close phase (struct fbee_shm, unsettled).  A
+ *    request may have been served all the same: a server that was stopped
+ *    serves what it had received when it resumes.
+ * If the close landed, the process is final and nobody else will count
+ * it; if not, ColonyOS hands the process out again when the lease runs
+ * out, with its retries one higher, and the bee that closes it then
+ * counts it.  The master asks ColonyOS with a child, "financebeed --settle
+ * SLOT --process ID --retries N --outcome O" (settle_main below), half a
+ * second after it learns of the task so that a request already sent is
+ * served first, and counts the task when the process was closed by the
+ * slot's executor in the run the bee had (retries still N), the way the
+ * bee closed it (successful, or failed with the bee's reason rather than
+ * the server's "Maximum execution time limit exceeded").  While that run
+ * is still on (running, assigned to the slot's executor, retries N) the
+ * answer may yet come: the child asks again later, as when ColonyOS does
+ * not answer.
  *
- * The child exits 0 (closed by that executor: count it), 1 (not closed by
- * it: do not), 75 (ColonyOS could not say: try again after
- * supervision.respawn_max, up to SETTLE_TRIES times) or 78.
+ * The child exits 0 (closed in that run: count it), 1 (not: do not), 75
+ * (no answer yet: ask again after supervision.respawn_max, for up to
+ * SETTLE_GIVEUP_MS) or 78.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -32,14 +43,18 @@
 #define SETTLE_MAX		64	/* tasks awaiting an answer */
 #define SETTLE_CHILDREN		4	/* asking at once */
 #define SETTLE_DELAY_MS		500	/* let a close in flight land */
-#define SETTLE_TRIES		10
+/* The error the server closes a process with when its last lease ends. */
+#define SETTLE_SERVER_EXPIRY	"Maximum execution time limit exceeded"
+#define SETTLE_GIVEUP_MS	(3600 * 1000)	/* then: not counted, logged */
 
 struct settle {
 	int		used;
 	unsigned int	slot;
 	char		processid[CRYPTO_ID_HEXLEN + 1];
 	int		outcome;
+	int		retries;	/* the process's, when the bee had it */
 	pid_t		pid;		/* its child, running */
+	int64_t		added;		/* ms */
 	int64_t		started;	/* the child's start, ms */
 	int64_t		due;		/* the next try, ms */
 	unsigned int	tries;
@@ -48,34 +63,43 @@ struct settle {
 static struct settle	settles[SETTLE_MAX];
 
 void
-settle_add(const struct slot *s)
+settle_add(unsigned int slot, const char *processid, const char *event,
+    int outcome, int retries)
 {
 	struct settle	*t = NULL;
 	size_t		 i;
 
 	/* From a page that passed fbee_shm_read, so in range; still. */
-	if (s->outcome < 0 || s->outcome >= FBEE_NOUTCOMES)
+	if (outcome < 0 || outcome >= OUTCOME_TRANSIENT || retries < 0)
 		return;
 	for (i = 0; i < SETTLE_MAX; i++) {
-		if (!settles[i].used) {
+		if (settles[i].used && settles[i].slot == slot &&
+		    strcmp(settles[i].processid, processid) == 0 &&
+		    settles[i].retries == retries)
+			return;		/* asked already */
+		if (!settles[i].used && t == NULL)
 			t = &settles[i];
-			break;
-		}
 	}
 	if (t == NULL) {
 		log_warnx("slot %u: process %s: too many closes to settle; "
-		    "this one is not counted", s->id, s->processid);
+		    "this one is not counted", slot, processid);
 		return;
 	}
 	memset(t, 0, sizeof(*t));
 	t->used = 1;
-	t->slot = s->id;
-	snprintf(t->processid, sizeof(t->processid), "%s", s->processid);
-	t->outcome = s->outcome;
-	t->due = clock_now_ms() + SETTLE_DELAY_MS;
-	log_info("slot %u: process %s event %s: its close was in flight; "
-	    "asking ColonyOS whether it landed", s->id, s->processid,
-	    s->event[0] != '\0' ? s->event : "-");
+	t->slot = slot;
+	snprintf(t->processid, sizeof(t->processid), "%s", processid);
+	t->outcome = outcome;
+	t->retries = retries;
+	t->added = clock_now_ms();
+	t->due = t->added + SETTLE_DELAY_MS;
+	if (event != NULL)
+		log_info("slot %u: process %s event %s: its close was in "
+		    "flight; asking ColonyOS whether it landed", slot,
+		    processid, event[0] != '\0' ? event : "-");
+	else
+		log_info("slot %u: process %s: its close got no answer; "
+		    "asking ColonyOS whether it landed", slot, processid);
 }
 
 /* Start the children that are due; kill those past their deadline. */
@@ -83,8 +107,8 @@ void
 settle_tick(int64_t now)
 {
 	struct settle	*t;
-	const char	*args[5];
-	char		 slotarg[16], cause[FB_CAUSE_MAX];
+	const char	*args[9];
+	char		 slotarg[16], retriesarg[16], cause[FB_CAUSE_MAX];
 	size_t		 i, running = 0;
 
 	for (i = 0; i < SETTLE_MAX; i++) {
@@ -107,11 +131,16 @@ settle_tick(int64_t now)
 		if (!t->used || t->pid > 0 || t->due > now)
 			continue;
 		snprintf(slotarg, sizeof(slotarg), "%u", t->slot);
+		snprintf(retriesarg, sizeof(retriesarg), "%d", t->retries);
 		args[0] = "--settle";
 		args[1] = slotarg;
 		args[2] = "--process";
 		args[3] = t->processid;
-		args[4] = NULL;
+		args[4] = "--retries";
+		args[5] = retriesarg;
+		args[6] = "--outcome";
+		args[7] = store_outcome_str((enum store_outcome)t->outcome);
+		args[8] = NULL;
 		if ((t->pid = master_helper(args, cause, sizeof(cause))) ==
 		    -1) {
 			log_warnx("settle: %s", cause);
@@ -155,7 +184,8 @@ settle_reaped(pid_t pid, int status)
 		log_info("slot %u: process %s: the close did not land; "
 		    "ColonyOS hands it out again", t->slot, t->processid);
 		t->used = 0;
-	} else if (master.state == MASTER_RUNNING && t->tries < SETTLE_TRIES &&
+	} else if (master.state == MASTER_RUNNING &&
+	    clock_now_ms() - t->added < SETTLE_GIVEUP_MS &&
 	    (WIFSIGNALED(status) || WEXITSTATUS(status) == FB_EX_TEMPFAIL)) {
 		t->due = clock_now_ms() + master.cfg->respawn_max_ms;
 	} else {
@@ -201,16 +231,36 @@ settle_pending(unsigned int *running)
 
 /* --- the child ------------------------------------------------------------ */
 
+/* Did the bee's close make the process what it is? */
+static int
+settle_closed_so(const struct col_process *p, int outcome)
+{
+	json_t	*e;
+
+	if (p->state == 2)
+		return outcome != OUTCOME_FAILED;
+	if (p->state != 3 || (outcome != -1 && outcome != OUTCOME_FAILED))
+		return 0;
+	/* The server fails a process whose last lease ran out, not us. */
+	e = json_is_array(p->errors) ? json_array_get(p->errors, 0) : NULL;
+	return !(json_is_string(e) && strcmp(json_string_value(e),
+	    SETTLE_SERVER_EXPIRY) == 0);
+}
+
+/*
+ * retries: the process's when the bee had it, -1 for any; outcome: how
+ * the bee closed it (enum store_outcome), -1 for any.
+ */
 int
 settle_main(const struct fb_config *cfg, unsigned int slot,
-    const char *processid)
+    const char *processid, int retries, int outcome)
 {
 	struct crypto_key	 key;
 	struct col_process	 p;
 	struct colonies		*c;
 	char			 cause[FB_CAUSE_MAX];
 	enum col_err		 e;
-	int			 rc;
+	int			 rc, run;
 
 	if (config_executor_key(cfg, slot, &key, cause, sizeof(cause)) == -1) {
 		log_warnx("slot %u: %s", slot, cause);
@@ -227,24 +277,34 @@ settle_main(const struct fb_config *cfg, unsigned int slot,
 	colonies_free(c);
 	if (e == COL_NOTFOUND) {
 		log_info("process %s: gone from ColonyOS", processid);
-		rc = 1;
-	} else if (e != COL_OK) {
+		crypto_key_clear(&key);
+		return 1;
+	}
+	if (e != COL_OK) {
 		log_warnx("process %s: %s: %s", processid, col_err_str(e),
 		    cause);
+		crypto_key_clear(&key);
+		return FB_EX_TEMPFAIL;
+	}
+	/* The bee's run: assigned to its executor, not handed out since. */
+	run = strcmp(p.assignedexecutorid, key.id) == 0 &&
+	    (retries == -1 || p.retries == retries);
+	if (run && p.state == 1) {
+		log_info("process %s: still running under executor %s; "
+		    "asking again later", processid, key.id);
 		rc = FB_EX_TEMPFAIL;
-	} else if ((p.state == 2 || p.state == 3) &&
-	    strcmp(p.assignedexecutorid, key.id) == 0) {
+	} else if (run && settle_closed_so(&p, outcome)) {
 		log_debug("process %s: closed (state %d) by executor %s",
 		    processid, p.state, key.id);
 		rc = 0;
 	} else {
-		log_debug("process %s: state %d, assigned to %s", processid,
-		    p.state, p.assignedexecutorid[0] != '\0' ?
-		    p.assignedexecutorid : "none");
+		log_debug("process %s: state %d, retries %d, assigned to %s",
+		    processid, p.state, p.retries,
+		    p.assignedexecutorid[0] != '\0' ? p.assignedexecutorid :
+		    "none");
 		rc = 1;
 	}
-	if (e == COL_OK)
-		col_process_free(&p);
+	col_process_free(&p);
 	crypto_key_clear(&key);
 	return rc;
 }
