@@ -19,9 +19,10 @@ working=0
 inhand=0
 # One kill that surely lands mid-task: the lock is taken before the
 # events come, so the bees block on it inside their tasks, and a working
-# one is killed there.  A bee blocked for database.statement_timeout (3 s
-# here) gives the task up and takes the next one, which blocks again; a
-# kill that lands in between finds it between tasks.  So: kill working
+# one is killed there.  A blocked bee gives the task up at its deadline
+# (2.25 s here: task_timeout 3 s less a quarter kept for the close, before
+# database.statement_timeout, also 3 s) and takes the next one, which
+# blocks again; a kill that lands in between finds it between tasks.  So: kill working
 # bees, one at a time, until the master's log names a process in hand
 # (up to 5), the lock held all along.
 hold_lock
