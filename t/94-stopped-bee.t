@@ -8,8 +8,8 @@
 . "$(dirname "$0")/lib/fbtest-daemon.sh"
 
 FBD_BEES=2
-FBD_LEASE=20		# the watchdog (task_timeout + 1 s) fires long after
-FBD_TASK_TIMEOUT=19	# the process's own lease (maxexectime 4) runs out
+FBD_LEASE=45		# the watchdog (task_timeout + 1 s) fires long after
+FBD_TASK_TIMEOUT=40	# the process's own lease (maxexectime 20) runs out
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
 # The statement waits on our lock: do not let PostgreSQL cancel it.
 sed -i 's/statement_timeout = 3;/statement_timeout = 30;/' "$FBD_CONF"
@@ -61,23 +61,30 @@ sed "s/.*/INSERT INTO user_profiles (id) VALUES ('&');/" "$FBD_DIR/u" |
 hold_lock
 ok $? "processed_webhooks locked"
 head -1 "$FBD_DIR/ev.jsonl" >"$FBD_DIR/one.jsonl"
-FBD_LEASE=4 _fbd_submit --stdin-lines <"$FBD_DIR/one.jsonl"
-is "$FBD_SUBMITTED" 1 "one event submitted, maxexectime 4"
+# Room for the steps below: the bee must be stopped before its task's
+# deadline (16 s after it took the task: maxexectime less 2 s, less at
+# most 2 s kept for the close), when it would cancel its statement, and
+# the lock released before the lease runs out (20 s), or the re-run's
+# statement waits beside the stopped bee's and either may commit first.
+# With maxexectime 4 the steps once ran past both under ASan at load 27.
+FBD_LEASE=20 _fbd_submit --stdin-lines <"$FBD_DIR/one.jsonl"
+is "$FBD_SUBMITTED" 1 "one event submitted, maxexectime 20"
 w=$(until_ok 20 blocked_bee && blocked_bee)
 ok $? "a bee's statement waits on the lock"
 set -- $w
 slot=$1 pid=$2 proc=$3
-# Nothing is closed successful before its commit: the statement waits,
-# so the process must still be running at ColonyOS, the database empty.
-is "$(proc_state "$proc")" "1 -" \
-    "before the commit the process is still running at ColonyOS"
-is "$(psql_q -c "SELECT count(*) FROM pg_stat_activity WHERE
-    application_name = 'financebee' AND wait_event_type = 'Lock'
-    AND query LIKE '%fb_apply_event%'")" 1 \
-    "  while its statement waits, uncommitted"
 kill -STOP "$pid"
 until_ok 10 grep -q '^State:.*T' "/proc/$pid/status"
 ok $? "bee $slot (pid $pid) stopped with its statement in flight"
+# Nothing is closed successful before its commit: the statement waits,
+# so the process must still be running at ColonyOS, the database empty.
+# (Once the lease runs out another bee's statement waits too.)
+is "$(proc_state "$proc")" "1 -" \
+    "before the commit the process is still running at ColonyOS"
+[ "$(psql_q -c "SELECT count(*) FROM pg_stat_activity WHERE
+    application_name = 'financebee' AND wait_event_type = 'Lock'
+    AND query LIKE '%fb_apply_event%'")" -ge 1 ]
+ok $? "  while its statement waits, uncommitted"
 release_lock
 ok $? "lock released: PostgreSQL commits the stopped bee's event"
 committed() { [ "$(psql_q -c "SELECT count(*) FROM processed_webhooks")" = 1 ]; }

@@ -229,10 +229,10 @@ is "$(settle 1 "$(cat "$FBD_DIR/last.ids")")" 1 "--settle: a waiting process: 1"
 sed -e "s|executor_seed_file = .*|executor_keys_file = \"$FBD_DIR/hand.keys\";|" \
     -e 's|^bees = .*|bees = 1;|' "$FBD_CONF" >"$FBD_DIR/hand.conf"
 chmod 600 "$FBD_DIR/hand.conf"
-hand_submit() {	# hand_submit MAXRETRIES: a process for the submitter
+hand_submit() {	# hand_submit MAXEXECTIME MAXRETRIES: a process for the submitter
 	mc submit --key-file "$FBD_DIR/submitter.key" --colony "$FB_COLONY" \
-	    --type submitter --funcname validate_revenue --maxexectime 1 \
-	    --maxretries "$1" \
+	    --type submitter --funcname validate_revenue --maxexectime "$1" \
+	    --maxretries "$2" \
 	    "$FB_FIXTURES/stripe-events/stripe-ruby-mock__coupon.created__1.json"
 }
 hand_assign() {
@@ -248,29 +248,39 @@ hsettle() {	# hsettle PROCESSID RETRIES OUTCOME: the exit status
 proc_is() {	# proc_is PROCESSID JQ-EXPR: true if it holds
 	mc get --key-file "$FBD_DIR/submitter.key" "$1" | jq -e "$2" >/dev/null
 }
-h=$(hand_submit 5)
+# A long lease: the run is still on when asked, then closed failed.
+h=$(hand_submit 600 0)
 hand_assign
-is "$(hsettle "$h" 0 applied)" 75 "--settle: still running in that run: ask again (75)"
-until_ok 10 proc_is "$h" '.state == 0 and .retries == 1'
-ok $? "the lease ran out: handed out again, retries 1"
-is "$(hsettle "$h" 0 applied)" 1 "--settle: waiting again: 1"
-hand_assign
-mc close --key-file "$FBD_DIR/submitter.key" "$h" --out '[{"outcome":"applied"}]' >/dev/null
-proc_is "$h" '.state == 2 and .retries == 1'
-ok $? "closed by the same executor in its second run"
-is "$(hsettle "$h" 0 applied)" 1 "--settle: closed by the slot's executor, but in a later run: 1"
-is "$(hsettle "$h" 1 applied)" 0 "--settle: closed in the run asked about: 0"
-is "$(hsettle "$h" 1 failed)" 1 "--settle: closed successful, the bee closed it failed: 1"
-h=$(hand_submit 0)
-hand_assign
-until_ok 10 proc_is "$h" '.state == 3'
-ok $? "the lease ran out with no retry left: the server failed it"
-is "$(hsettle "$h" 0 failed)" 1 "--settle: failed by the server, not by the bee: 1"
-h=$(hand_submit 0)
-hand_assign
+is "$(hsettle "$h" 0 failed)" 75 "--settle: still running in that run: ask again (75)"
 mc fail --key-file "$FBD_DIR/submitter.key" "$h" --error "amount: not a number" >/dev/null
 is "$(hsettle "$h" 0 failed)" 0 "--settle: closed failed by the slot's executor: 0"
 is "$(hsettle "$h" 0 applied)" 1 "--settle: closed failed, the bee closed it successful: 1"
+# A 2 s lease with retries left: the first run expires, a later one closes.
+h=$(hand_submit 2 50)
+hand_assign
+until_ok 30 proc_is "$h" '.state == 0 and .retries >= 1'
+ok $? "the lease ran out: handed out again, retries 1 or more"
+is "$(hsettle "$h" 0 applied)" 1 "--settle: waiting again: 1"
+# Each try must close within its 2 s lease; a late one is refused and the
+# process comes back, retries one higher.
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	hand_assign
+	mc close --key-file "$FBD_DIR/submitter.key" "$h" \
+	    --out '[{"outcome":"applied"}]' >/dev/null 2>&1
+	proc_is "$h" '.state == 2' && break
+done
+r=$(mc get --key-file "$FBD_DIR/submitter.key" "$h" | jq .retries)
+proc_is "$h" '.state == 2 and .retries >= 1'
+ok $? "closed by the same executor in a later run (retries $r)"
+is "$(hsettle "$h" 0 applied)" 1 "--settle: closed by the slot's executor, but in a later run: 1"
+is "$(hsettle "$h" "$r" applied)" 0 "--settle: closed in the run asked about: 0"
+is "$(hsettle "$h" "$r" failed)" 1 "--settle: closed successful, the bee closed it failed: 1"
+# No retry left: the server fails it at the lease's end.
+h=$(hand_submit 1 0)
+hand_assign
+until_ok 30 proc_is "$h" '.state == 3'
+ok $? "the lease ran out with no retry left: the server failed it"
+is "$(hsettle "$h" 0 failed)" 1 "--settle: failed by the server, not by the bee: 1"
 
 sed 's|url = ".*";|url = "http://127.0.0.1:1/api";|' "$FBD_CONF" >"$FBD_DIR/down.conf"
 chmod 600 "$FBD_DIR/down.conf"
