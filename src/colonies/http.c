@@ -766,6 +766,11 @@ http_fail_cause(struct http *h, CURLcode rc, char *cause, size_t causelen)
 			h->fail = HTTP_FAIL_CONNECT_TIMEOUT;
 			snprintf(cause, causelen, "connect to %s: timed out "
 			    "after %ld ms", h->hostport, limit);
+		} else if (strncmp(e, "SSL connection timeout", 22) == 0) {
+			/* The handshake is part of the connect phase. */
+			h->fail = HTTP_FAIL_CONNECT_TIMEOUT;
+			snprintf(cause, causelen, "connect to %s: TLS handshake "
+			    "timed out after %ld ms", h->hostport, limit);
 		} else {
 			h->fail = HTTP_FAIL_TIMEOUT;
 			snprintf(cause, causelen, "timed out after %ld ms",
