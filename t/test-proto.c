@@ -103,6 +103,17 @@ key(msgpack_packer *pk, const char *k)
 	msgpack_pack_str_body(pk, k, strlen(k));
 }
 
+/* A map of n keys that starts with the version and the type given. */
+static void
+head(msgpack_packer *pk, size_t n, uint64_t type)
+{
+	msgpack_pack_map(pk, n);
+	key(pk, "v");
+	msgpack_pack_uint64(pk, FBEE_PROTO_VERSION);
+	key(pk, "t");
+	msgpack_pack_uint64(pk, type);
+}
+
 static void
 b_version(msgpack_packer *pk)
 {
@@ -116,11 +127,7 @@ b_version(msgpack_packer *pk)
 static void
 b_type(msgpack_packer *pk)
 {
-	msgpack_pack_map(pk, 2);
-	key(pk, "v");
-	msgpack_pack_uint64(pk, FBEE_PROTO_VERSION);
-	key(pk, "t");
-	msgpack_pack_uint64(pk, 77);
+	head(pk, 2, 77);
 }
 
 static void
@@ -142,11 +149,7 @@ b_noversion(msgpack_packer *pk)
 static void
 b_badstate(msgpack_packer *pk)
 {
-	msgpack_pack_map(pk, 3);
-	key(pk, "v");
-	msgpack_pack_uint64(pk, FBEE_PROTO_VERSION);
-	key(pk, "t");
-	msgpack_pack_uint64(pk, FBEE_HEARTBEAT);
+	head(pk, 3, FBEE_HEARTBEAT);
 	key(pk, "state");
 	msgpack_pack_uint64(pk, 1000);
 }
@@ -154,11 +157,7 @@ b_badstate(msgpack_packer *pk)
 static void
 b_wrongtype(msgpack_packer *pk)
 {
-	msgpack_pack_map(pk, 3);
-	key(pk, "v");
-	msgpack_pack_uint64(pk, FBEE_PROTO_VERSION);
-	key(pk, "t");
-	msgpack_pack_uint64(pk, FBEE_HEARTBEAT);
+	head(pk, 3, FBEE_HEARTBEAT);
 	key(pk, "proc");
 	msgpack_pack_int64(pk, -5);
 }
@@ -169,11 +168,7 @@ b_longstr(msgpack_packer *pk)
 	char	buf[300];
 
 	memset(buf, 'a', sizeof(buf));
-	msgpack_pack_map(pk, 3);
-	key(pk, "v");
-	msgpack_pack_uint64(pk, FBEE_PROTO_VERSION);
-	key(pk, "t");
-	msgpack_pack_uint64(pk, FBEE_HEARTBEAT);
+	head(pk, 3, FBEE_HEARTBEAT);
 	key(pk, "event");
 	msgpack_pack_str(pk, sizeof(buf));
 	msgpack_pack_str_body(pk, buf, sizeof(buf));
@@ -182,11 +177,7 @@ b_longstr(msgpack_packer *pk)
 static void
 b_ctlstr(msgpack_packer *pk)
 {
-	msgpack_pack_map(pk, 3);
-	key(pk, "v");
-	msgpack_pack_uint64(pk, FBEE_PROTO_VERSION);
-	key(pk, "t");
-	msgpack_pack_uint64(pk, FBEE_HEARTBEAT);
+	head(pk, 3, FBEE_HEARTBEAT);
 	key(pk, "event");
 	msgpack_pack_str(pk, 5);
 	msgpack_pack_str_body(pk, "ab\ncd", 5);
@@ -195,11 +186,7 @@ b_ctlstr(msgpack_packer *pk)
 static void
 b_shorthist(msgpack_packer *pk)
 {
-	msgpack_pack_map(pk, 3);
-	key(pk, "v");
-	msgpack_pack_uint64(pk, FBEE_PROTO_VERSION);
-	key(pk, "t");
-	msgpack_pack_uint64(pk, FBEE_COUNTERS);
+	head(pk, 3, FBEE_COUNTERS);
 	key(pk, "hist");
 	msgpack_pack_array(pk, 3);
 	msgpack_pack_uint64(pk, 1);
@@ -213,11 +200,7 @@ b_longcause(msgpack_packer *pk)
 {
 	int	i;
 
-	msgpack_pack_map(pk, 3);
-	key(pk, "v");
-	msgpack_pack_uint64(pk, FBEE_PROTO_VERSION);
-	key(pk, "t");
-	msgpack_pack_uint64(pk, FBEE_COUNTERS);
+	head(pk, 3, FBEE_COUNTERS);
 	key(pk, "fcause");
 	msgpack_pack_array(pk, FBEE_NFAIL + 1);
 	for (i = 0; i <= FBEE_NFAIL; i++)
@@ -229,11 +212,7 @@ b_negdup(msgpack_packer *pk)
 {
 	int	i;
 
-	msgpack_pack_map(pk, 3);
-	key(pk, "v");
-	msgpack_pack_uint64(pk, FBEE_PROTO_VERSION);
-	key(pk, "t");
-	msgpack_pack_uint64(pk, FBEE_COUNTERS);
+	head(pk, 3, FBEE_COUNTERS);
 	key(pk, "dup");
 	msgpack_pack_array(pk, FBEE_NTYPES);
 	for (i = 0; i < FBEE_NTYPES; i++)
@@ -243,11 +222,7 @@ b_negdup(msgpack_packer *pk)
 static void
 b_intkey(msgpack_packer *pk)
 {
-	msgpack_pack_map(pk, 3);
-	key(pk, "v");
-	msgpack_pack_uint64(pk, FBEE_PROTO_VERSION);
-	key(pk, "t");
-	msgpack_pack_uint64(pk, FBEE_HEARTBEAT);
+	head(pk, 3, FBEE_HEARTBEAT);
 	msgpack_pack_uint64(pk, 7);
 	msgpack_pack_uint64(pk, 7);
 }
@@ -255,15 +230,33 @@ b_intkey(msgpack_packer *pk)
 static void
 b_unknownkey(msgpack_packer *pk)
 {
-	msgpack_pack_map(pk, 3);
-	key(pk, "v");
-	msgpack_pack_uint64(pk, FBEE_PROTO_VERSION);
-	key(pk, "t");
-	msgpack_pack_uint64(pk, FBEE_DRAIN);
+	head(pk, 3, FBEE_DRAIN);
 	key(pk, "future");
 	msgpack_pack_str(pk, 3);
 	msgpack_pack_str_body(pk, "yes", 3);
 }
+
+/* Messages the decoder must refuse (ret -1) or take (0), by builder. */
+static const struct bad_msg {
+	void		(*build)(msgpack_packer *);
+	int		  ret;
+	const char	 *cause;	/* in the cause, or NULL: any */
+	const char	 *what;
+} bad_msgs[] = {
+	{ b_version, -1, "version", "wrong version refused" },
+	{ b_type, -1, "unknown message type", "unknown type refused" },
+	{ b_notmap, -1, NULL, "a non-map refused" },
+	{ b_noversion, -1, NULL, "a message without a version refused" },
+	{ b_badstate, -1, NULL, "an out-of-range state refused" },
+	{ b_wrongtype, -1, NULL, "a field of the wrong type refused" },
+	{ b_longstr, -1, NULL, "an over-long string refused" },
+	{ b_ctlstr, -1, NULL, "a string with a control character refused" },
+	{ b_shorthist, -1, NULL, "a histogram of the wrong length refused" },
+	{ b_longcause, -1, NULL, "a cause array of the wrong length refused" },
+	{ b_negdup, -1, NULL, "a negative count refused" },
+	{ b_intkey, -1, NULL, "a non-string key refused" },
+	{ b_unknownkey, 0, NULL, "an unknown key is ignored" },
+};
 
 /* A good status page of a working bee. */
 static void
@@ -367,6 +360,38 @@ static void spoil_idle(struct fbee_shm *p)
 	p->event[0] = '\0';
 	p->task_start = 0;
 }
+
+/* Pages fbee_shm_read must refuse (ret -1) or take (0), by spoiler. */
+static const struct spoil {
+	void		(*spoil)(struct fbee_shm *);
+	int		  ret;
+	const char	 *what;
+} spoils[] = {
+	{ spoil_magic, -1, "status page: bad magic" },
+	{ spoil_state, -1, "status page: state too big" },
+	{ spoil_negstate, -1, "status page: negative state" },
+	{ spoil_phase, -1, "status page: bad phase" },
+	{ spoil_unterm, -1, "status page: process id not terminated" },
+	{ spoil_nonhex, -1, "status page: process id not hex" },
+	{ spoil_short, -1, "status page: process id too short" },
+	{ spoil_evunterm, -1, "status page: event not terminated" },
+	{ spoil_evquote, -1, "status page: quote in the event" },
+	{ spoil_evnl, -1, "status page: newline in the event" },
+	{ spoil_time, -1, "status page: negative time" },
+	{ spoil_noproc, -1, "status page: working without a process" },
+	{ spoil_unsettled_ok, 0, "status page: closes to settle" },
+	{ spoil_unsettled_wrapped, 0,
+	    "status page: closes to settle, the ring wrapped" },
+	{ spoil_unsettled_noproc, -1,
+	    "status page: a close to settle without a process" },
+	{ spoil_unsettled_nonhex, -1,
+	    "status page: a close to settle, process id not hex" },
+	{ spoil_unsettled_transient, -1,
+	    "status page: a close to settle of a transient outcome" },
+	{ spoil_unsettled_retries, -1,
+	    "status page: a close to settle, negative retries" },
+	{ spoil_retries, -1, "status page: negative retries" },
+};
 
 /* The event a writer puts with counter i: 250 times one letter. */
 static void
@@ -550,33 +575,14 @@ main(void)
 	ok(roundtrip(&m, &out, cause, sizeof(cause)) == -1,
 	    "an unknown type is not packed");
 
-	ok(decode_packed(b_version, cause, sizeof(cause)) == -1 &&
-	    strstr(cause, "version") != NULL, "wrong version refused");
-	ok(decode_packed(b_type, cause, sizeof(cause)) == -1 &&
-	    strstr(cause, "unknown message type") != NULL,
-	    "unknown type refused");
-	ok(decode_packed(b_notmap, cause, sizeof(cause)) == -1,
-	    "a non-map refused");
-	ok(decode_packed(b_noversion, cause, sizeof(cause)) == -1,
-	    "a message without a version refused");
-	ok(decode_packed(b_badstate, cause, sizeof(cause)) == -1,
-	    "an out-of-range state refused");
-	ok(decode_packed(b_wrongtype, cause, sizeof(cause)) == -1,
-	    "a field of the wrong type refused");
-	ok(decode_packed(b_longstr, cause, sizeof(cause)) == -1,
-	    "an over-long string refused");
-	ok(decode_packed(b_ctlstr, cause, sizeof(cause)) == -1,
-	    "a string with a control character refused");
-	ok(decode_packed(b_shorthist, cause, sizeof(cause)) == -1,
-	    "a histogram of the wrong length refused");
-	ok(decode_packed(b_longcause, cause, sizeof(cause)) == -1,
-	    "a cause array of the wrong length refused");
-	ok(decode_packed(b_negdup, cause, sizeof(cause)) == -1,
-	    "a negative count refused");
-	ok(decode_packed(b_intkey, cause, sizeof(cause)) == -1,
-	    "a non-string key refused");
-	ok(decode_packed(b_unknownkey, cause, sizeof(cause)) == 0,
-	    "an unknown key is ignored");
+	for (i = 0; i < (int)(sizeof(bad_msgs) / sizeof(bad_msgs[0])); i++) {
+		const struct bad_msg	*b = &bad_msgs[i];
+
+		cause[0] = '\0';
+		ok(decode_packed(b->build, cause, sizeof(cause)) == b->ret &&
+		    (b->cause == NULL || strstr(cause, b->cause) != NULL),
+		    b->what);
+	}
 
 	/* fbee_send over a real socketpair, read back whole. */
 	ok(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0, "socketpair");
@@ -680,40 +686,9 @@ main(void)
 			ok(strcmp(ev, "evt_??1") == 0, "status page: strings "
 			    "sanitised and truncated");
 		}
-		ok(shm_check(spoil_magic) == -1, "status page: bad magic");
-		ok(shm_check(spoil_state) == -1, "status page: state too big");
-		ok(shm_check(spoil_negstate) == -1, "status page: negative "
-		    "state");
-		ok(shm_check(spoil_phase) == -1, "status page: bad phase");
-		ok(shm_check(spoil_unterm) == -1, "status page: process id "
-		    "not terminated");
-		ok(shm_check(spoil_nonhex) == -1, "status page: process id "
-		    "not hex");
-		ok(shm_check(spoil_short) == -1, "status page: process id "
-		    "too short");
-		ok(shm_check(spoil_evunterm) == -1, "status page: event not "
-		    "terminated");
-		ok(shm_check(spoil_evquote) == -1, "status page: quote in "
-		    "the event");
-		ok(shm_check(spoil_evnl) == -1, "status page: newline in the "
-		    "event");
-		ok(shm_check(spoil_time) == -1, "status page: negative time");
-		ok(shm_check(spoil_noproc) == -1, "status page: working "
-		    "without a process");
-		ok(shm_check(spoil_unsettled_ok) == 0, "status page: closes "
-		    "to settle");
-		ok(shm_check(spoil_unsettled_wrapped) == 0, "status page: "
-		    "closes to settle, the ring wrapped");
-		ok(shm_check(spoil_unsettled_noproc) == -1, "status page: "
-		    "a close to settle without a process");
-		ok(shm_check(spoil_unsettled_nonhex) == -1, "status page: "
-		    "a close to settle, process id not hex");
-		ok(shm_check(spoil_unsettled_transient) == -1, "status page: "
-		    "a close to settle of a transient outcome");
-		ok(shm_check(spoil_unsettled_retries) == -1, "status page: "
-		    "a close to settle, negative retries");
-		ok(shm_check(spoil_retries) == -1, "status page: negative "
-		    "retries");
+		for (i = 0; i < (int)(sizeof(spoils) / sizeof(spoils[0])); i++)
+			ok(shm_check(spoils[i].spoil) == spoils[i].ret,
+			    spoils[i].what);
 		memset(&p, 0, sizeof(p));
 		s0 = p.seq;
 		fbee_shm_write_begin(&p);
