@@ -6,7 +6,17 @@
 . "$(dirname "$0")/lib/fbtest.sh"
 . "$(dirname "$0")/lib/fbtest-daemon.sh"
 
+# The first section's bees wait on our lock until we release it: neither
+# their deadline (task_timeout, the process's maxexectime), PostgreSQL's
+# statement_timeout nor the master's shutdown_timeout may end that wait
+# first on a loaded machine (at 3 s, one ASan run at load 26 gave up
+# before the release).  The fast stops' processes get 5 s leases, so that
+# the fourth section sees them handed out again soon.
+FBD_LEASE=45
+FBD_TASK_TIMEOUT=40
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
+sed -i -e 's/statement_timeout = 3;/statement_timeout = 30;/' \
+    -e 's/shutdown_timeout = 10;/shutdown_timeout = 60;/' "$FBD_CONF"
 plan 27
 
 # --- graceful: the task in hand finishes and is closed -------------------
@@ -35,7 +45,7 @@ fbd_start
 ok $? "financebeed started again"
 fbd_wait_bees 3
 hold_lock
-fbd_submit_generated 1 652
+FBD_LEASE=5 fbd_submit_generated 1 652
 wait_working 2
 ok $? "bees are inside their tasks"
 # Nothing can be closed while the lock is held: what is closed now must
@@ -59,7 +69,7 @@ fbd_start
 ok $? "financebeed started again"
 fbd_wait_bees 3
 hold_lock
-fbd_submit_generated 1 653
+FBD_LEASE=5 fbd_submit_generated 1 653
 wait_working 1
 ok $? "bees are inside their tasks"
 c0=$(fbd_count_closed)
