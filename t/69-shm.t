@@ -11,7 +11,15 @@
 . "$(dirname "$0")/lib/fbtest-daemon.sh"
 
 FBD_BEES=2
+# A bee blocked on our lock gives its task up at its deadline: 2.25 s
+# with task_timeout 3 and 5 s leases, which a loaded machine once spent
+# between reading the status and stopping (or killing) the bee, which had
+# moved on to the next process.  At task_timeout 10 (leases 15 s) the
+# deadline is 8 s; the watchdog kills a stopped bee after 11 s.
+FBD_LEASE=15
+FBD_TASK_TIMEOUT=10
 fbd_setup || skip_all "cannot set up PostgreSQL + minicolonies"
+sed -i 's/statement_timeout = 3;/statement_timeout = 30;/' "$FBD_CONF"
 plan 28
 
 # hold_lock: the task of the next event blocks in the database, until
